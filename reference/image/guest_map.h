@@ -1,0 +1,32 @@
+// The allocation map of a whole chain in the vocabulary of
+// `qemu-img map --output=json`: start, length, depth, present, zero, data,
+// offset.
+#ifndef QCOW2REF_REFERENCE_IMAGE_GUEST_MAP_H_
+#define QCOW2REF_REFERENCE_IMAGE_GUEST_MAP_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "reference/image/image.h"
+#include "reference/status/status.h"
+
+namespace qcow2ref {
+
+struct MapEntry {
+  uint64_t start = 0;
+  uint64_t length = 0;
+  int depth = 0;        // Layer the bytes come from (0 = top).
+  bool present = false;  // Allocated (data or zero) in some layer.
+  bool zero = false;     // Reads as zeros.
+  bool data = false;     // Backed by stored data (plain or compressed).
+  bool compressed = false;
+  std::optional<uint64_t> offset;  // Host offset of plain data.
+};
+
+// Maps the whole current view of `image`, following opened backing files.
+Result<std::vector<MapEntry>> MapGuest(const Image& image);
+
+}  // namespace qcow2ref
+
+#endif  // QCOW2REF_REFERENCE_IMAGE_GUEST_MAP_H_

@@ -1,0 +1,142 @@
+// An opened qcow2 image: validated header, extensions, L1 table, snapshot
+// table, bitmap directory, and the files it refers to (backing file, external
+// data file) when the caller allows following them.
+#ifndef QCOW2REF_REFERENCE_IMAGE_IMAGE_H_
+#define QCOW2REF_REFERENCE_IMAGE_IMAGE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "reference/format/bitmap_directory.h"
+#include "reference/format/cluster_entries.h"
+#include "reference/format/extensions.h"
+#include "reference/format/header.h"
+#include "reference/format/snapshot_table.h"
+#include "reference/io/byte_source.h"
+#include "reference/status/status.h"
+
+namespace qcow2ref {
+
+struct OpenOptions {
+  // Open the backing file and external data file the image names
+  // (QX.BK.no_follow). Off by default: inspecting an untrusted image never
+  // touches other files.
+  bool follow_references = false;
+  // Allow referenced names that are absolute or leave the image's directory
+  // (QX.BK.path_policy).
+  bool allow_any_path = false;
+};
+
+// One run of guest bytes with the same source, within one layer.
+struct Extent {
+  uint64_t guest_offset = 0;
+  uint64_t length = 0;
+  ClusterKind kind = ClusterKind::kUnallocated;
+  uint64_t host_offset = 0;  // kNormal: host offset of guest_offset.
+  // kCompressed: the cluster's descriptor (the extent lies inside it).
+  uint64_t compressed_offset = 0;
+  uint64_t compressed_bytes = 0;
+  uint64_t cluster_guest_offset = 0;
+};
+
+class Image;
+
+// Shared by every image of one chain: loop detection and the memory budget.
+struct ChainState {
+  std::set<std::pair<uint64_t, uint64_t>> open_files;  // (dev, inode)
+  uint64_t metadata_bytes = 0;
+};
+
+class Image {
+ public:
+  // Opens a qcow2 image file. References are resolved relative to its
+  // directory.
+  static Result<std::unique_ptr<Image>> Open(const std::string& path,
+                                             const OpenOptions& options);
+  // Opens an image held by `source` (e.g. in memory). References, if
+  // followed, are resolved relative to `directory`.
+  static Result<std::unique_ptr<Image>> OpenSource(
+      std::unique_ptr<ByteSource> source, const OpenOptions& options,
+      const std::string& directory = ".");
+
+  const Header& header() const { return header_; }
+  const Extensions& extensions() const { return extensions_; }
+  const Geometry& geometry() const { return geometry_; }
+  const std::vector<Snapshot>& snapshots() const { return snapshots_; }
+  const std::vector<BitmapEntry>& bitmaps() const { return bitmaps_; }
+  const ByteSource& file() const { return *file_; }
+  const std::string& directory() const { return directory_; }
+
+  // Guest-visible size of the current view (active layer or snapshot).
+  uint64_t guest_size() const { return guest_size_; }
+  // The backing file name from the header (Q2.BK.name), if any.
+  const std::optional<std::string>& backing_name() const {
+    return backing_name_;
+  }
+  // The opened backing image (qcow2) or raw backing file; both null when the
+  // image has no backing file or references are not followed.
+  const Image* backing_image() const { return backing_image_.get(); }
+  const ByteSource* backing_raw() const { return backing_raw_.get(); }
+  bool backing_opened() const { return backing_image_ || backing_raw_; }
+  // Size of the backing view (qcow2 guest size or raw file size).
+  uint64_t backing_size() const;
+  // The external data file, if opened.
+  const ByteSource* data_file() const { return data_file_.get(); }
+
+  // Switches the view to an internal snapshot, by id or name.
+  Status SelectSnapshot(const std::string& id_or_name);
+
+  // Maps [offset, offset + length) of this layer into extents (no backing).
+  Result<std::vector<Extent>> MapLayer(uint64_t offset, uint64_t length) const;
+
+  // Reads guest bytes of the current view, following the backing chain.
+  Status Read(uint64_t offset, uint8_t* out, uint64_t length) const;
+
+ private:
+  Image() = default;
+  static Result<std::unique_ptr<Image>> OpenInChain(
+      std::unique_ptr<ByteSource> source, const OpenOptions& options,
+      const std::string& directory, std::shared_ptr<ChainState> chain,
+      int depth);
+  Status LoadHeaderAndExtensions();
+  Status LoadL1(uint64_t offset, uint32_t entries, const char* clause);
+  Status LoadSnapshots();
+  Status LoadBitmaps();
+  Status OpenReferences(int depth);
+  Status Charge(uint64_t bytes);
+  Result<const std::vector<uint8_t>*> L2Table(uint64_t l2_offset,
+                                              uint64_t l1_index) const;
+  Status ReadLayerExtent(const Extent& e, uint8_t* out) const;
+  Status ReadCompressed(const Extent& e, uint8_t* out) const;
+  Status ReadBacking(uint64_t offset, uint8_t* out, uint64_t length) const;
+
+  std::unique_ptr<ByteSource> file_;
+  std::string directory_;
+  OpenOptions options_;
+  std::shared_ptr<ChainState> chain_;
+  Header header_;
+  Extensions extensions_;
+  Geometry geometry_;
+  uint64_t guest_size_ = 0;
+  std::vector<uint64_t> l1_;
+  std::vector<Snapshot> snapshots_;
+  std::vector<BitmapEntry> bitmaps_;
+  std::optional<std::string> backing_name_;
+  std::unique_ptr<Image> backing_image_;
+  std::unique_ptr<ByteSource> backing_raw_;
+  std::unique_ptr<ByteSource> data_file_;
+  // Small L2 table cache (bounded; see kL2CacheTables).
+  mutable std::map<uint64_t, std::vector<uint8_t>> l2_cache_;
+  // Last decompressed cluster.
+  mutable uint64_t decompressed_at_ = UINT64_MAX;
+  mutable std::vector<uint8_t> decompressed_;
+};
+
+}  // namespace qcow2ref
+
+#endif  // QCOW2REF_REFERENCE_IMAGE_IMAGE_H_

@@ -1,0 +1,65 @@
+// qcow2ref map: the allocation map in `qemu-img map` vocabulary.
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "reference/image/guest_map.h"
+#include "reference/image/image.h"
+#include "tools/qcow2ref/cli.h"
+#include "tools/qcow2ref/commands.h"
+
+namespace qcow2ref::cli {
+
+int RunMap(int argc, char** argv) {
+  auto args = ParseArgs(argc, argv, 2,
+                        {"--json", "--follow-references", "--allow-any-path"},
+                        {});
+  if (!args.ok()) return ReportError(args.error());
+  if (args->positional.size() != 1) return UsageFailure("map IMAGE [--json]");
+  OpenOptions options;
+  options.follow_references = args->Has("--follow-references");
+  options.allow_any_path = args->Has("--allow-any-path");
+  auto img = Image::Open(args->positional[0], options);
+  if (!img.ok()) return ReportError(img.error());
+  auto map = MapGuest(**img);
+  if (!map.ok()) return ReportError(map.error());
+  if (args->Has("--json")) {
+    // One object per line, like qemu-img.
+    std::cout << "[";
+    bool first = true;
+    for (const MapEntry& m : *map) {
+      nlohmann::ordered_json j;
+      j["start"] = m.start;
+      j["length"] = m.length;
+      j["depth"] = m.depth;
+      j["present"] = m.present;
+      j["zero"] = m.zero;
+      j["data"] = m.data;
+      if (m.compressed) j["compressed"] = true;
+      if (m.offset) j["offset"] = *m.offset;
+      std::cout << (first ? "" : ",\n") << j.dump();
+      first = false;
+    }
+    std::cout << "]\n";
+    return kExitOk;
+  }
+  std::printf("%-20s%-20s%-20s%s\n", "Offset", "Length", "Mapped to", "Kind");
+  for (const MapEntry& m : *map) {
+    const char* kind = m.compressed ? "compressed"
+                       : m.data     ? "data"
+                       : m.zero && m.present ? "zero"
+                                             : "unallocated";
+    char mapped[24] = "-";
+    if (m.offset) {
+      std::snprintf(mapped, sizeof mapped, "0x%llx",
+                    static_cast<unsigned long long>(*m.offset));
+    }
+    std::printf("0x%-18llx0x%-18llx%-20s%s (depth %d)\n",
+                static_cast<unsigned long long>(m.start),
+                static_cast<unsigned long long>(m.length), mapped, kind,
+                m.depth);
+  }
+  return kExitOk;
+}
+
+}  // namespace qcow2ref::cli

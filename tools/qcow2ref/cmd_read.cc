@@ -1,0 +1,83 @@
+// qcow2ref read: raw guest bytes of the active layer or a snapshot.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "reference/image/image.h"
+#include "tools/qcow2ref/cli.h"
+#include "tools/qcow2ref/commands.h"
+
+namespace qcow2ref::cli {
+namespace {
+
+constexpr uint64_t kChunk = 4ull << 20;
+
+}  // namespace
+
+int RunRead(int argc, char** argv) {
+  auto args = ParseArgs(argc, argv, 2, {"--allow-any-path"},
+                        {"--output", "--offset", "--length", "--snapshot"});
+  if (!args.ok()) return ReportError(args.error());
+  if (args->positional.size() != 1) {
+    return UsageFailure(
+        "read IMAGE [--output FILE] [--offset N] [--length L] "
+        "[--snapshot NAME]");
+  }
+  OpenOptions options;
+  options.follow_references = true;
+  options.allow_any_path = args->Has("--allow-any-path");
+  auto img = Image::Open(args->positional[0], options);
+  if (!img.ok()) return ReportError(img.error());
+  Image& image = **img;
+  if (auto snap = args->Get("--snapshot")) {
+    Status st = image.SelectSnapshot(*snap);
+    if (!st.ok()) return ReportError(st.error());
+  }
+  uint64_t offset = 0;
+  uint64_t length = image.guest_size();
+  if (auto o = args->Get("--offset")) {
+    auto v = ParseSize(*o, "--offset");
+    if (!v.ok()) return ReportError(v.error());
+    offset = *v;
+    length = offset <= image.guest_size() ? image.guest_size() - offset : 0;
+  }
+  if (auto l = args->Get("--length")) {
+    auto v = ParseSize(*l, "--length");
+    if (!v.ok()) return ReportError(v.error());
+    length = *v;
+  }
+  if (offset > image.guest_size() || length > image.guest_size() - offset) {
+    return UsageFailure("range goes past the virtual size " +
+                        std::to_string(image.guest_size()));
+  }
+  FILE* out = stdout;
+  if (auto path = args->Get("--output")) {
+    out = std::fopen(path->c_str(), "wb");
+    if (out == nullptr) {
+      return ReportError(
+          IoError("cannot create " + *path + ": " + std::strerror(errno)));
+    }
+  }
+  std::vector<uint8_t> buf(std::min(kChunk, std::max<uint64_t>(length, 1)));
+  int rc = kExitOk;
+  for (uint64_t done = 0; done < length;) {
+    const uint64_t n = std::min<uint64_t>(buf.size(), length - done);
+    Status st = image.Read(offset + done, buf.data(), n);
+    if (!st.ok()) {
+      rc = ReportError(st.error());
+      break;
+    }
+    if (std::fwrite(buf.data(), 1, n, out) != n) {
+      rc = ReportError(IoError("write error: " +
+                               std::string(std::strerror(errno))));
+      break;
+    }
+    done += n;
+  }
+  if (out != stdout) std::fclose(out);
+  else std::fflush(stdout);
+  return rc;
+}
+
+}  // namespace qcow2ref::cli

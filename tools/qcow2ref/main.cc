@@ -1,0 +1,35 @@
+// qcow2ref: a thin command line over the reference library.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "tools/qcow2ref/cli.h"
+#include "tools/qcow2ref/commands.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: qcow2ref <command> [options]\n"
+    "commands:\n"
+    "  info IMAGE [--json] [--follow-references] [--allow-any-path]\n"
+    "  map IMAGE [--json] [--follow-references] [--allow-any-path]\n"
+    "  read IMAGE [--output FILE] [--offset N] [--length L] [--snapshot NAME]\n"
+    "             [--allow-any-path]\n"
+    "exit codes: 0 ok, 1 image rejected, 2 unsupported feature, 3 usage\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace qcow2ref::cli;
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 ||
+      std::strcmp(argv[1], "help") == 0) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? kExitUsage : kExitOk;
+  }
+  const std::string command = argv[1];
+  if (command == "info") return RunInfo(argc, argv);
+  if (command == "map") return RunMap(argc, argv);
+  if (command == "read") return RunRead(argc, argv);
+  std::fputs(kUsage, stderr);
+  return UsageFailure("unknown command '" + command + "'");
+}
