@@ -17,8 +17,7 @@ Status ValidateEntry(const Header& h, const BitmapEntry& b, uint64_t at) {
   if (b.granularity_bits < 9 || b.granularity_bits > 31) {
     return Rejected("Q2.BM.granularity", at + 17,
                     "bitmap granularity_bits " +
-                        std::to_string(b.granularity_bits) +
-                        " outside 9..31");
+                        std::to_string(b.granularity_bits) + " outside 9..31");
   }
   // SPEC(Q2.BM.reserved_flags)
   if ((b.flags & ~(kBitmapFlagInUse | kBitmapFlagAuto)) != 0) {
@@ -50,9 +49,11 @@ Status ValidateEntry(const Header& h, const BitmapEntry& b, uint64_t at) {
 
 }  // namespace
 
-Result<std::vector<BitmapEntry>> ParseBitmapDirectory(
-    const Header& h, const uint8_t* dir, size_t dir_size, uint32_t nb_bitmaps,
-    uint64_t dir_offset) {
+Result<std::vector<BitmapEntry>> ParseBitmapDirectory(const Header& h,
+                                                      const uint8_t* dir,
+                                                      size_t dir_size,
+                                                      uint32_t nb_bitmaps,
+                                                      uint64_t dir_offset) {
   std::vector<BitmapEntry> out;
   size_t off = 0;
   while (off < dir_size) {
@@ -74,9 +75,9 @@ Result<std::vector<BitmapEntry>> ParseBitmapDirectory(
     const uint32_t extra_size = LoadBe32(e + 20);
     // SPEC(Q2.BM.name_size)
     if (name_size == 0 || name_size > kMaxBitmapNameSize) {
-      return Rejected("Q2.BM.name_size", at + 18,
-                      "bitmap name size " + std::to_string(name_size) +
-                          " outside 1..1023");
+      return Rejected(
+          "Q2.BM.name_size", at + 18,
+          "bitmap name size " + std::to_string(name_size) + " outside 1..1023");
     }
     // SPEC(Q2.BM.extra_data): accepted and skipped (QEMU refuses it).
     const uint64_t entry_size =

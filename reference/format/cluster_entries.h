@@ -59,7 +59,9 @@ struct ClusterDescriptor {
 
 // Decodes an L1 entry into the L2 table offset (0 = unallocated).
 // SPEC(Q2.MAP.l1_entry.offset)
-inline uint64_t L1EntryL2Offset(uint64_t entry) { return entry & kL1OffsetMask; }
+inline uint64_t L1EntryL2Offset(uint64_t entry) {
+  return entry & kL1OffsetMask;
+}
 
 // Decodes one L2 entry. `has_data_file` selects the external-data-file rule
 // for host offset 0 (Q2.MAP.offset0_is_unallocated). Errors name the clause.

@@ -114,9 +114,7 @@ TEST(L2EntryTest, ExtendedSubclusters) {
   EXPECT_EQ(*SubclusterKind(*d, 0, 0), ClusterKind::kNormal);
   EXPECT_EQ(*SubclusterKind(*d, 1, 0), ClusterKind::kZero);
   EXPECT_EQ(*SubclusterKind(*d, 2, 0), ClusterKind::kUnallocated);
-  EXPECT_EQ(DecodeL2Entry(g, h, 0x50000, 1ull | (1ull << 32), 0)
-                .error()
-                .clause,
+  EXPECT_EQ(DecodeL2Entry(g, h, 0x50000, 1ull | (1ull << 32), 0).error().clause,
             "Q2.XL2.alloc_and_zero");
   EXPECT_EQ(DecodeL2Entry(g, h, 0, 4, 0).error().clause,
             "Q2.XL2.unallocated_no_alloc");

@@ -37,9 +37,9 @@ Status ParseBitmaps(const Header& h, const uint8_t* d, uint32_t len,
                     uint64_t at, Extensions* e) {
   // SPEC(Q2.BMX.length)
   if (len != 24) {
-    return Rejected("Q2.BMX.length", at,
-                    "bitmaps extension length " + std::to_string(len) +
-                        " is not 24");
+    return Rejected(
+        "Q2.BMX.length", at,
+        "bitmaps extension length " + std::to_string(len) + " is not 24");
   }
   BitmapsExtension b;
   b.nb_bitmaps = LoadBe32(d);
@@ -53,9 +53,9 @@ Status ParseBitmaps(const Header& h, const uint8_t* d, uint32_t len,
   }
   // SPEC(Q2.BMX.nb_bitmaps)
   if (b.nb_bitmaps == 0 || b.nb_bitmaps > kMaxBitmaps) {
-    return Rejected("Q2.BMX.nb_bitmaps", at + 8,
-                    "nb_bitmaps " + std::to_string(b.nb_bitmaps) +
-                        " is outside 1..65535");
+    return Rejected(
+        "Q2.BMX.nb_bitmaps", at + 8,
+        "nb_bitmaps " + std::to_string(b.nb_bitmaps) + " is outside 1..65535");
   }
   // SPEC(Q2.BMX.directory_size.max)
   if (b.directory_size > kMaxBitmapDirectoryBytes) {
@@ -112,8 +112,8 @@ Result<Extensions> ParseExtensions(const Header& h, const uint8_t* c0,
   Extensions e;
   // SPEC(Q2.EXT.start): extensions begin exactly at header_length.
   uint64_t off = h.header_length;
-  uint64_t end = h.backing_file_offset != 0 ? h.backing_file_offset
-                                            : h.cluster_size();
+  uint64_t end =
+      h.backing_file_offset != 0 ? h.backing_file_offset : h.cluster_size();
   end = std::min<uint64_t>(end, length);
   std::set<uint32_t> seen;
   while (true) {

@@ -22,9 +22,9 @@ Status ValidateHeader(const Header& h) {
   if (h.version >= 3) {
     // SPEC(Q2.HDRV3.header_length.min)
     if (h.header_length < kV3MinHeaderLength) {
-      return Rejected("Q2.HDRV3.header_length.min", 100,
-                      "header_length " + std::to_string(h.header_length) +
-                          " is below 104");
+      return Rejected(
+          "Q2.HDRV3.header_length.min", 100,
+          "header_length " + std::to_string(h.header_length) + " is below 104");
     }
     // SPEC(Q2.HDRV3.header_length.in_cluster)
     if (h.header_length > cluster_size) {
@@ -54,9 +54,9 @@ Status ValidateHeader(const Header& h) {
     }
     // SPEC(Q2.HDRV3.compression_type.known)
     if (h.compression_type > 1) {
-      return Unsupported("Q2.HDRV3.compression_type.known", 104,
-                         "unknown compression type " +
-                             std::to_string(h.compression_type));
+      return Unsupported(
+          "Q2.HDRV3.compression_type.known", 104,
+          "unknown compression type " + std::to_string(h.compression_type));
     }
     // SPEC(Q2.HDRV3.compression_type.bit_iff_nonzero)
     const bool bit = (h.incompatible_features & kIncompatCompressionType) != 0;
@@ -106,9 +106,9 @@ Status ValidateHeader(const Header& h) {
   }
   // SPEC(QX.LIMIT.virtual_size)
   if (h.size > kMaxVirtualSize) {
-    return Rejected("QX.LIMIT.virtual_size", 24,
-                    "virtual size " + std::to_string(h.size) +
-                        " exceeds 2^63-1");
+    return Rejected(
+        "QX.LIMIT.virtual_size", 24,
+        "virtual size " + std::to_string(h.size) + " exceeds 2^63-1");
   }
   // SPEC(Q2.HDR.l1_table_offset.aligned)
   if (h.l1_table_offset % cluster_size != 0) {
@@ -123,7 +123,8 @@ Status ValidateHeader(const Header& h) {
                         " entries exceeds the 32 MiB limit");
   }
   const uint64_t entry_bytes = h.extended_l2() ? 16 : 8;
-  const uint64_t bytes_per_l1_entry = cluster_size * (cluster_size / entry_bytes);
+  const uint64_t bytes_per_l1_entry =
+      cluster_size * (cluster_size / entry_bytes);
   // SPEC(Q2.HDR.l1_size.covers_size)
   if (DivRoundUp(h.size, bytes_per_l1_entry) > h.l1_size) {
     return Rejected("Q2.HDR.l1_size.covers_size", 36,
@@ -196,8 +197,9 @@ Result<Header> ParseHeader(const uint8_t* p, size_t length) {
   h.version = LoadBe32(p + 4);
   // SPEC(Q2.HDR.version)
   if (h.version != 2 && h.version != 3) {
-    return Unsupported("Q2.HDR.version", 4,
-                       "unsupported qcow2 version " + std::to_string(h.version));
+    return Unsupported(
+        "Q2.HDR.version", 4,
+        "unsupported qcow2 version " + std::to_string(h.version));
   }
   // SPEC(Q2.HDR.v2_length)
   if (length < kV2HeaderLength) {
@@ -217,9 +219,9 @@ Result<Header> ParseHeader(const uint8_t* p, size_t length) {
   h.snapshots_offset = LoadBe64(p + 64);
   // SPEC(Q2.HDR.cluster_bits.min)
   if (h.cluster_bits < 9) {
-    return Rejected("Q2.HDR.cluster_bits.min", 20,
-                    "cluster_bits " + std::to_string(h.cluster_bits) +
-                        " is below 9");
+    return Rejected(
+        "Q2.HDR.cluster_bits.min", 20,
+        "cluster_bits " + std::to_string(h.cluster_bits) + " is below 9");
   }
   // SPEC(QX.LIMIT.cluster_bits_max)
   if (h.cluster_bits > kMaxClusterBits) {

@@ -25,8 +25,7 @@ void SetRefcount(uint8_t* block, uint64_t index, uint32_t order,
     const uint64_t bit = index * bits;
     const uint8_t mask = static_cast<uint8_t>(((1u << bits) - 1) << (bit % 8));
     uint8_t& byte = block[bit / 8];
-    byte = static_cast<uint8_t>((byte & ~mask) |
-                                ((value << (bit % 8)) & mask));
+    byte = static_cast<uint8_t>((byte & ~mask) | ((value << (bit % 8)) & mask));
     return;
   }
   const uint32_t bytes = bits / 8;

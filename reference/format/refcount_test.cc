@@ -38,7 +38,8 @@ TEST(RefcountTest, SetThenGetEveryWidth) {
   for (uint32_t order = 0; order <= 6; ++order) {
     uint8_t block[64] = {};
     const uint64_t max = order == 6 ? ~0ull : (1ull << (1u << order)) - 1;
-    for (uint64_t i = 0; i < 8; ++i) SetRefcount(block, i, order, (i * 5) & max);
+    for (uint64_t i = 0; i < 8; ++i)
+      SetRefcount(block, i, order, (i * 5) & max);
     SetRefcount(block, 3, order, max);
     for (uint64_t i = 0; i < 8; ++i) {
       EXPECT_EQ(GetRefcount(block, i, order), i == 3 ? max : (i * 5) & max)

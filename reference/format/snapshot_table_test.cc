@@ -14,10 +14,10 @@ using testing::PutBe;
 // id "1", name "s1" -> 40 + 24 + 1 + 2 = 67, padded to 72.
 std::vector<uint8_t> OneEntry() {
   std::vector<uint8_t> b(72, 0);
-  PutBe(b, 0, 0x70000, 8);   // l1_table_offset
-  PutBe(b, 8, 1, 4);         // l1_size
-  PutBe(b, 12, 1, 2);        // id_str_size
-  PutBe(b, 14, 2, 2);        // name_size
+  PutBe(b, 0, 0x70000, 8);  // l1_table_offset
+  PutBe(b, 8, 1, 4);        // l1_size
+  PutBe(b, 12, 1, 2);       // id_str_size
+  PutBe(b, 14, 2, 2);       // name_size
   PutBe(b, 16, 1700000000, 4);
   PutBe(b, 36, 24, 4);       // extra_data_size
   PutBe(b, 48, 1 << 20, 8);  // extra: disk_size

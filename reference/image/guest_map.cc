@@ -30,7 +30,8 @@ Status MapRange(const Image& img, uint64_t start, uint64_t length, int depth,
                 std::vector<MapEntry>* out) {
   for (uint64_t pos = start; pos < start + length;) {
     const uint64_t n = std::min(kWindow, start + length - pos);
-    QCOW2REF_ASSIGN_OR_RETURN(std::vector<Extent> extents, img.MapLayer(pos, n));
+    QCOW2REF_ASSIGN_OR_RETURN(std::vector<Extent> extents,
+                              img.MapLayer(pos, n));
     for (const Extent& e : extents) {
       MapEntry m{e.guest_offset, e.length, depth};
       switch (e.kind) {
@@ -54,9 +55,8 @@ Status MapRange(const Image& img, uint64_t start, uint64_t length, int depth,
           const uint64_t inside_end = std::min(end, std::max(s, bsize));
           if (inside_end > s) {
             if (img.backing_image() != nullptr) {
-              QCOW2REF_RETURN_IF_ERROR(MapRange(*img.backing_image(), s,
-                                                inside_end - s, depth + 1,
-                                                out));
+              QCOW2REF_RETURN_IF_ERROR(MapRange(
+                  *img.backing_image(), s, inside_end - s, depth + 1, out));
             } else {
               MapEntry r{s, inside_end - s, depth + 1, true, false, true};
               r.offset = s;

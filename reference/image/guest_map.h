@@ -16,7 +16,7 @@ namespace qcow2ref {
 struct MapEntry {
   uint64_t start = 0;
   uint64_t length = 0;
-  int depth = 0;        // Layer the bytes come from (0 = top).
+  int depth = 0;         // Layer the bytes come from (0 = top).
   bool present = false;  // Allocated (data or zero) in some layer.
   bool zero = false;     // Reads as zeros.
   bool data = false;     // Backed by stored data (plain or compressed).

@@ -75,9 +75,9 @@ Status Image::LoadHeaderAndExtensions() {
       StoreBe64(copy.data() + 72, incompat & kIncompatKnownMask);
       auto h2 = ParseHeader(copy.data(), copy.size());
       if (h2.ok()) {
-        auto ext = ParseExtensions(*h2, copy.data(),
-                                   std::min<uint64_t>(copy.size(),
-                                                      h2->cluster_size()));
+        auto ext = ParseExtensions(
+            *h2, copy.data(),
+            std::min<uint64_t>(copy.size(), h2->cluster_size()));
         const uint64_t unknown = incompat & ~kIncompatKnownMask;
         if (ext.ok()) {
           const std::string name = FeatureNameFor(
@@ -107,10 +107,10 @@ Status Image::LoadHeaderAndExtensions() {
                       header_.backing_file_offset,
                       "backing file name lies past the end of the file");
     }
-    backing_name_ = std::string(
-        reinterpret_cast<const char*>(prefix.data() +
-                                      header_.backing_file_offset),
-        header_.backing_file_size);
+    backing_name_ =
+        std::string(reinterpret_cast<const char*>(prefix.data() +
+                                                  header_.backing_file_offset),
+                    header_.backing_file_size);
   }
   return OkStatus();
 }
@@ -123,9 +123,9 @@ Status Image::LoadL1(uint64_t offset, uint32_t entries, const char* clause) {
   // SPEC(QX.MAP.beyond_eof): the table starts inside the file; bytes past the
   // end read as zero (QEMU reads zeros there too).
   if (offset >= file_->Size()) {
-    return Rejected("QX.MAP.beyond_eof", offset,
-                    std::string("L1 table lies past the end of the file (") +
-                        clause + ")");
+    return Rejected(
+        "QX.MAP.beyond_eof", offset,
+        std::string("L1 table lies past the end of the file (") + clause + ")");
   }
   std::vector<uint8_t> raw(bytes);
   QCOW2REF_RETURN_IF_ERROR(file_->ReadAtZeroFilled(offset, raw.data(), bytes));
@@ -192,9 +192,9 @@ Status Image::OpenReferences(int depth) {
                         std::to_string(kMaxBackingDepth) + " images");
   }
   QCOW2REF_ASSIGN_OR_RETURN(
-      auto file, OpenReferencedFile(directory_, *backing_name_,
-                                    options_.allow_any_path, "backing file",
-                                    at));
+      auto file,
+      OpenReferencedFile(directory_, *backing_name_, options_.allow_any_path,
+                         "backing file", at));
   const std::string path = file->Name();
   QCOW2REF_RETURN_IF_ERROR(RegisterInChain(chain_.get(), path, at));
   // SPEC(Q2.BK.format)

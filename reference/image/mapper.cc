@@ -121,7 +121,8 @@ Result<std::vector<Extent>> Image::MapLayer(uint64_t offset,
       continue;
     }
     while (pos < cluster_end) {
-      const int sub = static_cast<int>((pos - cluster_start) / g.subcluster_size);
+      const int sub =
+          static_cast<int>((pos - cluster_start) / g.subcluster_size);
       const uint64_t sub_end =
           std::min(cluster_end, cluster_start + (sub + 1) * g.subcluster_size);
       QCOW2REF_ASSIGN_OR_RETURN(ClusterKind kind, SubclusterKind(d, sub, at));

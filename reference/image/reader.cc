@@ -58,12 +58,13 @@ Status Image::ReadCompressed(const Extent& e, uint8_t* out) const {
         file_->ReadAtZeroFilled(e.compressed_offset, in.data(), in.size()));
     decompressed_.resize(cs);
     decompressed_at_ = UINT64_MAX;
-    QCOW2REF_RETURN_IF_ERROR(DecompressCluster(
-        header_.compression_type, in.data(), in.size(), decompressed_.data(),
-        cs, e.compressed_offset));
+    QCOW2REF_RETURN_IF_ERROR(
+        DecompressCluster(header_.compression_type, in.data(), in.size(),
+                          decompressed_.data(), cs, e.compressed_offset));
     decompressed_at_ = e.compressed_offset;
   }
-  std::memcpy(out, decompressed_.data() + (e.guest_offset - e.cluster_guest_offset),
+  std::memcpy(out,
+              decompressed_.data() + (e.guest_offset - e.cluster_guest_offset),
               e.length);
   return OkStatus();
 }

@@ -30,8 +30,8 @@ std::string DirectoryOf(const std::string& path) {
 }
 
 Result<std::unique_ptr<ByteSource>> OpenReferencedFile(
-    const std::string& directory, const std::string& name,
-    bool allow_any_path, const char* what, uint64_t at) {
+    const std::string& directory, const std::string& name, bool allow_any_path,
+    const char* what, uint64_t at) {
   // SPEC(QX.BK.path_policy)
   if (!allow_any_path && !IsContainedRelativePath(name)) {
     return Rejected("QX.BK.path_policy", at,

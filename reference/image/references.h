@@ -18,13 +18,12 @@ bool IsContainedRelativePath(const std::string& name);
 // Resolves `name` against `directory`, enforcing the path policy, and opens it.
 // `what` ("backing file", "external data file") and `at` go into messages.
 Result<std::unique_ptr<ByteSource>> OpenReferencedFile(
-    const std::string& directory, const std::string& name,
-    bool allow_any_path, const char* what, uint64_t at);
+    const std::string& directory, const std::string& name, bool allow_any_path,
+    const char* what, uint64_t at);
 
 // Registers the file's identity in the chain; a second registration of the
 // same file is a loop (QX.BK.loop).
-Status RegisterInChain(ChainState* chain, const std::string& path,
-                       uint64_t at);
+Status RegisterInChain(ChainState* chain, const std::string& path, uint64_t at);
 
 // The directory part of a path ("." when there is none).
 std::string DirectoryOf(const std::string& path);

@@ -35,7 +35,8 @@ class ByteSource {
 // An owned in-memory buffer.
 class MemorySource : public ByteSource {
  public:
-  explicit MemorySource(std::vector<uint8_t> bytes, std::string name = "<memory>");
+  explicit MemorySource(std::vector<uint8_t> bytes,
+                        std::string name = "<memory>");
   uint64_t Size() const override { return bytes_.size(); }
   Status ReadAt(uint64_t offset, uint8_t* out, size_t length) const override;
   std::string Name() const override { return name_; }

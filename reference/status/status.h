@@ -1,5 +1,5 @@
-// Errors as values: every rejection carries the spec clause it enforces, the byte
-// offset in the file where the fault was found and a one-line message.
+// Errors as values: every rejection carries the spec clause it enforces, the
+// byte offset in the file where the fault was found and a one-line message.
 #ifndef QCOW2REF_REFERENCE_STATUS_STATUS_H_
 #define QCOW2REF_REFERENCE_STATUS_STATUS_H_
 
@@ -20,7 +20,7 @@ enum class ErrorKind {
 
 struct Error {
   ErrorKind kind = ErrorKind::kRejected;
-  std::string clause;             // Spec clause id, e.g. "Q2.HDR.magic".
+  std::string clause;              // Spec clause id, e.g. "Q2.HDR.magic".
   std::optional<uint64_t> offset;  // Byte offset of the fault, if known.
   std::string message;
 
@@ -39,8 +39,8 @@ Error UsageError(std::string message);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
-  Result(Error error) : v_(std::move(error)) {}    // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT: implicit by design
 
   bool ok() const { return v_.index() == 0; }
   T& value() & { return std::get<0>(v_); }
@@ -82,9 +82,9 @@ inline Status OkStatus() { return Status(); }
 #define QCOW2REF_CONCAT_(a, b) QCOW2REF_CONCAT_INNER_(a, b)
 
 // Returns the error of `expr` (a Result) from the enclosing function.
-#define QCOW2REF_RETURN_IF_ERROR(expr)                           \
-  do {                                                           \
-    auto qcow2ref_status_ = (expr);                              \
+#define QCOW2REF_RETURN_IF_ERROR(expr)                                \
+  do {                                                                \
+    auto qcow2ref_status_ = (expr);                                   \
     if (!qcow2ref_status_.ok()) return qcow2ref_status_.take_error(); \
   } while (0)
 
@@ -93,7 +93,8 @@ inline Status OkStatus() { return Status(); }
   if (!tmp.ok()) return tmp.take_error();               \
   lhs = std::move(tmp).value()
 
-// `QCOW2REF_ASSIGN_OR_RETURN(auto x, F());` binds the value or returns the error.
+// `QCOW2REF_ASSIGN_OR_RETURN(auto x, F());` binds the value or returns the
+// error.
 #define QCOW2REF_ASSIGN_OR_RETURN(lhs, expr) \
   QCOW2REF_ASSIGN_OR_RETURN_IMPL_(           \
       QCOW2REF_CONCAT_(qcow2ref_result_, __LINE__), lhs, expr)

@@ -58,11 +58,16 @@ Result<uint64_t> ParseSize(const std::string& text, const char* what) {
   uint64_t mult = 1;
   if (pos < text.size()) {
     const std::string suffix = text.substr(pos);
-    if (suffix == "K" || suffix == "k") mult = 1ull << 10;
-    else if (suffix == "M") mult = 1ull << 20;
-    else if (suffix == "G") mult = 1ull << 30;
-    else if (suffix == "T") mult = 1ull << 40;
-    else return UsageError(std::string(what) + " has a bad suffix: " + text);
+    if (suffix == "K" || suffix == "k")
+      mult = 1ull << 10;
+    else if (suffix == "M")
+      mult = 1ull << 20;
+    else if (suffix == "G")
+      mult = 1ull << 30;
+    else if (suffix == "T")
+      mult = 1ull << 40;
+    else
+      return UsageError(std::string(what) + " has a bad suffix: " + text);
   }
   uint64_t out;
   if (__builtin_mul_overflow(static_cast<uint64_t>(v), mult, &out)) {

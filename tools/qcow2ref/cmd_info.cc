@@ -32,8 +32,8 @@ ordered_json FeatureList(const Image& img, uint64_t bits, uint8_t type) {
   ordered_json out = ordered_json::array();
   for (int bit = 0; bit < 64; ++bit) {
     if (((bits >> bit) & 1) == 0) continue;
-    std::string name = FeatureNameFor(img.extensions(), type,
-                                      static_cast<uint8_t>(bit));
+    std::string name =
+        FeatureNameFor(img.extensions(), type, static_cast<uint8_t>(bit));
     if (name.empty()) {
       if (type == 0 && bit < 5) name = kIncompat[bit];
       if (type == 1 && bit < 1) name = kCompat[bit];
@@ -99,7 +99,8 @@ ordered_json InfoJson(const std::string& path, const Image& img) {
     if (ext.data_file) d["data-file"] = *ext.data_file;
     d["data-file-raw"] = (h.autoclear_features & kAutoclearRawDataFile) != 0;
   }
-  if (h.crypt_method != 0) d["encrypt"] = {{"format", CryptName(h.crypt_method)}};
+  if (h.crypt_method != 0)
+    d["encrypt"] = {{"format", CryptName(h.crypt_method)}};
   j["format-specific"] = {{"type", "qcow2"}, {"data", d}};
 
   // Our own, complete view of the header and extensions.
@@ -120,15 +121,22 @@ ordered_json InfoJson(const std::string& path, const Image& img) {
   q["refcount-order"] = h.refcount_order;
   q["header-length"] = h.header_length;
   ordered_json exts = ordered_json::array();
-  if (ext.backing_format) exts.push_back({{"type", Hex(kExtBackingFormat)}, {"name", "backing format"}});
-  if (ext.data_file) exts.push_back({{"type", Hex(kExtDataFile)}, {"name", "external data file name"}});
+  if (ext.backing_format)
+    exts.push_back(
+        {{"type", Hex(kExtBackingFormat)}, {"name", "backing format"}});
+  if (ext.data_file)
+    exts.push_back(
+        {{"type", Hex(kExtDataFile)}, {"name", "external data file name"}});
   if (ext.fde) {
     exts.push_back({{"type", Hex(kExtFullDiskEncryption)},
                     {"name", "full disk encryption header pointer"},
                     {"offset", ext.fde->offset},
                     {"length", ext.fde->length}});
   }
-  if (ext.has_feature_table) exts.push_back({{"type", Hex(kExtFeatureNames)}, {"name", "feature name table"}, {"entries", ext.feature_names.size()}});
+  if (ext.has_feature_table)
+    exts.push_back({{"type", Hex(kExtFeatureNames)},
+                    {"name", "feature name table"},
+                    {"entries", ext.feature_names.size()}});
   if (ext.bitmaps) {
     exts.push_back({{"type", Hex(kExtBitmaps)},
                     {"name", "bitmaps"},
@@ -137,7 +145,9 @@ ordered_json InfoJson(const std::string& path, const Image& img) {
                     {"directory-size", ext.bitmaps->directory_size}});
   }
   for (const UnknownExtension& u : ext.unknown) {
-    exts.push_back({{"type", Hex(u.type)}, {"name", "unknown"}, {"length", u.data.size()}});
+    exts.push_back({{"type", Hex(u.type)},
+                    {"name", "unknown"},
+                    {"length", u.data.size()}});
   }
   q["extensions"] = exts;
   j["qcow2ref"] = q;
@@ -183,8 +193,8 @@ void PrintHuman(const ordered_json& j) {
 }  // namespace
 
 int RunInfo(int argc, char** argv) {
-  auto args = ParseArgs(argc, argv, 2, {"--json", "--follow-references",
-                                        "--allow-any-path"}, {});
+  auto args = ParseArgs(
+      argc, argv, 2, {"--json", "--follow-references", "--allow-any-path"}, {});
   if (!args.ok()) return ReportError(args.error());
   if (args->positional.size() != 1) return UsageFailure("info IMAGE [--json]");
   OpenOptions options;

@@ -11,9 +11,8 @@
 namespace qcow2ref::cli {
 
 int RunMap(int argc, char** argv) {
-  auto args = ParseArgs(argc, argv, 2,
-                        {"--json", "--follow-references", "--allow-any-path"},
-                        {});
+  auto args = ParseArgs(
+      argc, argv, 2, {"--json", "--follow-references", "--allow-any-path"}, {});
   if (!args.ok()) return ReportError(args.error());
   if (args->positional.size() != 1) return UsageFailure("map IMAGE [--json]");
   OpenOptions options;
@@ -45,8 +44,8 @@ int RunMap(int argc, char** argv) {
   }
   std::printf("%-20s%-20s%-20s%s\n", "Offset", "Length", "Mapped to", "Kind");
   for (const MapEntry& m : *map) {
-    const char* kind = m.compressed ? "compressed"
-                       : m.data     ? "data"
+    const char* kind = m.compressed          ? "compressed"
+                       : m.data              ? "data"
                        : m.zero && m.present ? "zero"
                                              : "unallocated";
     char mapped[24] = "-";

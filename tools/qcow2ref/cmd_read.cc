@@ -69,14 +69,16 @@ int RunRead(int argc, char** argv) {
       break;
     }
     if (std::fwrite(buf.data(), 1, n, out) != n) {
-      rc = ReportError(IoError("write error: " +
-                               std::string(std::strerror(errno))));
+      rc = ReportError(
+          IoError("write error: " + std::string(std::strerror(errno))));
       break;
     }
     done += n;
   }
-  if (out != stdout) std::fclose(out);
-  else std::fflush(stdout);
+  if (out != stdout)
+    std::fclose(out);
+  else
+    std::fflush(stdout);
   return rc;
 }
 

@@ -1,0 +1,32 @@
+// Loading the image-vector manifests (vectors/qcow2_<area>_test.json) into
+// plain structs for the suites in this package.
+#ifndef QCOW2REF_CONFORMANCE_VECTOR_MANIFEST_H_
+#define QCOW2REF_CONFORMANCE_VECTOR_MANIFEST_H_
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qcow2ref::conformance {
+
+struct ImageVector {
+  std::string id;
+  std::string verdict;  // valid | invalid | acceptable
+  std::string image;    // Path relative to the workspace root.
+  std::vector<std::string> clauses;
+  std::vector<std::string> features;
+  nlohmann::json expect;
+  std::string manifest;
+};
+
+// Reads every vectors/qcow2_*_test.json below `root` (the workspace root).
+std::vector<ImageVector> LoadImageVectors(const std::string& root);
+
+// SHA-256 of a byte buffer, lower-case hex (Crypto++).
+std::string Sha256Hex(const uint8_t* data, size_t size);
+
+}  // namespace qcow2ref::conformance
+
+#endif  // QCOW2REF_CONFORMANCE_VECTOR_MANIFEST_H_
