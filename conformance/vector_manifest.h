@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct ImageVector {
   nlohmann::json expect;
   std::string manifest;
 };
+
+// gtest prints a vector by its id.
+inline void PrintTo(const ImageVector& v, std::ostream* os) { *os << v.id; }
 
 // Reads every vectors/qcow2_*_test.json below `root` (the workspace root).
 std::vector<ImageVector> LoadImageVectors(const std::string& root);

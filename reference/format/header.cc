@@ -46,6 +46,9 @@ Status ValidateHeader(const Header& h) {
                              std::to_string(__builtin_ctzll(unknown)) +
                              " set (mask " + Hex(unknown) + ")");
     }
+    // SPEC(Q2.HDRV3.compat.unknown_ignore): compatible bits are not checked.
+    // SPEC(Q2.HDRV3.autoclear.unknown_ignore): nor are autoclear bits (a
+    // reader never writes, so it never has to clear them).
     // SPEC(Q2.HDRV3.refcount_order.max)
     if (h.refcount_order > 6) {
       return Rejected("Q2.HDRV3.refcount_order.max", 96,

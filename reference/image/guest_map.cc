@@ -46,6 +46,7 @@ Status MapRange(const Image& img, uint64_t start, uint64_t length, int depth,
           break;
         case ClusterKind::kZero:
           m.present = m.zero = true;
+          if (e.has_host) m.offset = e.host_offset;
           Push(out, m);
           break;
         case ClusterKind::kUnallocated: {
@@ -66,6 +67,7 @@ Status MapRange(const Image& img, uint64_t start, uint64_t length, int depth,
           if (end > inside_end) {
             MapEntry z{inside_end, end - inside_end, depth};
             z.zero = true;
+            if (e.has_host) z.offset = e.host_offset + (inside_end - s);
             Push(out, z);
           }
           break;

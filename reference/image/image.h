@@ -37,7 +37,11 @@ struct Extent {
   uint64_t guest_offset = 0;
   uint64_t length = 0;
   ClusterKind kind = ClusterKind::kUnallocated;
-  uint64_t host_offset = 0;  // kNormal: host offset of guest_offset.
+  // Host offset of guest_offset: always for kNormal; for kZero and
+  // kUnallocated when the cluster still owns a host cluster (a zeroed
+  // allocated cluster, or an unallocated subcluster of an allocated one).
+  uint64_t host_offset = 0;
+  bool has_host = false;
   // kCompressed: the cluster's descriptor (the extent lies inside it).
   uint64_t compressed_offset = 0;
   uint64_t compressed_bytes = 0;

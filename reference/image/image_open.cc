@@ -89,6 +89,9 @@ Status Image::LoadHeaderAndExtensions() {
     return e;
   }
   header_ = std::move(header).value();
+  // SPEC(Q2.HDRV3.incompat.dirty): refcounts are never used for reading.
+  // SPEC(Q2.HDRV3.incompat.corrupt): this library only reads, which the
+  // corrupt bit allows.
   geometry_ = Geometry::FromHeader(header_);
   guest_size_ = GuestSize(header_);
   const size_t c0 = std::min<uint64_t>(prefix.size(), header_.cluster_size());

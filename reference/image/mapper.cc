@@ -14,11 +14,10 @@ void Append(std::vector<Extent>* out, const Extent& e) {
   if (!out->empty()) {
     Extent& last = out->back();
     const bool contiguous =
-        last.kind == e.kind &&
+        last.kind == e.kind && e.kind != ClusterKind::kCompressed &&
         last.guest_offset + last.length == e.guest_offset &&
-        (e.kind == ClusterKind::kZero || e.kind == ClusterKind::kUnallocated ||
-         (e.kind == ClusterKind::kNormal &&
-          last.host_offset + last.length == e.host_offset));
+        last.has_host == e.has_host &&
+        (!e.has_host || last.host_offset + last.length == e.host_offset);
     if (contiguous) {
       last.length += e.length;
       return;
@@ -111,10 +110,14 @@ Result<std::vector<Extent>> Image::MapLayer(uint64_t offset,
                           " does not match guest offset " +
                           std::to_string(cluster_start));
     }
+    // A zeroed or partly unallocated cluster may still own a host cluster.
+    const bool owns_host =
+        d.host_offset != 0 || (header_.has_data_file() && d.copied);
     if (!g.extended_l2) {
       Extent e{pos, cluster_end - pos, d.kind};
-      if (d.kind == ClusterKind::kNormal) {
+      if (owns_host) {
         e.host_offset = d.host_offset + (pos - cluster_start);
+        e.has_host = true;
       }
       Append(&out, e);
       pos = cluster_end;
@@ -127,8 +130,9 @@ Result<std::vector<Extent>> Image::MapLayer(uint64_t offset,
           std::min(cluster_end, cluster_start + (sub + 1) * g.subcluster_size);
       QCOW2REF_ASSIGN_OR_RETURN(ClusterKind kind, SubclusterKind(d, sub, at));
       Extent e{pos, sub_end - pos, kind};
-      if (kind == ClusterKind::kNormal) {
+      if (owns_host) {
         e.host_offset = d.host_offset + (pos - cluster_start);
+        e.has_host = true;
       }
       Append(&out, e);
       pos = sub_end;

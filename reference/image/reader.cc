@@ -45,9 +45,9 @@ Status Image::ReadBacking(uint64_t offset, uint8_t* out,
 Status Image::ReadCompressed(const Extent& e, uint8_t* out) const {
   const uint64_t cs = geometry_.cluster_size;
   if (decompressed_at_ != e.compressed_offset) {
-    // SPEC(QX.MAP.beyond_eof)
+    // SPEC(Q2.MAP.host_in_file)
     if (e.compressed_offset >= file_->Size()) {
-      return Rejected("QX.MAP.beyond_eof", e.compressed_offset,
+      return Rejected("Q2.MAP.host_in_file", e.compressed_offset,
                       "compressed cluster lies past the end of the file");
     }
     // SPEC(QX.LIMIT.compressed_input)
@@ -102,6 +102,7 @@ Status Image::ReadLayerExtent(const Extent& e, uint8_t* out) const {
     }
     src = data_file_.get();
   }
+  // SPEC(Q2.MAP.host_in_file)
   // SPEC(QX.MAP.beyond_eof): the cluster must start inside its file; bytes
   // past the end read as zero, as QEMU reads them.
   const uint64_t last_cluster =

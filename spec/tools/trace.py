@@ -51,7 +51,7 @@ TEST_CITE_RE = re.compile(r'(?<![A-Za-z0-9_])QCOW2_SPEC\(\s*"([^"]*)"\s*\)')
 # Any clause-id-looking string literal, e.g. Rejected("Q2.HDR.magic", ...): in
 # non-test sources it must name a registered, non-retired clause.
 LITERAL_ID_RE = re.compile(r'"((?:Q2|L1|QX)\.[A-Za-z0-9_.]+)"')
-SOURCE_EXTS = (".h", ".cc", ".hh", ".hpp", ".cpp", ".c", ".inc")
+SOURCE_EXTS = (".h", ".cc", ".hh", ".hpp", ".cpp", ".c", ".inc", ".sh")
 SKIP_MANIFEST_DIRS = ("schemas", "recipes")
 
 
@@ -67,7 +67,7 @@ def fingerprint(quote):
 
 
 def is_test_file(path):
-    return os.path.basename(path).endswith("_test.cc")
+    return os.path.basename(path).endswith(("_test.cc", "_test.sh"))
 
 
 # ----------------------------------------------------------------------------

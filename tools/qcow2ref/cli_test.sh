@@ -4,6 +4,8 @@
 # (QX.BK.no_follow, QX.BK.path_policy, QX.BK.loop). Expected values are the
 # documented contract (README "The CLI") and vector manifests made by qemu-img.
 set -uo pipefail
+# Clauses covered: QCOW2_SPEC("QX.CLI.one_line_error") QCOW2_SPEC("QX.BK.no_follow")
+# QCOW2_SPEC("QX.BK.path_policy") QCOW2_SPEC("QX.BK.loop")
 q=tools/qcow2ref/qcow2ref
 v=vectors/images
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
