@@ -4,6 +4,7 @@
 #include <cryptopp/hex.h>
 #include <cryptopp/sha.h>
 #include <dirent.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <fstream>
@@ -34,6 +35,11 @@ std::vector<ImageVector> LoadImageVectors(const std::string& root) {
       v.verdict = t.at("verdict").get<std::string>();
       v.image = "vectors/" + t.at("image").get<std::string>();
       v.clauses = t.at("clauses").get<std::vector<std::string>>();
+      if (t.contains("chain")) {
+        for (const auto& c : t.at("chain")) {
+          v.chain.push_back("vectors/" + c.get<std::string>());
+        }
+      }
       if (t.contains("features")) {
         v.features = t.at("features").get<std::vector<std::string>>();
       }
@@ -43,6 +49,29 @@ std::vector<ImageVector> LoadImageVectors(const std::string& root) {
     }
   }
   return out;
+}
+
+namespace {
+
+std::string BaseName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+void CopyFile(const std::string& from, const std::string& to) {
+  std::ifstream in(from, std::ios::binary);
+  std::ofstream out(to, std::ios::binary);
+  out << in.rdbuf();
+}
+
+}  // namespace
+
+std::string StageVector(const ImageVector& v, const std::string& dir) {
+  mkdir(dir.c_str(), 0755);
+  for (const std::string& c : v.chain) CopyFile(c, dir + "/" + BaseName(c));
+  const std::string image = dir + "/" + BaseName(v.image);
+  CopyFile(v.image, image);
+  return image;
 }
 
 std::string Sha256Hex(const uint8_t* data, size_t size) {

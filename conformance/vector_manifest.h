@@ -16,6 +16,7 @@ struct ImageVector {
   std::string id;
   std::string verdict;  // valid | invalid | acceptable
   std::string image;    // Path relative to the workspace root.
+  std::vector<std::string> chain;  // Files the image refers to (same root).
   std::vector<std::string> clauses;
   std::vector<std::string> features;
   nlohmann::json expect;
@@ -27,6 +28,11 @@ inline void PrintTo(const ImageVector& v, std::ostream* os) { *os << v.id; }
 
 // Reads every vectors/qcow2_*_test.json below `root` (the workspace root).
 std::vector<ImageVector> LoadImageVectors(const std::string& root);
+
+// Copies the image and its chain files, flat, into `dir` (created), the way
+// the conformance runner hands vectors to an implementation; returns the
+// image's new path.
+std::string StageVector(const ImageVector& v, const std::string& dir);
 
 // SHA-256 of a byte buffer, lower-case hex (Crypto++).
 std::string Sha256Hex(const uint8_t* data, size_t size);

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""lint.py - consistency checks for the qcow2ref vector corpus (python3 stdlib only).
+
+Checks: every qcow2_*_test.json parses and has the image_test_v1 shape; numberOfTests is
+right; ids are unique across manifests, follow the grammar and carry the manifest's area;
+the id prefix matches the verdict (y=valid, n=invalid, i=acceptable); image and chain files
+exist and image sha256 matches; every flag has a note; every clause id exists in the clause
+registry (spec/clauses/*.json "id" fields if that directory has JSON files, else
+spec/draft_clauses.txt); every file under images/ is referenced by some manifest.
+
+Usage: lint.py [--vectors DIR] [--spec DIR]     exit status 1 with one line per problem.
+"""
+import glob
+import hashlib
+import json
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+PREFIX = {"y": "valid", "n": "invalid", "i": "acceptable"}
+ID_RE = re.compile(r"^[yni]_[a-z0-9]+(_[a-z0-9]+)*$")
+STAGES = {"open", "access"}
+ERROR_CLASSES = {"header", "unsupported", "metadata", "range", "limit", "reference",
+                 "crypto_header", "crypto_key"}
+REQUIRED = ("id", "verdict", "image", "sha256", "clauses", "flags", "features", "importance",
+            "comment", "recipe", "expect")
+IMPORTANCE = {"low", "medium", "high", "critical"}
+
+
+def load_clauses(spec_dir):
+    ids = set()
+    jfiles = sorted(glob.glob(os.path.join(spec_dir, "clauses", "*.json")))
+    if jfiles:
+        def walk(o):
+            if isinstance(o, dict):
+                if isinstance(o.get("id"), str):
+                    ids.add(o["id"])
+                for v in o.values():
+                    walk(v)
+            elif isinstance(o, list):
+                for v in o:
+                    walk(v)
+        for jf in jfiles:
+            with open(jf) as f:
+                walk(json.load(f))
+        return ids, "spec/clauses/*.json"
+    with open(os.path.join(spec_dir, "draft_clauses.txt")) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                ids.add(line.split("|")[0].strip())
+    return ids, "spec/draft_clauses.txt"
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
+
+
+def main(argv):
+    vec = os.path.dirname(HERE)
+    spec = None
+    a = argv[1:]
+    while a:
+        if a[0] == "--vectors" and len(a) > 1:
+            vec, a = a[1], a[2:]
+        elif a[0] == "--spec" and len(a) > 1:
+            spec, a = a[1], a[2:]
+        else:
+            print("usage: lint.py [--vectors DIR] [--spec DIR]", file=sys.stderr)
+            return 2
+    vec = os.path.abspath(vec)
+    if spec is None:
+        spec = os.path.join(os.path.dirname(vec), "spec")
+    problems = []
+
+    def bad(msg):
+        problems.append(msg)
+
+    try:
+        clauses, clause_src = load_clauses(spec)
+    except OSError as e:
+        print("lint: cannot read clause registry: %s" % e)
+        return 1
+
+    manifests = sorted(glob.glob(os.path.join(vec, "qcow2_*_test.json")))
+    if not manifests:
+        bad("no qcow2_*_test.json manifests in %s" % vec)
+    seen_ids = {}
+    referenced = set()
+    for mpath in manifests:
+        mname = os.path.basename(mpath)
+        try:
+            with open(mpath) as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as e:
+            bad("%s: does not parse: %s" % (mname, e))
+            continue
+        area = doc.get("area")
+        if doc.get("schema") != "image_test_v1":
+            bad("%s: schema is %r, want image_test_v1" % (mname, doc.get("schema")))
+        if mname != "qcow2_%s_test.json" % area:
+            bad("%s: area %r does not match the file name" % (mname, area))
+        tests = doc.get("tests")
+        if not isinstance(tests, list):
+            bad("%s: no tests list" % mname)
+            continue
+        if doc.get("numberOfTests") != len(tests):
+            bad("%s: numberOfTests %r but %d tests" % (mname, doc.get("numberOfTests"), len(tests)))
+        notes = doc.get("notes", {})
+        for t in tests:
+            tid = t.get("id", "?")
+            where = "%s: %s" % (mname, tid)
+            for k in REQUIRED:
+                if k not in t:
+                    bad("%s: missing field %s" % (where, k))
+            if not ID_RE.match(tid):
+                bad("%s: id does not match %s" % (where, ID_RE.pattern))
+                continue
+            if tid in seen_ids:
+                bad("%s: id also used in %s" % (where, seen_ids[tid]))
+            seen_ids[tid] = mname
+            if tid.split("_")[1] != area:
+                bad("%s: id area %r differs from manifest area %r" % (where, tid.split("_")[1], area))
+            verdict = t.get("verdict")
+            if PREFIX[tid[0]] != verdict:
+                bad("%s: prefix %s_ but verdict %r" % (where, tid[0], verdict))
+            image = t.get("image", "")
+            if os.path.splitext(os.path.basename(image))[0] != tid:
+                bad("%s: image %s is not named after the id" % (where, image))
+            ipath = os.path.join(vec, image)
+            if not os.path.isfile(ipath):
+                bad("%s: image %s does not exist" % (where, image))
+            else:
+                referenced.add(os.path.normpath(ipath))
+                if sha256_file(ipath) != t.get("sha256"):
+                    bad("%s: sha256 of %s does not match" % (where, image))
+            for c in t.get("chain", []):
+                cpath = os.path.join(vec, c)
+                if not os.path.isfile(cpath):
+                    bad("%s: chain file %s does not exist" % (where, c))
+                else:
+                    referenced.add(os.path.normpath(cpath))
+            cl = t.get("clauses", [])
+            if not cl:
+                bad("%s: no clauses" % where)
+            for c in cl:
+                if c not in clauses:
+                    bad("%s: clause %s not in %s" % (where, c, clause_src))
+            for fl in t.get("flags", []):
+                if fl not in notes:
+                    bad("%s: flag %s has no entry in notes" % (where, fl))
+            if t.get("importance") not in IMPORTANCE:
+                bad("%s: importance %r" % (where, t.get("importance")))
+            exp = t.get("expect", {})
+            if verdict == "valid":
+                if "virtual_size" not in exp:
+                    bad("%s: valid test without expect.virtual_size" % where)
+                if "guest_sha256" not in exp and not ("map" in exp and "reads" in exp):
+                    bad("%s: valid test needs expect.guest_sha256 (or map + reads)" % where)
+            elif verdict == "invalid":
+                if exp.get("stage") not in STAGES:
+                    bad("%s: expect.stage %r" % (where, exp.get("stage")))
+                if exp.get("error_class") not in ERROR_CLASSES:
+                    bad("%s: expect.error_class %r" % (where, exp.get("error_class")))
+            elif verdict == "acceptable":
+                ia = exp.get("if_accepted")
+                if ia is not None and ("guest_sha256" not in ia or "virtual_size" not in ia):
+                    bad("%s: if_accepted lacks virtual_size/guest_sha256" % where)
+            if verdict in ("invalid", "acceptable") and exp.get("qemu") not in ("accepts", "rejects"):
+                bad("%s: expect.qemu must be accepts or rejects" % where)
+
+    for root, _, files in os.walk(os.path.join(vec, "images")):
+        for fn in files:
+            p = os.path.normpath(os.path.join(root, fn))
+            if p not in referenced:
+                bad("images/%s: not referenced by any manifest" % os.path.relpath(p, os.path.join(vec, "images")))
+
+    for p in problems:
+        print("lint: " + p)
+    if problems:
+        print("lint: %d problem(s)" % len(problems))
+        return 1
+    print("lint: OK (%d manifests, %d tests, clauses from %s)" % (len(manifests), len(seen_ids), clause_src))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
