@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "reference/crypto/luks_header.h"
+#include "reference/crypto/secret.h"
+#include "reference/crypto/sector_cipher.h"
 #include "reference/format/bitmap_directory.h"
 #include "reference/format/cluster_entries.h"
 #include "reference/format/extensions.h"
@@ -30,6 +33,11 @@ struct OpenOptions {
   // Allow referenced names that are absolute or leave the image's directory
   // (QX.BK.path_policy).
   bool allow_any_path = false;
+  // The passphrase of an encrypted image (crypt_method 1 or 2), owned by the
+  // caller. Without it the header (and LUKS header) can be inspected but
+  // encrypted data cannot be read. Used for every encrypted image of the
+  // chain.
+  const SecretBytes* secret = nullptr;
 };
 
 // One run of guest bytes with the same source, within one layer.
@@ -92,6 +100,13 @@ class Image {
   // The external data file, if opened.
   const ByteSource* data_file() const { return data_file_.get(); }
 
+  // The LUKS header of a crypt_method 2 image.
+  const std::optional<LuksHeader>& luks() const { return luks_; }
+  // The key slot that the secret unlocked (LUKS), or -1.
+  int luks_slot() const { return luks_slot_; }
+  // True when encrypted data can be read (a secret was given and accepted).
+  bool can_decrypt() const { return data_cipher_ != nullptr; }
+
   // Switches the view to an internal snapshot, by id or name.
   Status SelectSnapshot(const std::string& id_or_name);
 
@@ -108,6 +123,9 @@ class Image {
       const std::string& directory, std::shared_ptr<ChainState> chain,
       int depth);
   Status LoadHeaderAndExtensions();
+  Status LoadEncryption();
+  Status DecryptData(const Extent& e, const ByteSource& src,
+                     uint8_t* out) const;
   Status LoadL1(uint64_t offset, uint32_t entries, const char* clause);
   Status LoadSnapshots();
   Status LoadBitmaps();
@@ -134,6 +152,9 @@ class Image {
   std::unique_ptr<Image> backing_image_;
   std::unique_ptr<ByteSource> backing_raw_;
   std::unique_ptr<ByteSource> data_file_;
+  std::optional<LuksHeader> luks_;
+  int luks_slot_ = -1;
+  std::unique_ptr<SectorCipher> data_cipher_;
   // Small L2 table cache (bounded; see kL2CacheTables).
   mutable std::map<uint64_t, std::vector<uint8_t>> l2_cache_;
   // Last decompressed cluster.

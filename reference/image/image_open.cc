@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "reference/crypto/luks_unlock.h"
 #include "reference/format/endian.h"
 #include "reference/format/limits.h"
 #include "reference/image/image.h"
@@ -41,6 +42,7 @@ Result<std::unique_ptr<Image>> Image::OpenInChain(
   img->directory_ = directory;
   img->chain_ = std::move(chain);
   QCOW2REF_RETURN_IF_ERROR(img->LoadHeaderAndExtensions());
+  QCOW2REF_RETURN_IF_ERROR(img->LoadEncryption());
   QCOW2REF_RETURN_IF_ERROR(img->LoadL1(img->header_.l1_table_offset,
                                        img->header_.l1_size,
                                        "Q2.HDR.l1_table_offset.aligned"));
@@ -115,6 +117,45 @@ Status Image::LoadHeaderAndExtensions() {
                                                   header_.backing_file_offset),
                     header_.backing_file_size);
   }
+  return OkStatus();
+}
+
+Status Image::LoadEncryption() {
+  if (header_.crypt_method == 1) {
+    if (options_.secret == nullptr) return OkStatus();
+    // SPEC(QX.ENC.aes.no_key_check): any passphrase gives a key; nothing in
+    // the image can confirm it.
+    QCOW2REF_ASSIGN_OR_RETURN(data_cipher_, LegacyAesCipher(*options_.secret));
+    return OkStatus();
+  }
+  if (header_.crypt_method != 2) return OkStatus();
+  const FdePointer& fde = *extensions_.fde;
+  // SPEC(Q2.FDE.in_file)
+  if (!RangeWithin(fde.offset, fde.length, file_->Size())) {
+    return Rejected("Q2.FDE.in_file", fde.offset,
+                    "the LUKS area [" + std::to_string(fde.offset) + ", +" +
+                        std::to_string(fde.length) +
+                        ") lies past the end of the file");
+  }
+  // SPEC(Q2.FDE.luks_header_first)
+  uint8_t raw[kLuksHeaderSize] = {};
+  const size_t n =
+      static_cast<size_t>(std::min<uint64_t>(fde.length, kLuksHeaderSize));
+  QCOW2REF_RETURN_IF_ERROR(file_->ReadAt(fde.offset, raw, n));
+  // SPEC(Q2.FDE.key_material_relative): slot offsets count from fde.offset.
+  QCOW2REF_ASSIGN_OR_RETURN(luks_,
+                            ParseLuksHeader(raw, n, fde.offset, fde.length));
+  if (options_.secret == nullptr) return OkStatus();
+  QCOW2REF_ASSIGN_OR_RETURN(
+      LuksUnlockResult unlocked,
+      UnlockLuks(*luks_, *file_, fde.offset, *options_.secret));
+  luks_slot_ = unlocked.slot;
+  // SPEC(L1.OPS.payload_master_key)
+  // SPEC(Q2.ENC.luks.algorithms)
+  QCOW2REF_ASSIGN_OR_RETURN(
+      data_cipher_,
+      SectorCipher::Create(luks_->suite, unlocked.master_key.data(),
+                           unlocked.master_key.size()));
   return OkStatus();
 }
 

@@ -27,12 +27,12 @@ std::vector<uint8_t> BaseImage(uint32_t version = 3) {
   std::vector<uint8_t> b(4 * kC, 0);
   PutBe(b, 0, 0x514649FB, 4);
   PutBe(b, 4, version, 4);
-  PutBe(b, 20, 9, 4);        // cluster_bits
-  PutBe(b, 24, 8 * kC, 8);   // size
-  PutBe(b, 36, 1, 4);        // l1_size
-  PutBe(b, 40, 2 * kC, 8);   // l1_table_offset
-  PutBe(b, 48, 1 * kC, 8);   // refcount_table_offset
-  PutBe(b, 56, 1, 4);        // refcount_table_clusters
+  PutBe(b, 20, 9, 4);       // cluster_bits
+  PutBe(b, 24, 8 * kC, 8);  // size
+  PutBe(b, 36, 1, 4);       // l1_size
+  PutBe(b, 40, 2 * kC, 8);  // l1_table_offset
+  PutBe(b, 48, 1 * kC, 8);  // refcount_table_offset
+  PutBe(b, 56, 1, 4);       // refcount_table_clusters
   if (version == 3) {
     PutBe(b, 96, 4, 4);
     PutBe(b, 100, 104, 4);
@@ -108,9 +108,12 @@ TEST(ImageTest, ReadsEveryClusterKind) {
   ASSERT_TRUE(data.ok()) << data.error().ToString();
   for (uint64_t i = 0; i < 8 * kC; ++i) {
     uint8_t want = 0;
-    if (i < kC) want = 0xaa;
-    else if (i >= 2 * kC && i < 3 * kC) want = plain[i - 2 * kC];
-    else if (i >= 3 * kC && i < 4 * kC) want = 0x33;
+    if (i < kC)
+      want = 0xaa;
+    else if (i >= 2 * kC && i < 3 * kC)
+      want = plain[i - 2 * kC];
+    else if (i >= 3 * kC && i < 4 * kC)
+      want = 0x33;
     ASSERT_EQ((*data)[i], want) << "byte " << i;
   }
   auto map = MapGuest(*img);
@@ -152,9 +155,9 @@ TEST(ImageTest, FeatureBitsThatDoNotBlockReading) {
   QCOW2_SPEC("Q2.HDRV3.compat.unknown_ignore");
   QCOW2_SPEC("Q2.HDRV3.autoclear.unknown_ignore");
   auto b = BaseImage();
-  PutBe(b, 72, 0x3, 8);                     // dirty + corrupt
-  PutBe(b, 80, 0xfffffffffffffffeull, 8);   // unknown compatible bits
-  PutBe(b, 88, 0xfffffffffffffffcull, 8);   // unknown autoclear bits
+  PutBe(b, 72, 0x3, 8);                    // dirty + corrupt
+  PutBe(b, 80, 0xfffffffffffffffeull, 8);  // unknown compatible bits
+  PutBe(b, 88, 0xfffffffffffffffcull, 8);  // unknown autoclear bits
   SetL2(b, 0, AddData(b, 0x11));
   EXPECT_EQ(ErrorClause(b), "ok");
 }
@@ -262,9 +265,8 @@ TEST(ImageTest, BackingChainDepthIsLimited) {
   ASSERT_FALSE(deep.ok());
   EXPECT_EQ(deep.error().clause, "QX.LIMIT.backing_depth");
   // 15 backing files below the top (chain15): accepted, reads through.
-  auto ok = Image::Open(std::string(std::getenv("TEST_TMPDIR")) +
-                            "/chain15.qcow2",
-                        o);
+  auto ok = Image::Open(
+      std::string(std::getenv("TEST_TMPDIR")) + "/chain15.qcow2", o);
   ASSERT_TRUE(ok.ok()) << ok.error().ToString();
   auto data = ReadAll(**ok);
   ASSERT_TRUE(data.ok());
@@ -274,7 +276,8 @@ TEST(ImageTest, BackingChainDepthIsLimited) {
 
 TEST(ImageTest, BackingNotOpenedWithoutFollowing) {
   QCOW2_SPEC("QX.BK.no_follow");
-  const std::string path = WriteTemp("lonely.qcow2", WithBacking("absent.qcow2"));
+  const std::string path =
+      WriteTemp("lonely.qcow2", WithBacking("absent.qcow2"));
   auto img = Image::Open(path, OpenOptions());
   ASSERT_TRUE(img.ok()) << img.error().ToString();
   EXPECT_FALSE((*img)->backing_opened());

@@ -1,6 +1,11 @@
 #include "tools/qcow2ref/cli.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 
 namespace qcow2ref::cli {
 
@@ -74,6 +79,35 @@ Result<uint64_t> ParseSize(const std::string& text, const char* what) {
     return UsageError(std::string(what) + " is too large: " + text);
   }
   return out;
+}
+
+Result<std::optional<SecretBytes>> LoadSecret(const Args& args) {
+  const auto file = args.Get("--secret-file");
+  const auto env = args.Get("--secret-env");
+  if (file && env) {
+    return UsageError("give --secret-file or --secret-env, not both");
+  }
+  // SPEC(QX.ENC.secret_bytes): exact bytes, no newline stripping.
+  if (file) {
+    std::ifstream in(*file, std::ios::binary);
+    if (!in) {
+      return IoError("cannot read the secret file " + *file + ": " +
+                     std::strerror(errno));
+    }
+    std::string bytes((std::istreambuf_iterator<char>(in)),
+                      std::istreambuf_iterator<char>());
+    SecretBytes secret = SecretFromString(bytes);
+    std::fill(bytes.begin(), bytes.end(), '\0');
+    return std::optional<SecretBytes>(std::move(secret));
+  }
+  if (env) {
+    const char* value = std::getenv(env->c_str());
+    if (value == nullptr) {
+      return UsageError("environment variable " + *env + " is not set");
+    }
+    return std::optional<SecretBytes>(SecretFromString(value));
+  }
+  return std::optional<SecretBytes>();
 }
 
 int ReportError(const Error& error) {

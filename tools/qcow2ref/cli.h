@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "reference/crypto/secret.h"
 #include "reference/status/status.h"
 
 namespace qcow2ref::cli {
@@ -41,6 +42,15 @@ Result<Args> ParseArgs(int argc, char** argv, int first,
 // Parses a non-negative decimal or 0x-hex integer, with optional K/M/G/T
 // suffix (powers of 1024).
 Result<uint64_t> ParseSize(const std::string& text, const char* what);
+
+// The options every image-opening command takes.
+inline const std::set<std::string> kSecretOptions = {"--secret-file",
+                                                     "--secret-env"};
+
+// Loads the passphrase from --secret-file (the file's exact bytes) or
+// --secret-env (the variable's exact value); nullopt when neither is given
+// (QX.ENC.secret_bytes, QX.ENC.secret_hygiene: never from argv).
+Result<std::optional<SecretBytes>> LoadSecret(const Args& args);
 
 // Prints "qcow2ref: <clause>: <message> (at byte N)" to stderr and returns
 // the exit code for the error's kind.

@@ -7,6 +7,7 @@
 #include "reference/image/image.h"
 #include "tools/qcow2ref/cli.h"
 #include "tools/qcow2ref/commands.h"
+#include "tools/qcow2ref/open_image.h"
 
 namespace qcow2ref::cli {
 namespace {
@@ -42,6 +43,39 @@ ordered_json FeatureList(const Image& img, uint64_t bits, uint8_t type) {
     out.push_back({{"bit", bit}, {"name", name.empty() ? "unknown" : name}});
   }
   return out;
+}
+
+// The `encrypt` object of qemu-img info, for AES and LUKS.
+ordered_json EncryptJson(const Image& img) {
+  ordered_json e;
+  e["format"] = CryptName(img.header().crypt_method);
+  if (!img.luks()) return e;
+  const LuksHeader& l = *img.luks();
+  const CipherSuite& s = l.suite;
+  static const char* kModes[] = {"ecb", "cbc", "ctr", "xts"};
+  static const char* kIvs[] = {"plain", "plain64", "essiv"};
+  const size_t bits =
+      (s.mode == CipherMode::kXts ? l.key_bytes / 2 : l.key_bytes) * 8;
+  e["cipher-alg"] = l.cipher_name + "-" + std::to_string(bits);
+  e["cipher-mode"] = kModes[static_cast<int>(s.mode)];
+  e["ivgen-alg"] = kIvs[static_cast<int>(s.ivgen)];
+  if (!s.iv_hash.empty()) e["ivgen-hash-alg"] = s.iv_hash;
+  e["hash-alg"] = l.hash_spec;
+  e["payload-offset"] = uint64_t{l.payload_offset} * 512;
+  e["master-key-iters"] = l.mk_digest_iter;
+  e["uuid"] = l.uuid;
+  ordered_json slots = ordered_json::array();
+  for (const LuksKeySlot& k : l.slots) {
+    ordered_json j;
+    j["active"] = k.enabled();
+    if (k.enabled()) j["iters"] = k.iterations;
+    j["key-offset"] = uint64_t{k.key_material_offset} * 512;
+    j["stripes"] = k.stripes;
+    slots.push_back(j);
+  }
+  e["slots"] = slots;
+  if (img.luks_slot() >= 0) e["unlocked-slot"] = img.luks_slot();
+  return e;
 }
 
 ordered_json InfoJson(const std::string& path, const Image& img) {

@@ -7,6 +7,7 @@
 #include "reference/image/image.h"
 #include "tools/qcow2ref/cli.h"
 #include "tools/qcow2ref/commands.h"
+#include "tools/qcow2ref/open_image.h"
 
 namespace qcow2ref::cli {
 

@@ -7,6 +7,7 @@
 #include "reference/image/image.h"
 #include "tools/qcow2ref/cli.h"
 #include "tools/qcow2ref/commands.h"
+#include "tools/qcow2ref/open_image.h"
 
 namespace qcow2ref::cli {
 namespace {
@@ -17,19 +18,17 @@ constexpr uint64_t kChunk = 4ull << 20;
 
 int RunRead(int argc, char** argv) {
   auto args = ParseArgs(argc, argv, 2, {"--allow-any-path"},
-                        {"--output", "--offset", "--length", "--snapshot"});
+                        {"--output", "--offset", "--length", "--snapshot",
+                         "--secret-file", "--secret-env"});
   if (!args.ok()) return ReportError(args.error());
   if (args->positional.size() != 1) {
     return UsageFailure(
         "read IMAGE [--output FILE] [--offset N] [--length L] "
         "[--snapshot NAME]");
   }
-  OpenOptions options;
-  options.follow_references = true;
-  options.allow_any_path = args->Has("--allow-any-path");
-  auto img = Image::Open(args->positional[0], options);
+  auto img = OpenImageArg(*args, args->positional[0], true);
   if (!img.ok()) return ReportError(img.error());
-  Image& image = **img;
+  Image& image = *img->image;
   if (auto snap = args->Get("--snapshot")) {
     Status st = image.SelectSnapshot(*snap);
     if (!st.ok()) return ReportError(st.error());

@@ -5,6 +5,7 @@
 namespace qcow2ref::cli {
 
 int RunInfo(int argc, char** argv);
+int RunLuksDump(int argc, char** argv);
 int RunMap(int argc, char** argv);
 int RunRead(int argc, char** argv);
 

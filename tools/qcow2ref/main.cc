@@ -11,10 +11,13 @@ namespace {
 constexpr const char* kUsage =
     "usage: qcow2ref <command> [options]\n"
     "commands:\n"
-    "  info IMAGE [--json] [--follow-references] [--allow-any-path]\n"
-    "  map IMAGE [--json] [--follow-references] [--allow-any-path]\n"
+    "  info IMAGE [--json] [--follow-references] [--allow-any-path] [SECRET]\n"
+    "  map IMAGE [--json] [--follow-references] [--allow-any-path] [SECRET]\n"
     "  read IMAGE [--output FILE] [--offset N] [--length L] [--snapshot NAME]\n"
-    "             [--allow-any-path]\n"
+    "             [--allow-any-path] [SECRET]\n"
+    "  luks-dump IMAGE\n"
+    "SECRET: --secret-file FILE (its exact bytes) or --secret-env VAR;\n"
+    "        never a passphrase on the command line\n"
     "exit codes: 0 ok, 1 image rejected, 2 unsupported feature, 3 usage\n";
 
 }  // namespace
@@ -30,6 +33,7 @@ int main(int argc, char** argv) {
   if (command == "info") return RunInfo(argc, argv);
   if (command == "map") return RunMap(argc, argv);
   if (command == "read") return RunRead(argc, argv);
+  if (command == "luks-dump") return RunLuksDump(argc, argv);
   std::fputs(kUsage, stderr);
   return UsageFailure("unknown command '" + command + "'");
 }

@@ -1,0 +1,31 @@
+// Opening the IMAGE argument of a subcommand with its reference policy and
+// secret options.
+#ifndef QCOW2REF_TOOLS_QCOW2REF_OPEN_IMAGE_H_
+#define QCOW2REF_TOOLS_QCOW2REF_OPEN_IMAGE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "reference/image/image.h"
+#include "tools/qcow2ref/cli.h"
+
+namespace qcow2ref::cli {
+
+// Holds the passphrase for as long as the image is open.
+struct OpenedImage {
+  std::unique_ptr<SecretBytes> secret;
+  std::unique_ptr<Image> image;
+};
+
+// `follow` says whether references are followed without
+// --follow-references (read: yes; info and map: no).
+Result<OpenedImage> OpenImageArg(const Args& args, const std::string& path,
+                                 bool follow);
+
+// Option names accepted by OpenImageArg.
+std::set<std::string> ImageFlags();
+
+}  // namespace qcow2ref::cli
+
+#endif  // QCOW2REF_TOOLS_QCOW2REF_OPEN_IMAGE_H_
