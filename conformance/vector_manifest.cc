@@ -11,6 +11,18 @@
 
 namespace qcow2ref::conformance {
 
+namespace {
+
+std::string FromHex(const std::string& hex) {
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<ImageVector> LoadImageVectors(const std::string& root) {
   std::vector<ImageVector> out;
   const std::string dir = root + "/vectors";
@@ -44,6 +56,18 @@ std::vector<ImageVector> LoadImageVectors(const std::string& root) {
         v.features = t.at("features").get<std::vector<std::string>>();
       }
       v.expect = t.value("expect", nlohmann::json::object());
+      if (t.contains("secrets")) {
+        const auto& sec = t.at("secrets");
+        if (sec.contains("passphrase_hex")) {
+          v.passphrases.push_back(
+              FromHex(sec.at("passphrase_hex").get<std::string>()));
+        }
+        if (sec.contains("other_passphrases_hex")) {
+          for (const auto& o : sec.at("other_passphrases_hex")) {
+            v.passphrases.push_back(FromHex(o.get<std::string>()));
+          }
+        }
+      }
       v.manifest = n;
       out.push_back(std::move(v));
     }

@@ -14,11 +14,14 @@ namespace qcow2ref::conformance {
 
 struct ImageVector {
   std::string id;
-  std::string verdict;  // valid | invalid | acceptable
-  std::string image;    // Path relative to the workspace root.
+  std::string verdict;             // valid | invalid | acceptable
+  std::string image;               // Path relative to the workspace root.
   std::vector<std::string> chain;  // Files the image refers to (same root).
   std::vector<std::string> clauses;
   std::vector<std::string> features;
+  // Passphrases (raw bytes) from "secrets": the main one first, then any
+  // other key slots' ones. Empty for unencrypted vectors.
+  std::vector<std::string> passphrases;
   nlohmann::json expect;
   std::string manifest;
 };

@@ -117,7 +117,7 @@ Result<CipherSuite> ParseCipherSuite(const std::string& cipher_name,
     return Unsupported("L1.PHDR.cipher_name", 8,
                        "unsupported LUKS cipher '" + cipher_name + "'");
   }
-  // SPEC(L1.PHDR.cipher_mode): "<mode>-<ivgen>[:<hash>]".
+  // SPEC(L1.PHDR.cipher_mode) is <mode>-<ivgen>[:<hash>].
   const size_t dash = cipher_mode.find('-');
   if (dash == std::string::npos) {
     return Unsupported(

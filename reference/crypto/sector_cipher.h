@@ -15,7 +15,8 @@
 
 namespace qcow2ref {
 
-inline constexpr size_t kSectorSize = 512;  // L1.OPS.sector_size
+// SPEC(L1.OPS.sector_size)
+inline constexpr size_t kSectorSize = 512;
 
 enum class CipherFamily { kAes, kSerpent, kTwofish, kCast5 };
 enum class CipherMode { kEcb, kCbc, kCtr, kXts };

@@ -32,12 +32,16 @@ Status MapRange(const Image& img, uint64_t start, uint64_t length, int depth,
     const uint64_t n = std::min(kWindow, start + length - pos);
     QCOW2REF_ASSIGN_OR_RETURN(std::vector<Extent> extents,
                               img.MapLayer(pos, n));
-    for (const Extent& e : extents) {
+    // Like qemu-img, host offsets of encrypted data are not reported: the
+    // bytes there are ciphertext.
+    const bool show_offsets = img.header().crypt_method == 0;
+    for (Extent e : extents) {
+      if (!show_offsets) e.has_host = false;
       MapEntry m{e.guest_offset, e.length, depth};
       switch (e.kind) {
         case ClusterKind::kNormal:
           m.present = m.data = true;
-          m.offset = e.host_offset;
+          if (e.has_host) m.offset = e.host_offset;
           Push(out, m);
           break;
         case ClusterKind::kCompressed:

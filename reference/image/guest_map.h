@@ -21,7 +21,8 @@ struct MapEntry {
   bool zero = false;     // Reads as zeros.
   bool data = false;     // Backed by stored data (plain or compressed).
   bool compressed = false;
-  std::optional<uint64_t> offset;  // Host offset of plain data.
+  // Host offset of plain data (absent for encrypted images, as in qemu-img).
+  std::optional<uint64_t> offset;
 };
 
 // Maps the whole current view of `image`, following opened backing files.

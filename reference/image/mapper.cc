@@ -48,6 +48,7 @@ Result<const std::vector<uint8_t>*> Image::L2Table(uint64_t l2_offset,
                         " lies past the end of the file");
   }
   if (l2_cache_.size() >= kL2CacheTables) l2_cache_.clear();
+  // SPEC(Q2.ENC.metadata_plain): tables are read as stored, never decrypted.
   std::vector<uint8_t>& table = l2_cache_[l2_offset];
   table.resize(geometry_.cluster_size);
   Status st = file_->ReadAtZeroFilled(l2_offset, table.data(), table.size());

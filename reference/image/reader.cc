@@ -126,6 +126,8 @@ Status Image::DecryptData(const Extent& e, const ByteSource& src,
   const uint64_t len = DivRoundUp(head + e.length, kSectorSize) * kSectorSize;
   std::vector<uint8_t> buf(len);
   QCOW2REF_RETURN_IF_ERROR(src.ReadAtZeroFilled(start, buf.data(), len));
+  // SPEC(Q2.FDE.payload_offset_unused): the LUKS payload offset plays no
+  // part; the L2 entry placed the data.
   // SPEC(Q2.ENC.luks.iv_host_sector): LUKS numbers sectors by host offset;
   // SPEC(Q2.ENC.aes.iv_guest_sector): legacy AES by guest offset.
   const uint64_t sector = header_.crypt_method == 2

@@ -87,6 +87,8 @@ Result<std::optional<SecretBytes>> LoadSecret(const Args& args) {
   if (file && env) {
     return UsageError("give --secret-file or --secret-env, not both");
   }
+  // SPEC(QX.ENC.secret_hygiene): only from a file or the environment, kept
+  // in a wiping SecByteBlock, never printed.
   // SPEC(QX.ENC.secret_bytes): exact bytes, no newline stripping.
   if (file) {
     std::ifstream in(*file, std::ios::binary);

@@ -109,7 +109,7 @@ VALID = {
     "y_snap_v2": (["Q2.SNAP.entry_layout", "Q2.SNAP.l1_aligned"], ["v2", "snapshots"], "medium", [], "v2 image with one snapshot; date zeroed"),
     "y_bm_basic": (["Q2.BM.entry_layout", "Q2.BMX.length", "Q2.BMX.autoclear_bit", "Q2.BM.count"], ["v3", "bitmaps"], "medium", [], "bitmaps b0 (enabled) and b1 (disabled after some writes), default granularity"),
     "y_bm_granularity": (["Q2.BM.granularity", "Q2.BM.table_size", "Q2.BM.entry_layout"], ["v3", "bitmaps"], "medium", [], "bitmaps with granularity 512 B, 8 KiB (created disabled, later enabled), 2 MiB and 2 GiB"),
-    "y_fde_luks_aes128_cbc": (["Q2.FDE.only_luks", "Q2.FDE.length", "Q2.FDE.offset.aligned", "Q2.ENC.unsupported_here"], ["v3", "luks"], "high", [], "LUKS (aes-128-cbc-plain64, passphrase qcow2ref, iter-time 10 ms), 4 KiB clusters; random salts: not byte-reproducible"),
+    "y_fde_luks_aes128_cbc": (["Q2.FDE.only_luks", "Q2.FDE.length", "Q2.FDE.offset.aligned", "Q2.ENC.payload"], ["v3", "luks"], "high", [], "LUKS (aes-128-cbc-plain64, passphrase qcow2ref, iter-time 10 ms), 4 KiB clusters; random salts: not byte-reproducible"),
 }
 for _i in (1, 2, 4, 8, 16, 32, 64):
     VALID["y_rc_bits%d" % _i] = (["Q2.RC.width"], ["v3", "refcount_order_%d" % (_i.bit_length() - 1)],
