@@ -68,10 +68,9 @@ Status ValidateSlots(const LuksHeader& h, uint64_t at, uint64_t area_length) {
     }
     // SPEC(Q2.FDE.length_covers_key_material)
     // SPEC(L1.KS.material_size)
-    if (s.enabled() &&
-        uint64_t{s.key_material_offset} * kSectorSize +
-                DivRoundUp(h.material_bytes(), kSectorSize) * kSectorSize >
-            area_length) {
+    if (uint64_t{s.key_material_offset} * kSectorSize +
+            DivRoundUp(h.material_bytes(), kSectorSize) * kSectorSize >
+        area_length) {
       return Rejected("Q2.FDE.length_covers_key_material", sat + 40,
                       name + " key material lies past the FDE length " +
                           std::to_string(area_length));

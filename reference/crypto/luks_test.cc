@@ -114,12 +114,12 @@ TEST(LuksHeaderTest, StringsAndNames) {
   EXPECT_EQ(ClauseOf(b), "L1.PHDR.hash_spec");
 }
 
-TEST(LuksHeaderTest, FdeLengthMustCoverEnabledKeyMaterial) {
+TEST(LuksHeaderTest, FdeLengthMustCoverEveryKeySlot) {
   QCOW2_SPEC("Q2.FDE.length_covers_key_material");
   auto b = Header();
-  // Slot 0 material: sectors 8 .. 8 + 125 -> needs 133 * 512 bytes.
-  EXPECT_EQ(ClauseOf(b, 133 * 512), "ok");
-  EXPECT_EQ(ClauseOf(b, 133 * 512 - 1), "Q2.FDE.length_covers_key_material");
+  // Slot 7 (disabled) material: sectors 904 .. 904 + 125 -> 1029 sectors.
+  EXPECT_EQ(ClauseOf(b, 1029 * 512), "ok");
+  EXPECT_EQ(ClauseOf(b, 1029 * 512 - 1), "Q2.FDE.length_covers_key_material");
   EXPECT_EQ(ClauseOf(b, 592 - 1), "Q2.FDE.length_covers_key_material");
 }
 

@@ -16,9 +16,12 @@ constexpr const char* kUsage =
     "  read IMAGE [--output FILE] [--offset N] [--length L] [--snapshot NAME]\n"
     "             [--allow-any-path] [SECRET]\n"
     "  luks-dump IMAGE\n"
+    "  check IMAGE [--json] [--repair leaks] [SECRET]\n"
+    "  layout IMAGE (--svg OUT | --text) [SECRET]\n"
     "SECRET: --secret-file FILE (its exact bytes) or --secret-env VAR;\n"
     "        never a passphrase on the command line\n"
-    "exit codes: 0 ok, 1 image rejected, 2 unsupported feature, 3 usage\n";
+    "exit codes: 0 ok, 1 image rejected (check: findings), 2 unsupported\n"
+    "feature, 3 usage\n";
 
 }  // namespace
 
@@ -34,6 +37,8 @@ int main(int argc, char** argv) {
   if (command == "map") return RunMap(argc, argv);
   if (command == "read") return RunRead(argc, argv);
   if (command == "luks-dump") return RunLuksDump(argc, argv);
+  if (command == "check") return RunCheck(argc, argv);
+  if (command == "layout") return RunLayout(argc, argv);
   std::fputs(kUsage, stderr);
   return UsageFailure("unknown command '" + command + "'");
 }

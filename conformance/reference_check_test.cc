@@ -1,0 +1,59 @@
+// Runs the checker over every image vector: y_ images (made by qemu-img or
+// derived without fault) must check clean; an n_ image must produce a finding
+// (or an open error) naming its primary clause, unless that clause is about
+// following references, which `check` never does (QX.BK.no_follow).
+#include <gtest/gtest.h>
+
+#include "conformance/vector_manifest.h"
+#include "reference/check/checker.h"
+#include "reference/status/spec_cite.h"
+
+namespace qcow2ref::conformance {
+namespace {
+
+bool NeedsReferences(const std::string& clause) {
+  return clause.rfind("QX.BK.", 0) == 0 || clause == "Q2.XDF.name_required";
+}
+
+class ReferenceCheckTest : public ::testing::TestWithParam<ImageVector> {};
+
+TEST_P(ReferenceCheckTest, Verdict) {
+  const ImageVector& v = GetParam();
+  std::unique_ptr<SecretBytes> secret;
+  if (!v.passphrases.empty()) {
+    secret = std::make_unique<SecretBytes>(SecretFromString(v.passphrases[0]));
+  }
+  auto file = FileSource::Open(v.image);
+  ASSERT_TRUE(file.ok());
+  CheckOptions options;
+  options.secret = secret.get();
+  auto result = CheckImage(std::move(file).value(), options);
+  if (v.verdict == "valid") {
+    ASSERT_TRUE(result.ok()) << v.id << ": " << result.error().ToString();
+    for (const Finding& f : result->report.findings) {
+      ADD_FAILURE() << v.id << ": " << SeverityName(f.severity) << " "
+                    << f.clause << ": " << f.message;
+    }
+    EXPECT_TRUE(result->report.clean()) << v.id;
+    return;
+  }
+  if (v.verdict != "invalid" || NeedsReferences(v.clauses.at(0))) return;
+  const std::string& want = v.clauses.at(0);
+  QCOW2_SPEC(want.c_str());
+  if (!result.ok()) {
+    EXPECT_EQ(result.error().clause, want) << v.id;
+    return;
+  }
+  bool found = false;
+  for (const Finding& f : result->report.findings) {
+    found |= f.clause == want && f.severity != Severity::kWarning;
+  }
+  EXPECT_TRUE(found) << v.id << ": no finding names " << want;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Vectors, ReferenceCheckTest, ::testing::ValuesIn(LoadImageVectors(".")),
+    [](const ::testing::TestParamInfo<ImageVector>& i) { return i.param.id; });
+
+}  // namespace
+}  // namespace qcow2ref::conformance

@@ -1,0 +1,55 @@
+// What `check` reports: findings with a severity and the clause they break,
+// and the summary counts in qemu-img check's vocabulary.
+#ifndef QCOW2REF_REFERENCE_CHECK_FINDINGS_H_
+#define QCOW2REF_REFERENCE_CHECK_FINDINGS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qcow2ref {
+
+enum class Severity {
+  kCorruption,  // Metadata breaks a MUST: data may be lost or misread.
+  kLeak,        // A cluster is refcounted but unused (repairable).
+  kWarning,     // A SHOULD, or an oddity that QEMU tolerates.
+};
+
+const char* SeverityName(Severity s);
+
+struct Finding {
+  Severity severity = Severity::kCorruption;
+  std::string clause;
+  std::optional<uint64_t> offset;
+  std::string message;
+};
+
+struct CheckReport {
+  std::vector<Finding> findings;
+  // True when the check could not finish (the image could not be opened or
+  // a table could not be read); findings are then incomplete.
+  bool check_errors = false;
+  uint64_t image_end_offset = 0;
+  uint64_t total_clusters = 0;      // Guest clusters of the active view.
+  uint64_t allocated_clusters = 0;  // Guest clusters with data or zero+host.
+  uint64_t compressed_clusters = 0;
+  // Host clusters whose stored refcount exceeds their references, with the
+  // correct count (used by leak repair).
+  struct Leak {
+    uint64_t cluster_index;
+    uint64_t stored;
+    uint64_t computed;
+  };
+  std::vector<Leak> leaks;
+
+  int Count(Severity s) const;
+  bool clean() const {
+    return !check_errors && Count(Severity::kCorruption) == 0 &&
+           Count(Severity::kLeak) == 0;
+  }
+};
+
+}  // namespace qcow2ref
+
+#endif  // QCOW2REF_REFERENCE_CHECK_FINDINGS_H_

@@ -1,0 +1,100 @@
+#include "reference/check/repair.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include "reference/format/endian.h"
+#include "reference/format/header.h"
+#include "reference/format/refcount.h"
+
+namespace qcow2ref {
+namespace {
+
+Status PreadAll(int fd, uint8_t* buf, size_t n, uint64_t off) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pread(fd, buf + done, n - done, off + done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return IoError(std::string("read failed: ") + std::strerror(errno));
+    done += static_cast<size_t>(r);
+  }
+  return OkStatus();
+}
+
+Status PwriteAll(int fd, const uint8_t* buf, size_t n, uint64_t off) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pwrite(fd, buf + done, n - done, off + done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return IoError(std::string("write failed: ") + std::strerror(errno));
+    done += static_cast<size_t>(r);
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<uint64_t> RepairLeaks(const std::string& path,
+                             const CheckReport& report) {
+  // SPEC(QX.CHECK.repair_leaks_only)
+  if (report.check_errors || report.Count(Severity::kCorruption) > 0) {
+    return Rejected("QX.CHECK.repair_leaks_only", std::nullopt,
+                    "the image has corruptions; only leaks can be repaired "
+                    "and only on an otherwise consistent image");
+  }
+  if (report.leaks.empty()) return uint64_t{0};
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    return IoError("cannot open " + path + " for writing: " +
+                   std::strerror(errno));
+  }
+  std::vector<uint8_t> hb(112, 0);
+  Status st = PreadAll(fd, hb.data(), 104, 0);
+  Result<Header> h = st.ok() ? ParseHeader(hb.data(), 104)
+                             : Result<Header>(st.error());
+  if (!h.ok()) {
+    ::close(fd);
+    return h.error();
+  }
+  const uint64_t cs = h->cluster_size();
+  const uint64_t per_block = (cs * 8) >> h->refcount_order;
+  // Group leaks by refcount block; decrements need no ordering among
+  // themselves: every intermediate state only has fewer leaks.
+  std::map<uint64_t, std::vector<CheckReport::Leak>> by_block;
+  for (const auto& l : report.leaks) by_block[l.cluster_index / per_block].push_back(l);
+  uint64_t repaired = 0;
+  std::vector<uint8_t> block(cs);
+  for (const auto& [index, leaks] : by_block) {
+    uint8_t e[8];
+    st = PreadAll(fd, e, 8, h->refcount_table_offset + 8 * index);
+    if (!st.ok()) break;
+    const uint64_t off = LoadBe64(e) & ~uint64_t{0x1ff};
+    st = PreadAll(fd, block.data(), cs, off);
+    if (!st.ok()) break;
+    for (const auto& l : leaks) {
+      const uint64_t j = l.cluster_index % per_block;
+      // Only ever lower a count, and only from the value the check saw.
+      if (GetRefcount(block.data(), j, h->refcount_order) != l.stored ||
+          l.computed >= l.stored) {
+        continue;
+      }
+      SetRefcount(block.data(), j, h->refcount_order, l.computed);
+      ++repaired;
+    }
+    st = PwriteAll(fd, block.data(), cs, off);
+    if (!st.ok()) break;
+  }
+  if (st.ok() && ::fsync(fd) != 0) {
+    st = IoError(std::string("fsync failed: ") + std::strerror(errno));
+  }
+  ::close(fd);
+  if (!st.ok()) return st.error();
+  return repaired;
+}
+
+}  // namespace qcow2ref

@@ -1,0 +1,103 @@
+// qcow2ref check: every checkable clause, findings named by clause, summary
+// counts in `qemu-img check --output=json` vocabulary; --repair leaks.
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "reference/check/checker.h"
+#include "reference/check/repair.h"
+#include "tools/qcow2ref/cli.h"
+#include "tools/qcow2ref/commands.h"
+
+namespace qcow2ref::cli {
+namespace {
+
+nlohmann::ordered_json ReportJson(const std::string& path,
+                                  const CheckReport& r) {
+  nlohmann::ordered_json j;
+  j["filename"] = path;
+  j["format"] = "qcow2";
+  j["check-errors"] = r.check_errors ? 1 : 0;
+  j["corruptions"] = r.Count(Severity::kCorruption);
+  j["leaks"] = r.Count(Severity::kLeak);
+  j["warnings"] = r.Count(Severity::kWarning);
+  j["image-end-offset"] = r.image_end_offset;
+  j["total-clusters"] = r.total_clusters;
+  j["allocated-clusters"] = r.allocated_clusters;
+  j["compressed-clusters"] = r.compressed_clusters;
+  nlohmann::ordered_json f = nlohmann::ordered_json::array();
+  for (const Finding& x : r.findings) {
+    nlohmann::ordered_json e;
+    e["severity"] = SeverityName(x.severity);
+    e["clause"] = x.clause;
+    if (x.offset) e["offset"] = *x.offset;
+    e["message"] = x.message;
+    f.push_back(e);
+  }
+  j["findings"] = f;
+  return j;
+}
+
+}  // namespace
+
+Result<CheckResult> RunChecker(const std::string& path, const Args& args) {
+  QCOW2REF_ASSIGN_OR_RETURN(std::optional<SecretBytes> secret,
+                            LoadSecret(args));
+  QCOW2REF_ASSIGN_OR_RETURN(auto file, FileSource::Open(path));
+  CheckOptions options;
+  if (secret) options.secret = &*secret;
+  return CheckImage(std::move(file), options);
+}
+
+int RunCheck(int argc, char** argv) {
+  auto args = ParseArgs(argc, argv, 2, {"--json"},
+                        {"--repair", "--secret-file", "--secret-env"});
+  if (!args.ok()) return ReportError(args.error());
+  if (args->positional.size() != 1) {
+    return UsageFailure("check IMAGE [--json] [--repair leaks]");
+  }
+  const auto repair = args->Get("--repair");
+  if (repair && *repair != "leaks") {
+    // SPEC(QX.CHECK.repair_leaks_only)
+    return UsageFailure("only '--repair leaks' is supported: other repairs "
+                        "could lose data");
+  }
+  const std::string& path = args->positional[0];
+  auto result = RunChecker(path, *args);
+  if (!result.ok()) return ReportError(result.error());
+  CheckReport report = std::move(result->report);
+  std::string repair_note;
+  if (repair && !report.leaks.empty()) {
+    auto fixed = RepairLeaks(path, report);
+    if (!fixed.ok()) return ReportError(fixed.error());
+    repair_note = "repaired " + std::to_string(*fixed) + " leaked clusters";
+    auto again = RunChecker(path, *args);
+    if (!again.ok()) return ReportError(again.error());
+    report = std::move(again->report);
+  }
+  if (args->Has("--json")) {
+    auto j = ReportJson(path, report);
+    if (!repair_note.empty()) j["repair"] = repair_note;
+    std::cout << j.dump(4) << "\n";
+  } else {
+    for (const Finding& f : report.findings) {
+      std::printf("%s: %s: %s", SeverityName(f.severity), f.clause.c_str(),
+                  f.message.c_str());
+      if (f.offset) {
+        std::printf(" (at byte %llu)",
+                    static_cast<unsigned long long>(*f.offset));
+      }
+      std::printf("\n");
+    }
+    if (!repair_note.empty()) std::printf("%s\n", repair_note.c_str());
+    std::printf("%d corruptions, %d leaks, %d warnings%s\n",
+                report.Count(Severity::kCorruption),
+                report.Count(Severity::kLeak),
+                report.Count(Severity::kWarning),
+                report.check_errors ? ", check incomplete" : "");
+    if (report.clean()) std::printf("No errors were found on the image.\n");
+  }
+  return report.clean() ? kExitOk : kExitRejected;
+}
+
+}  // namespace qcow2ref::cli
