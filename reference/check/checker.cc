@@ -171,8 +171,8 @@ void Checker::CheckL1Table(uint64_t offset, uint32_t entries, bool active,
     l2_refs_[l2] += multiplicity;
     if (active) {
       active_l2_.insert(l2);
-      copied_.push_back({at, l2 >> g_.cluster_bits, (e & kEntryCopied) != 0,
-                         true});
+      copied_.push_back(
+          {at, l2 >> g_.cluster_bits, (e & kEntryCopied) != 0, true});
     }
   }
 }
@@ -202,16 +202,16 @@ void Checker::CheckDataEntry(uint64_t entry, uint64_t bitmap, uint64_t at,
     }
     // Every host cluster the compressed bytes touch is referenced (the
     // descriptor's sector count may run a little past the end of the file).
-    const uint64_t len = std::min(d.compressed_bytes,
-                                  file_.Size() - d.compressed_offset);
+    const uint64_t len =
+        std::min(d.compressed_bytes, file_.Size() - d.compressed_offset);
     Use(d.compressed_offset, len, Owner::kCompressed, multiplicity);
     if (options_.decompress) {
       std::vector<uint8_t> in(std::min<uint64_t>(len, 2 * g_.cluster_size));
       std::vector<uint8_t> out(g_.cluster_size);
       if (file_.ReadAt(d.compressed_offset, in.data(), in.size()).ok()) {
-        Status st = DecompressCluster(h_.compression_type, in.data(),
-                                      in.size(), out.data(), out.size(),
-                                      d.compressed_offset);
+        Status st =
+            DecompressCluster(h_.compression_type, in.data(), in.size(),
+                              out.data(), out.size(), d.compressed_offset);
         if (!st.ok()) {
           Corrupt("Q2.CMP.exact_cluster", at, st.error().message);
         }
@@ -228,8 +228,7 @@ void Checker::CheckDataEntry(uint64_t entry, uint64_t bitmap, uint64_t at,
     Corrupt("Q2.XL2.zero_bit_unused", at,
             "extended L2 entry has bit 0 set (zeros are in the bitmap)");
   }
-  const bool has_host =
-      d.host_offset != 0 || (h_.has_data_file() && d.copied);
+  const bool has_host = d.host_offset != 0 || (h_.has_data_file() && d.copied);
   if (!has_host) return;
   ++report_->allocated_clusters;
   // External data file clusters are not refcounted.
@@ -243,8 +242,7 @@ void Checker::CheckDataEntry(uint64_t entry, uint64_t bitmap, uint64_t at,
   }
   Use(d.host_offset, g_.cluster_size, Owner::kData, multiplicity);
   if (active) {
-    copied_.push_back(
-        {at, d.host_offset >> g_.cluster_bits, d.copied, false});
+    copied_.push_back({at, d.host_offset >> g_.cluster_bits, d.copied, false});
   }
 }
 
@@ -261,8 +259,8 @@ void Checker::CheckL2Table(uint64_t offset, uint64_t multiplicity,
     const uint64_t entry = LoadBe64(p);
     const uint64_t bitmap = g_.extended_l2 ? LoadBe64(p + 8) : 0;
     if (entry == 0 && bitmap == 0) continue;
-    CheckDataEntry(entry, bitmap, offset + i * g_.l2_entry_bytes,
-                   multiplicity, active);
+    CheckDataEntry(entry, bitmap, offset + i * g_.l2_entry_bytes, multiplicity,
+                   active);
   }
 }
 
@@ -338,8 +336,7 @@ void Checker::CheckLuks() {
   // SPEC(Q2.FDE.allocated_clusters): the LUKS area is refcounted.
   Use(f.offset, f.length, Owner::kLuks);
   // SPEC(Q2.FDE.payload_offset_valid)
-  if (img_.luks() &&
-      uint64_t{img_.luks()->payload_offset} * 512 > f.length) {
+  if (img_.luks() && uint64_t{img_.luks()->payload_offset} * 512 > f.length) {
     Add(Severity::kWarning, "Q2.FDE.payload_offset_valid", f.offset + 104,
         "the LUKS payload offset lies past the FDE length (QEMU writes the "
         "whole area)");
@@ -370,7 +367,8 @@ void Checker::CheckRefcounts() {
       continue;
     }
     const uint64_t off = e & ~uint64_t{0x1ff};
-    if (off >= file_.Size() || !file_.ReadAt(off, block.data(), block.size()).ok()) {
+    if (off >= file_.Size() ||
+        !file_.ReadAt(off, block.data(), block.size()).ok()) {
       Corrupt("Q2.MAP.host_in_file", at,
               "refcount block " + std::to_string(i) +
                   " exceeds the end of the file");
@@ -436,8 +434,7 @@ void Checker::CheckCopiedFlags() {
 }
 
 std::unique_ptr<ClusterUsage> Checker::Run() {
-  const uint64_t file_clusters =
-      DivRoundUp(file_.Size(), g_.cluster_size);
+  const uint64_t file_clusters = DivRoundUp(file_.Size(), g_.cluster_size);
   usage_ = std::make_unique<ClusterUsage>(g_.cluster_bits, file_clusters);
   refcount_max_ = h_.refcount_order >= 6
                       ? UINT64_MAX

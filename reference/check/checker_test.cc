@@ -49,8 +49,8 @@ Built Clean() {
   PutBe(v, 56, 1, 4);
   PutBe(v, 96, 4, 4);
   PutBe(v, 100, 104, 4);
-  PutBe(v, 1 * kC, 2 * kC, 8);                           // reftable[0]
-  PutBe(v, 3 * kC, 0x8000000000000000ull | 4 * kC, 8);   // L1[0], COPIED
+  PutBe(v, 1 * kC, 2 * kC, 8);                          // reftable[0]
+  PutBe(v, 3 * kC, 0x8000000000000000ull | 4 * kC, 8);  // L1[0], COPIED
   const uint64_t data = b.AddCluster(0xab);
   b.SetL2(0, 0x8000000000000000ull | data);
   for (uint64_t c = 0; c <= 5; ++c) b.SetRefcount(c, 1);
@@ -70,10 +70,9 @@ std::vector<std::string> Clauses(const CheckResult& r) {
 }
 
 bool Has(const CheckResult& r, const std::string& clause, Severity s) {
-  return std::any_of(r.report.findings.begin(), r.report.findings.end(),
-                     [&](const Finding& f) {
-                       return f.clause == clause && f.severity == s;
-                     });
+  return std::any_of(
+      r.report.findings.begin(), r.report.findings.end(),
+      [&](const Finding& f) { return f.clause == clause && f.severity == s; });
 }
 
 TEST(CheckerTest, CleanImageIsClean) {
@@ -105,13 +104,15 @@ TEST(CheckerTest, LeakIsReportedAndRepaired) {
   auto r = Check(b);
   EXPECT_EQ(r.report.Count(Severity::kLeak), 2);
   EXPECT_EQ(r.report.Count(Severity::kCorruption), 0);
-  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/leak.qcow2";
+  const std::string path =
+      std::string(std::getenv("TEST_TMPDIR")) + "/leak.qcow2";
   std::ofstream(path, std::ios::binary)
       .write(reinterpret_cast<const char*>(b.bytes.data()), b.bytes.size());
   auto fixed = RepairLeaks(path, r.report);
   ASSERT_TRUE(fixed.ok()) << fixed.error().ToString();
   EXPECT_EQ(*fixed, 2u);
-  auto again = CheckImage(std::move(FileSource::Open(path)).value(), CheckOptions());
+  auto again =
+      CheckImage(std::move(FileSource::Open(path)).value(), CheckOptions());
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->report.clean());
   // With a corruption present, repair is refused.

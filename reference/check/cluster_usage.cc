@@ -4,20 +4,34 @@ namespace qcow2ref {
 
 const char* OwnerName(Owner o) {
   switch (o) {
-    case Owner::kFree: return "free";
-    case Owner::kHeader: return "header";
-    case Owner::kL1: return "L1 table";
-    case Owner::kL2: return "L2 table";
-    case Owner::kRefcountTable: return "refcount table";
-    case Owner::kRefcountBlock: return "refcount block";
-    case Owner::kSnapshotTable: return "snapshot table";
-    case Owner::kSnapshotL1: return "snapshot L1 table";
-    case Owner::kBitmapDirectory: return "bitmap directory";
-    case Owner::kBitmapTable: return "bitmap table";
-    case Owner::kBitmapData: return "bitmap data";
-    case Owner::kLuks: return "LUKS area";
-    case Owner::kData: return "data";
-    case Owner::kCompressed: return "compressed data";
+    case Owner::kFree:
+      return "free";
+    case Owner::kHeader:
+      return "header";
+    case Owner::kL1:
+      return "L1 table";
+    case Owner::kL2:
+      return "L2 table";
+    case Owner::kRefcountTable:
+      return "refcount table";
+    case Owner::kRefcountBlock:
+      return "refcount block";
+    case Owner::kSnapshotTable:
+      return "snapshot table";
+    case Owner::kSnapshotL1:
+      return "snapshot L1 table";
+    case Owner::kBitmapDirectory:
+      return "bitmap directory";
+    case Owner::kBitmapTable:
+      return "bitmap table";
+    case Owner::kBitmapData:
+      return "bitmap data";
+    case Owner::kLuks:
+      return "LUKS area";
+    case Owner::kData:
+      return "data";
+    case Owner::kCompressed:
+      return "compressed data";
   }
   return "?";
 }
@@ -39,10 +53,10 @@ bool ClusterUsage::Reference(uint64_t offset, uint64_t length, Owner owner,
     // Data clusters may be shared (snapshots); compressed clusters may share
     // a host cluster; L2 tables and snapshot L1s may be shared between
     // snapshots. Anything else sharing a cluster is an overlap.
-    const bool sharable = prev == owner &&
-                          (owner == Owner::kData ||
-                           owner == Owner::kCompressed ||
-                           owner == Owner::kL2 || owner == Owner::kSnapshotL1);
+    const bool sharable =
+        prev == owner &&
+        (owner == Owner::kData || owner == Owner::kCompressed ||
+         owner == Owner::kL2 || owner == Owner::kSnapshotL1);
     if (prev != Owner::kFree && !sharable) {
       overlap_[i] = true;
       last_overlap_ = i;

@@ -20,20 +20,34 @@ struct Cell {
 
 const char* Colour(Owner o) {
   switch (o) {
-    case Owner::kFree: return "#f4f4f4";
-    case Owner::kHeader: return "#1f3b73";
-    case Owner::kL1: return "#3f72af";
-    case Owner::kL2: return "#7fa7d9";
-    case Owner::kRefcountTable: return "#6a4c93";
-    case Owner::kRefcountBlock: return "#a98bd4";
-    case Owner::kSnapshotTable: return "#b5651d";
-    case Owner::kSnapshotL1: return "#e0a458";
-    case Owner::kBitmapDirectory: return "#2a7f62";
-    case Owner::kBitmapTable: return "#4fb286";
-    case Owner::kBitmapData: return "#9ad1b8";
-    case Owner::kLuks: return "#444444";
-    case Owner::kData: return "#e8d44d";
-    case Owner::kCompressed: return "#f2994a";
+    case Owner::kFree:
+      return "#f4f4f4";
+    case Owner::kHeader:
+      return "#1f3b73";
+    case Owner::kL1:
+      return "#3f72af";
+    case Owner::kL2:
+      return "#7fa7d9";
+    case Owner::kRefcountTable:
+      return "#6a4c93";
+    case Owner::kRefcountBlock:
+      return "#a98bd4";
+    case Owner::kSnapshotTable:
+      return "#b5651d";
+    case Owner::kSnapshotL1:
+      return "#e0a458";
+    case Owner::kBitmapDirectory:
+      return "#2a7f62";
+    case Owner::kBitmapTable:
+      return "#4fb286";
+    case Owner::kBitmapData:
+      return "#9ad1b8";
+    case Owner::kLuks:
+      return "#444444";
+    case Owner::kData:
+      return "#e8d44d";
+    case Owner::kCompressed:
+      return "#f2994a";
   }
   return "#ffffff";
 }
@@ -42,11 +56,20 @@ std::string Escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -78,8 +101,8 @@ std::vector<Cell> Cells(const ClusterUsage& u, const CheckReport& r) {
 std::string RenderLayoutSvg(const ClusterUsage& u, const CheckReport& r,
                             const std::string& title) {
   const std::vector<Cell> cells = Cells(u, r);
-  const uint64_t per_cell = std::max<uint64_t>(
-      1, (cells.size() + kMaxCells - 1) / kMaxCells);
+  const uint64_t per_cell =
+      std::max<uint64_t>(1, (cells.size() + kMaxCells - 1) / kMaxCells);
   const uint64_t n = (cells.size() + per_cell - 1) / per_cell;
   const int rows = static_cast<int>((n + kColumns - 1) / kColumns);
   const int legend_y = 40 + rows * kCell + 20;
@@ -97,7 +120,8 @@ std::string RenderLayoutSvg(const ClusterUsage& u, const CheckReport& r,
   for (uint64_t c = 0; c < n; ++c) {
     // The most notable cluster of the run colours the cell.
     Cell cell;
-    for (uint64_t i = c * per_cell; i < std::min<uint64_t>(cells.size(), (c + 1) * per_cell); ++i) {
+    for (uint64_t i = c * per_cell;
+         i < std::min<uint64_t>(cells.size(), (c + 1) * per_cell); ++i) {
       if (cells[i].state > cell.state ||
           (cell.owner == Owner::kFree && cells[i].owner != Owner::kFree)) {
         cell.owner = cells[i].owner;
@@ -122,7 +146,8 @@ std::string RenderLayoutSvg(const ClusterUsage& u, const CheckReport& r,
   }
   int ly = legend_y;
   for (int o = 0; o <= static_cast<int>(Owner::kCompressed); ++o) {
-    s << "<rect x=\"4\" y=\"" << ly - 10 << "\" width=\"10\" height=\"10\" fill=\""
+    s << "<rect x=\"4\" y=\"" << ly - 10
+      << "\" width=\"10\" height=\"10\" fill=\""
       << Colour(static_cast<Owner>(o)) << "\"/><text x=\"20\" y=\"" << ly
       << "\" font-family=\"monospace\" font-size=\"11\">"
       << OwnerName(static_cast<Owner>(o)) << "</text>\n";
@@ -131,11 +156,13 @@ std::string RenderLayoutSvg(const ClusterUsage& u, const CheckReport& r,
   s << "<rect x=\"200\" y=\"" << legend_y - 10
     << "\" width=\"10\" height=\"10\" fill=\"#ffffff\" stroke=\"#d00000\" "
        "stroke-width=\"2\"/><text x=\"216\" y=\""
-    << legend_y << "\" font-family=\"monospace\" font-size=\"11\">violation</text>\n"
+    << legend_y
+    << "\" font-family=\"monospace\" font-size=\"11\">violation</text>\n"
     << "<rect x=\"200\" y=\"" << legend_y + 6
     << "\" width=\"10\" height=\"10\" fill=\"#ffffff\" stroke=\"#ff00ff\" "
        "stroke-width=\"2\" stroke-dasharray=\"2,1\"/><text x=\"216\" y=\""
-    << legend_y + 16 << "\" font-family=\"monospace\" font-size=\"11\">leaked</text>\n"
+    << legend_y + 16
+    << "\" font-family=\"monospace\" font-size=\"11\">leaked</text>\n"
     << "</svg>\n";
   return s.str();
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -20,7 +21,8 @@ Status PreadAll(int fd, uint8_t* buf, size_t n, uint64_t off) {
   while (done < n) {
     ssize_t r = ::pread(fd, buf + done, n - done, off + done);
     if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return IoError(std::string("read failed: ") + std::strerror(errno));
+    if (r <= 0)
+      return IoError(std::string("read failed: ") + std::strerror(errno));
     done += static_cast<size_t>(r);
   }
   return OkStatus();
@@ -31,7 +33,8 @@ Status PwriteAll(int fd, const uint8_t* buf, size_t n, uint64_t off) {
   while (done < n) {
     ssize_t r = ::pwrite(fd, buf + done, n - done, off + done);
     if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return IoError(std::string("write failed: ") + std::strerror(errno));
+    if (r <= 0)
+      return IoError(std::string("write failed: ") + std::strerror(errno));
     done += static_cast<size_t>(r);
   }
   return OkStatus();
@@ -50,13 +53,15 @@ Result<uint64_t> RepairLeaks(const std::string& path,
   if (report.leaks.empty()) return uint64_t{0};
   const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) {
-    return IoError("cannot open " + path + " for writing: " +
-                   std::strerror(errno));
+    return IoError("cannot open " + path +
+                   " for writing: " + std::strerror(errno));
   }
-  std::vector<uint8_t> hb(112, 0);
-  Status st = PreadAll(fd, hb.data(), 104, 0);
-  Result<Header> h = st.ok() ? ParseHeader(hb.data(), 104)
-                             : Result<Header>(st.error());
+  // The header with everything up to header_length (at most one cluster).
+  std::vector<uint8_t> hb(
+      std::min<uint64_t>(report.image_end_offset, uint64_t{1} << 21));
+  Status st = PreadAll(fd, hb.data(), hb.size(), 0);
+  Result<Header> h =
+      st.ok() ? ParseHeader(hb.data(), hb.size()) : Result<Header>(st.error());
   if (!h.ok()) {
     ::close(fd);
     return h.error();
@@ -66,7 +71,8 @@ Result<uint64_t> RepairLeaks(const std::string& path,
   // Group leaks by refcount block; decrements need no ordering among
   // themselves: every intermediate state only has fewer leaks.
   std::map<uint64_t, std::vector<CheckReport::Leak>> by_block;
-  for (const auto& l : report.leaks) by_block[l.cluster_index / per_block].push_back(l);
+  for (const auto& l : report.leaks)
+    by_block[l.cluster_index / per_block].push_back(l);
   uint64_t repaired = 0;
   std::vector<uint8_t> block(cs);
   for (const auto& [index, leaks] : by_block) {

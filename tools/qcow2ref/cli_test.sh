@@ -6,6 +6,9 @@
 set -uo pipefail
 # Clauses covered: QCOW2_SPEC("QX.CLI.one_line_error") QCOW2_SPEC("QX.BK.no_follow")
 # QCOW2_SPEC("QX.BK.path_policy") QCOW2_SPEC("QX.BK.loop")
+# QCOW2_SPEC("QX.ENC.secret_bytes") QCOW2_SPEC("QX.ENC.secret_hygiene")
+# QCOW2_SPEC("Q2.ENC.payload") QCOW2_SPEC("Q2.RC.no_leaks")
+# QCOW2_SPEC("QX.CHECK.repair_leaks_only")
 q=tools/qcow2ref/qcow2ref
 v=vectors/images
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
@@ -96,6 +99,100 @@ expect_exit 0 "read slice" -- $q read --offset 65536 --length 4096 $v/bk/y_bk_ch
 cmp -s "$tmp/out" <(tail -c +65537 "$tmp/disk.raw" | head -c 4096) && pass=$((pass + 1)) ||
   { echo "FAIL: slice differs from the whole-disk bytes"; fails=$((fails + 1)); }
 [ "$size" -gt 0 ] || { echo "FAIL: empty disk"; fails=$((fails + 1)); }
+
+# --- Encrypted images: secrets come from a file or the environment only.
+luks=$v/luks/y_luks_small_c4k.qcow2
+secret_hex=$(python3 -c 'import json
+for t in json.load(open("vectors/qcow2_luks_test.json"))["tests"]:
+    if t["id"] == "y_luks_small_c4k": print(t["secrets"]["passphrase_hex"])')
+python3 -c 'import sys; open(sys.argv[1], "wb").write(bytes.fromhex(sys.argv[2]))' "$tmp/pw" "$secret_hex"
+want=$(sha_of vectors/qcow2_luks_test.json y_luks_small_c4k)
+got=$($q read --secret-file "$tmp/pw" $luks | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] && pass=$((pass + 1)) || { echo "FAIL: LUKS read sha $got != $want"; fails=$((fails + 1)); }
+export QCOW2REF_TEST_SECRET
+QCOW2REF_TEST_SECRET=$(cat "$tmp/pw")
+got=$($q read --secret-env QCOW2REF_TEST_SECRET $luks | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] && pass=$((pass + 1)) || { echo "FAIL: --secret-env read"; fails=$((fails + 1)); }
+printf 'not-the-passphrase-XyZ' >"$tmp/bad"
+expect_exit 1 "wrong passphrase" -- $q read --secret-file "$tmp/bad" $luks
+expect_stderr '^qcow2ref: L1\.MKD\.wrong_passphrase: ' "wrong passphrase message"
+grep -q 'XyZ' "$tmp/err" && { echo "FAIL: the passphrase was echoed"; fails=$((fails + 1)); }
+# A trailing newline is part of the secret (exact bytes): it no longer unlocks.
+{ cat "$tmp/pw"; echo; } >"$tmp/pw_nl"
+expect_exit 1 "secret file with a newline is a different secret" -- $q read --secret-file "$tmp/pw_nl" $luks
+expect_exit 3 "encrypted read without a secret" -- $q read $luks
+expect_stderr '^qcow2ref: Q2\.ENC\.payload: ' "missing secret message"
+expect_exit 3 "encrypted map without a secret" -- $q map $luks
+expect_exit 0 "info without a secret" -- $q info --json $luks
+python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["format-specific"]["data"]["encrypt"]; assert e["format"]=="luks" and e["slots"][0]["active"], e' "$tmp/out" ||
+  { echo "FAIL: info --json encrypt section"; fails=$((fails + 1)); }
+expect_exit 3 "passphrase on argv is not an option" -- $q read --passphrase x $luks
+
+# luks-dump agrees with cryptsetup luksDump of the extracted LUKS area.
+expect_exit 0 "luks-dump" -- $q luks-dump $luks
+cp "$tmp/out" "$tmp/ours.txt"
+if command -v cryptsetup >/dev/null; then
+  read -r off len < <(python3 -c 'import json,sys
+d=json.load(open(sys.argv[1]))
+e=[x for x in d["qcow2ref"]["extensions"] if x["name"].startswith("full disk")][0]
+print(e["offset"], e["length"])' <($q info --json $luks))
+  dd if=$luks of="$tmp/area" bs=512 skip=$((off / 512)) count=$((len / 512)) status=none
+  cryptsetup luksDump "$tmp/area" >"$tmp/theirs.txt" 2>/dev/null
+  if diff <(tail -n +2 "$tmp/ours.txt") <(tail -n +2 "$tmp/theirs.txt") >"$tmp/diff"; then
+    pass=$((pass + 1))
+  else
+    echo "FAIL: luks-dump differs from cryptsetup luksDump:"; cat "$tmp/diff"; fails=$((fails + 1))
+  fi
+else
+  echo "SKIP: cryptsetup not installed: luks-dump not compared"
+fi
+
+# --- check and layout.
+expect_exit 0 "check a clean image" -- $q check $v/hdr/y_hdr_v3_c64k_basic.qcow2
+grep -q 'No errors were found' "$tmp/out" && pass=$((pass + 1)) || { echo "FAIL: check clean message"; fails=$((fails + 1)); }
+expect_exit 1 "check a corrupt image" -- $q check --json $v/map/n_map_l2_unaligned_data.qcow2
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["corruptions"]>=1 and any(f["clause"]=="Q2.MAP.l2_entry.aligned" for f in d["findings"]), d' "$tmp/out" ||
+  { echo "FAIL: check --json findings"; fails=$((fails + 1)); }
+expect_exit 3 "only leak repair exists" -- $q check --repair all $v/hdr/y_hdr_v3_c64k_basic.qcow2
+# A leak made by hand: one more cluster at the end of the file with
+# refcount 1 in the (16-bit) refcount block.
+cp $v/hdr/y_hdr_v3_c64k_basic.qcow2 "$tmp/leak.qcow2"
+chmod u+w "$tmp/leak.qcow2"
+python3 - "$tmp/leak.qcow2" <<'PY'
+import struct, sys
+p = sys.argv[1]
+f = open(p, "r+b")
+h = f.read(104)
+cluster_bits, = struct.unpack(">I", h[20:24])
+rt, = struct.unpack(">Q", h[48:56])
+cs = 1 << cluster_bits
+f.seek(0, 2)
+size = f.tell()
+n = (size + cs - 1) // cs
+f.truncate(n * cs + cs)
+f.seek(rt)
+block, = struct.unpack(">Q", f.read(8))
+f.seek(block + 2 * n)
+f.write(struct.pack(">H", 1))
+PY
+expect_exit 1 "check finds the leak" -- $q check --json "$tmp/leak.qcow2"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["leaks"]==1 and d["corruptions"]==0, d' "$tmp/out" ||
+  { echo "FAIL: leak not reported"; fails=$((fails + 1)); }
+if command -v qemu-img >/dev/null; then
+  qemu-img check --output=json "$tmp/leak.qcow2" >"$tmp/qemu.json" 2>/dev/null
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d.get("leaks")==1, d' "$tmp/qemu.json" &&
+    pass=$((pass + 1)) || { echo "FAIL: qemu-img check disagrees on the leak"; fails=$((fails + 1)); }
+else
+  echo "SKIP: qemu-img not installed: leak not cross-checked"
+fi
+expect_exit 0 "repair the leak" -- $q check --repair leaks "$tmp/leak.qcow2"
+expect_exit 0 "clean after repair" -- $q check "$tmp/leak.qcow2"
+expect_exit 0 "layout --svg" -- $q layout --svg "$tmp/l.svg" $v/snap/y_snap_two.qcow2
+python3 -c 'import sys, xml.etree.ElementTree as E; r=E.parse(sys.argv[1]).getroot(); assert r.tag.endswith("svg") and len(r) > 10' "$tmp/l.svg" &&
+  pass=$((pass + 1)) || { echo "FAIL: layout SVG is not valid XML"; fails=$((fails + 1)); }
+expect_exit 0 "layout --text" -- $q layout --text $v/snap/y_snap_two.qcow2
+grep -q 'snapshot table' "$tmp/out" && grep -q 'header' "$tmp/out" && pass=$((pass + 1)) ||
+  { echo "FAIL: layout text"; fails=$((fails + 1)); }
 
 echo "cli_test: ${pass} passed, ${fails} failed"
 [ "$fails" = 0 ]

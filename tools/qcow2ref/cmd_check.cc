@@ -59,8 +59,9 @@ int RunCheck(int argc, char** argv) {
   const auto repair = args->Get("--repair");
   if (repair && *repair != "leaks") {
     // SPEC(QX.CHECK.repair_leaks_only)
-    return UsageFailure("only '--repair leaks' is supported: other repairs "
-                        "could lose data");
+    return UsageFailure(
+        "only '--repair leaks' is supported: other repairs "
+        "could lose data");
   }
   const std::string& path = args->positional[0];
   auto result = RunChecker(path, *args);
@@ -92,8 +93,7 @@ int RunCheck(int argc, char** argv) {
     if (!repair_note.empty()) std::printf("%s\n", repair_note.c_str());
     std::printf("%d corruptions, %d leaks, %d warnings%s\n",
                 report.Count(Severity::kCorruption),
-                report.Count(Severity::kLeak),
-                report.Count(Severity::kWarning),
+                report.Count(Severity::kLeak), report.Count(Severity::kWarning),
                 report.check_errors ? ", check incomplete" : "");
     if (report.clean()) std::printf("No errors were found on the image.\n");
   }

@@ -133,8 +133,7 @@ ordered_json InfoJson(const std::string& path, const Image& img) {
     if (ext.data_file) d["data-file"] = *ext.data_file;
     d["data-file-raw"] = (h.autoclear_features & kAutoclearRawDataFile) != 0;
   }
-  if (h.crypt_method != 0)
-    d["encrypt"] = {{"format", CryptName(h.crypt_method)}};
+  if (h.crypt_method != 0) d["encrypt"] = EncryptJson(img);
   j["format-specific"] = {{"type", "qcow2"}, {"data", d}};
 
   // Our own, complete view of the header and extensions.
@@ -227,16 +226,14 @@ void PrintHuman(const ordered_json& j) {
 }  // namespace
 
 int RunInfo(int argc, char** argv) {
-  auto args = ParseArgs(
-      argc, argv, 2, {"--json", "--follow-references", "--allow-any-path"}, {});
+  std::set<std::string> flags = ImageFlags();
+  flags.insert("--json");
+  auto args = ParseArgs(argc, argv, 2, flags, kSecretOptions);
   if (!args.ok()) return ReportError(args.error());
   if (args->positional.size() != 1) return UsageFailure("info IMAGE [--json]");
-  OpenOptions options;
-  options.follow_references = args->Has("--follow-references");
-  options.allow_any_path = args->Has("--allow-any-path");
-  auto img = Image::Open(args->positional[0], options);
+  auto img = OpenImageArg(*args, args->positional[0], false);
   if (!img.ok()) return ReportError(img.error());
-  const ordered_json j = InfoJson(args->positional[0], **img);
+  const ordered_json j = InfoJson(args->positional[0], *img->image);
   if (args->Has("--json")) {
     std::cout << j.dump(4) << "\n";
   } else {

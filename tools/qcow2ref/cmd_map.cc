@@ -12,16 +12,21 @@
 namespace qcow2ref::cli {
 
 int RunMap(int argc, char** argv) {
-  auto args = ParseArgs(
-      argc, argv, 2, {"--json", "--follow-references", "--allow-any-path"}, {});
+  std::set<std::string> flags = ImageFlags();
+  flags.insert("--json");
+  auto args = ParseArgs(argc, argv, 2, flags, kSecretOptions);
   if (!args.ok()) return ReportError(args.error());
   if (args->positional.size() != 1) return UsageFailure("map IMAGE [--json]");
-  OpenOptions options;
-  options.follow_references = args->Has("--follow-references");
-  options.allow_any_path = args->Has("--allow-any-path");
-  auto img = Image::Open(args->positional[0], options);
+  auto img = OpenImageArg(*args, args->positional[0], false);
   if (!img.ok()) return ReportError(img.error());
-  auto map = MapGuest(**img);
+  const Image& image = *img->image;
+  if (image.header().crypt_method != 0 && !image.can_decrypt()) {
+    // Like qemu-img, mapping an encrypted image needs its secret.
+    return ReportError(Error{ErrorKind::kUsage, "Q2.ENC.payload", std::nullopt,
+                             "the image is encrypted: give its passphrase "
+                             "with --secret-file or --secret-env"});
+  }
+  auto map = MapGuest(image);
   if (!map.ok()) return ReportError(map.error());
   if (args->Has("--json")) {
     // One object per line, like qemu-img.
