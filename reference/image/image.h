@@ -116,6 +116,13 @@ class Image {
   // Reads guest bytes of the current view, following the backing chain.
   Status Read(uint64_t offset, uint8_t* out, uint64_t length) const;
 
+  // Reads what an unallocated range shows: the backing file, or zeros
+  // (Q2.MAP.unallocated, Q2.BK.past_end_zero).
+  Status ReadBacking(uint64_t offset, uint8_t* out, uint64_t length) const;
+
+  // The payload cipher once a secret was accepted (for the writer).
+  SectorCipher* data_cipher() const { return data_cipher_.get(); }
+
  private:
   Image() = default;
   static Result<std::unique_ptr<Image>> OpenInChain(
@@ -135,7 +142,6 @@ class Image {
                                               uint64_t l1_index) const;
   Status ReadLayerExtent(const Extent& e, uint8_t* out) const;
   Status ReadCompressed(const Extent& e, uint8_t* out) const;
-  Status ReadBacking(uint64_t offset, uint8_t* out, uint64_t length) const;
 
   std::unique_ptr<ByteSource> file_;
   std::string directory_;

@@ -13,6 +13,11 @@ namespace qcow2ref::cli {
 Result<CheckResult> RunChecker(const std::string& path, const Args& args);
 
 int RunInfo(int argc, char** argv);
+int RunCreate(int argc, char** argv);
+int RunWrite(int argc, char** argv);
+int RunZero(int argc, char** argv);
+int RunDiscard(int argc, char** argv);
+int RunConvert(int argc, char** argv);
 int RunCheck(int argc, char** argv);
 int RunLayout(int argc, char** argv);
 int RunLuksDump(int argc, char** argv);

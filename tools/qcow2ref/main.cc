@@ -18,6 +18,20 @@ constexpr const char* kUsage =
     "  luks-dump IMAGE\n"
     "  check IMAGE [--json] [--repair leaks] [SECRET]\n"
     "  layout IMAGE (--svg OUT | --text) [SECRET]\n"
+    "  create IMAGE --size BYTES [--version 2|3] [--cluster-size N]\n"
+    "         [--refcount-bits N] [--extended-l2] [--compression-type "
+    "zlib|zstd]\n"
+    "         [--lazy-refcounts] [--backing FILE [--backing-format "
+    "raw|qcow2]]\n"
+    "         [--data-file FILE [--data-file-raw]] [--encrypt none|aes|luks]\n"
+    "         [--luks-cipher SPEC] [--luks-hash H] [--luks-iter-time MS |\n"
+    "         --luks-iterations N] [--deterministic-seed HEX] [--from RAW]\n"
+    "         [--force] [SECRET]\n"
+    "  write IMAGE --offset N --input FILE [--compress] [SECRET]\n"
+    "  zero IMAGE --offset N --length L [SECRET]\n"
+    "  discard IMAGE --offset N --length L [SECRET]\n"
+    "  convert SRC DST [create options] [--compress] [--progress]\n"
+    "          [--source-secret-file F | --source-secret-env V] [SECRET]\n"
     "SECRET: --secret-file FILE (its exact bytes) or --secret-env VAR;\n"
     "        never a passphrase on the command line\n"
     "exit codes: 0 ok, 1 image rejected (check: findings), 2 unsupported\n"
@@ -38,6 +52,11 @@ int main(int argc, char** argv) {
   if (command == "read") return RunRead(argc, argv);
   if (command == "luks-dump") return RunLuksDump(argc, argv);
   if (command == "check") return RunCheck(argc, argv);
+  if (command == "create") return RunCreate(argc, argv);
+  if (command == "write") return RunWrite(argc, argv);
+  if (command == "zero") return RunZero(argc, argv);
+  if (command == "discard") return RunDiscard(argc, argv);
+  if (command == "convert") return RunConvert(argc, argv);
   if (command == "layout") return RunLayout(argc, argv);
   std::fputs(kUsage, stderr);
   return UsageFailure("unknown command '" + command + "'");

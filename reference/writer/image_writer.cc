@@ -1,0 +1,366 @@
+#include "reference/writer/image_writer.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "reference/format/cluster_entries.h"
+#include "reference/format/compression.h"
+#include "reference/format/endian.h"
+#include "reference/format/limits.h"
+#include "reference/format/refcount.h"
+#include "reference/status/checked_math.h"
+
+namespace qcow2ref {
+namespace {
+
+constexpr uint64_t kAllocated32 = 0x00000000ffffffffull;  // XL2: all alloc
+constexpr uint64_t kZero32 = 0xffffffff00000000ull;       // XL2: all zero
+
+}  // namespace
+
+ImageWriter::~ImageWriter() = default;
+
+Result<std::unique_ptr<ImageWriter>> ImageWriter::Open(
+    std::unique_ptr<ByteStore> store, WriterOptions options) {
+  std::unique_ptr<ImageWriter> w(new ImageWriter());
+  w->store_ = std::move(store);
+  QCOW2REF_RETURN_IF_ERROR(w->Load(std::move(options)));
+  return w;
+}
+
+Status ImageWriter::Load(WriterOptions options) {
+  OpenOptions open;
+  open.follow_references = true;
+  open.allow_any_path = options.allow_any_path;
+  open.secret = options.secret;
+  // The image's own data file is opened read-write by the caller; the
+  // reader must not open it again.
+  QCOW2REF_ASSIGN_OR_RETURN(
+      image_, Image::OpenSource(std::make_unique<BorrowedSource>(store_.get()),
+                                open, options.directory));
+  header_ = image_->header();
+  g_ = image_->geometry();
+  // SPEC(Q2.HDRV3.incompat.corrupt): never written.
+  if (header_.incompatible_features & kIncompatCorrupt) {
+    return Rejected("Q2.HDRV3.incompat.corrupt", 72,
+                    "the image is marked corrupt and must not be written");
+  }
+  // SPEC(QX.WRITE.dirty_refused): refcounts may be stale; allocating from
+  // them could cross-link clusters.
+  if (header_.incompatible_features & kIncompatDirty) {
+    return Unsupported("QX.WRITE.dirty_refused", 72,
+                       "the image is dirty (lazy refcounts): its refcounts "
+                       "must be rebuilt before it can be written");
+  }
+  if (header_.nb_snapshots > 0) {
+    return Unsupported("QX.WRITE.snapshots_unsupported", 60,
+                       "writing images with internal snapshots is not "
+                       "supported yet");
+  }
+  if (header_.crypt_method != 0 && image_->data_cipher() == nullptr) {
+    return Error{ErrorKind::kUsage, "Q2.ENC.payload", std::nullopt,
+                 "the image is encrypted: give its passphrase"};
+  }
+  if (header_.has_data_file()) {
+    if (!options.data_file) {
+      return UsageError("the image has an external data file: open it too");
+    }
+    data_file_ = std::move(options.data_file);
+  }
+  l1_.assign(header_.l1_size, 0);
+  if (header_.l1_size > 0) {
+    std::vector<uint8_t> raw(uint64_t{header_.l1_size} * 8);
+    QCOW2REF_RETURN_IF_ERROR(
+        store_->ReadAtZeroFilled(header_.l1_table_offset, raw.data(), raw.size()));
+    for (uint32_t i = 0; i < header_.l1_size; ++i) {
+      l1_[i] = LoadBe64(raw.data() + 8 * i);
+    }
+  }
+  reftable_offset_ = header_.refcount_table_offset;
+  const uint64_t rt_bytes = uint64_t{header_.refcount_table_clusters} * g_.cluster_size;
+  std::vector<uint8_t> rt(rt_bytes);
+  QCOW2REF_RETURN_IF_ERROR(
+      store_->ReadAtZeroFilled(reftable_offset_, rt.data(), rt.size()));
+  reftable_.resize(rt_bytes / 8);
+  for (uint64_t i = 0; i < reftable_.size(); ++i) {
+    reftable_[i] = LoadBe64(rt.data() + 8 * i) & ~uint64_t{0x1ff};
+  }
+  next_free_ = DivRoundUp(store_->Size(), g_.cluster_size) * g_.cluster_size;
+  return OkStatus();
+}
+
+// ---------------------------------------------------------------- refcounts
+
+Result<std::vector<uint8_t>*> ImageWriter::RefBlock(uint64_t index,
+                                                    bool create) {
+  auto it = refblocks_.find(index);
+  if (it != refblocks_.end()) return &it->second;
+  if (index >= reftable_.size()) {
+    return IoError("refcount table does not cover the cluster");
+  }
+  const uint64_t off = reftable_[index];
+  std::vector<uint8_t> block(g_.cluster_size, 0);
+  if (off != 0) {
+    QCOW2REF_RETURN_IF_ERROR(
+        store_->ReadAtZeroFilled(off, block.data(), block.size()));
+    return &(refblocks_[index] = std::move(block));
+  }
+  if (!create) return nullptr;
+  // A new refcount block at the end of the file. It describes itself when
+  // it falls in its own range; otherwise its own count goes in the block
+  // that covers it (recursively).
+  const uint64_t at = next_free_;
+  next_free_ += g_.cluster_size;
+  const uint64_t per_block = (g_.cluster_size * 8) >> header_.refcount_order;
+  const uint64_t self = at >> g_.cluster_bits;
+  if (self / per_block == index) {
+    qcow2ref::SetRefcount(block.data(), self % per_block, header_.refcount_order, 1);
+  }
+  // SPEC(QX.WRITE.order_refblock): the block is durable before the table
+  // entry that points to it.
+  QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(at, block.data(), block.size()));
+  QCOW2REF_RETURN_IF_ERROR(store_->Flush());
+  uint8_t e[8];
+  StoreBe64(e, at);
+  QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(reftable_offset_ + 8 * index, e, 8));
+  QCOW2REF_RETURN_IF_ERROR(store_->Flush());
+  reftable_[index] = at;
+  std::vector<uint8_t>* out = &(refblocks_[index] = std::move(block));
+  if (self / per_block != index) {
+    QCOW2REF_RETURN_IF_ERROR(SetRefcount(self, 1));
+  }
+  return out;
+}
+
+Result<uint64_t> ImageWriter::Refcount(uint64_t cluster) {
+  const uint64_t per_block = (g_.cluster_size * 8) >> header_.refcount_order;
+  if (cluster / per_block >= reftable_.size()) return uint64_t{0};
+  QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t>* b,
+                            RefBlock(cluster / per_block, false));
+  if (b == nullptr) return uint64_t{0};
+  return GetRefcount(b->data(), cluster % per_block, header_.refcount_order);
+}
+
+Status ImageWriter::SetRefcount(uint64_t cluster, uint64_t value) {
+  const uint64_t per_block = (g_.cluster_size * 8) >> header_.refcount_order;
+  const uint64_t max = header_.refcount_order >= 6
+                           ? UINT64_MAX
+                           : (uint64_t{1} << header_.refcount_bits()) - 1;
+  // SPEC(Q2.RC.max_references)
+  if (value > max) {
+    return Unsupported("Q2.RC.max_references", cluster << g_.cluster_bits,
+                       "the refcount would overflow the refcount width");
+  }
+  QCOW2REF_RETURN_IF_ERROR(EnsureCoverage(cluster + 1));
+  QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t>* b,
+                            RefBlock(cluster / per_block, true));
+  qcow2ref::SetRefcount(b->data(), cluster % per_block, header_.refcount_order,
+                        value);
+  const uint64_t entry_bytes =
+      std::max<uint64_t>(1, header_.refcount_bits() / 8);
+  // Write the byte(s) holding the entry (sub-byte widths: the whole byte).
+  const uint64_t byte = (cluster % per_block) * header_.refcount_bits() / 8;
+  return store_->WriteAt(reftable_[cluster / per_block] + byte,
+                         b->data() + byte, entry_bytes);
+}
+
+Status ImageWriter::EnsureCoverage(uint64_t clusters) {
+  const uint64_t per_block = (g_.cluster_size * 8) >> header_.refcount_order;
+  // Leave room for the blocks and the table a growth itself needs.
+  if (DivRoundUp(clusters + 64, per_block) <= reftable_.size()) {
+    return OkStatus();
+  }
+  // SPEC(QX.WRITE.order_reftable): a bigger refcount table is written in
+  // full, with blocks for everything it must describe, before the header
+  // points to it; the old table is freed afterwards.
+  uint64_t entries = std::max<uint64_t>(reftable_.size() * 2,
+                                        DivRoundUp(clusters + 64, per_block));
+  uint64_t table_clusters = DivRoundUp(entries * 8, g_.cluster_size);
+  entries = table_clusters * g_.cluster_size / 8;
+  if (table_clusters * g_.cluster_size > kMaxRefcountTableBytes) {
+    return Unsupported("QX.LIMIT.refcount_table_size", std::nullopt,
+                       "the refcount table would exceed 8 MiB");
+  }
+  const uint64_t old_offset = reftable_offset_;
+  const uint64_t old_clusters = DivRoundUp(reftable_.size() * 8, g_.cluster_size);
+  const uint64_t table_at = next_free_;
+  next_free_ += table_clusters * g_.cluster_size;
+  reftable_.resize(entries, 0);
+  // Blocks for the new table's own clusters (written through the old table
+  // for indexes it still covers; the new table gets all entries below).
+  std::vector<uint8_t> zeros(table_clusters * g_.cluster_size, 0);
+  QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(table_at, zeros.data(), zeros.size()));
+  const uint64_t old_entries = old_clusters * g_.cluster_size / 8;
+  for (uint64_t c = table_at >> g_.cluster_bits;
+       c < (table_at >> g_.cluster_bits) + table_clusters; ++c) {
+    const uint64_t index = c / per_block;
+    if (reftable_[index] == 0) {
+      // New block (described by the new table only when past the old one).
+      const uint64_t at = next_free_;
+      next_free_ += g_.cluster_size;
+      std::vector<uint8_t> block(g_.cluster_size, 0);
+      refblocks_[index] = block;
+      reftable_[index] = at;
+      QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(at, block.data(), block.size()));
+      if (index < old_entries) {
+        QCOW2REF_RETURN_IF_ERROR(store_->Flush());
+        uint8_t e[8];
+        StoreBe64(e, at);
+        QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(old_offset + 8 * index, e, 8));
+      }
+    }
+  }
+  // Counts for the table and the new blocks, in memory and on disk.
+  for (uint64_t at = table_at; at < next_free_; at += g_.cluster_size) {
+    const uint64_t c = at >> g_.cluster_bits;
+    std::vector<uint8_t>* b = &refblocks_[c / per_block];
+    if (b->empty()) {
+      QCOW2REF_ASSIGN_OR_RETURN(b, RefBlock(c / per_block, false));
+    }
+    qcow2ref::SetRefcount(b->data(), c % per_block, header_.refcount_order, 1);
+  }
+  for (auto& [index, block] : refblocks_) {
+    if (reftable_[index] != 0) {
+      QCOW2REF_RETURN_IF_ERROR(
+          store_->WriteAt(reftable_[index], block.data(), block.size()));
+    }
+  }
+  std::vector<uint8_t> table(table_clusters * g_.cluster_size, 0);
+  for (uint64_t i = 0; i < reftable_.size(); ++i) {
+    StoreBe64(table.data() + 8 * i, reftable_[i]);
+  }
+  QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(table_at, table.data(), table.size()));
+  QCOW2REF_RETURN_IF_ERROR(store_->Flush());
+  uint8_t h[12];
+  StoreBe64(h, table_at);
+  StoreBe32(h + 8, static_cast<uint32_t>(table_clusters));
+  QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(48, h, 12));
+  QCOW2REF_RETURN_IF_ERROR(store_->Flush());
+  reftable_offset_ = table_at;
+  header_.refcount_table_offset = table_at;
+  header_.refcount_table_clusters = static_cast<uint32_t>(table_clusters);
+  for (uint64_t i = 0; i < old_clusters; ++i) {
+    QCOW2REF_RETURN_IF_ERROR(
+        SetRefcount((old_offset >> g_.cluster_bits) + i, 0));
+  }
+  return OkStatus();
+}
+
+Result<uint64_t> ImageWriter::Allocate(uint64_t clusters) {
+  QCOW2REF_RETURN_IF_ERROR(
+      EnsureCoverage((next_free_ >> g_.cluster_bits) + clusters + 1));
+  const uint64_t at = next_free_;
+  next_free_ += clusters * g_.cluster_size;
+  for (uint64_t i = 0; i < clusters; ++i) {
+    QCOW2REF_RETURN_IF_ERROR(SetRefcount((at >> g_.cluster_bits) + i, 1));
+  }
+  // Blocks allocated meanwhile may sit past `at`: keep the pointer beyond.
+  return at;
+}
+
+// ------------------------------------------------------------------- tables
+
+Result<std::vector<uint8_t>*> ImageWriter::L2Table(uint64_t offset) {
+  auto it = l2_cache_.find(offset);
+  if (it != l2_cache_.end()) return &it->second;
+  std::vector<uint8_t> t(g_.cluster_size);
+  QCOW2REF_RETURN_IF_ERROR(store_->ReadAtZeroFilled(offset, t.data(), t.size()));
+  if (l2_cache_.size() > 64) l2_cache_.clear();
+  return &(l2_cache_[offset] = std::move(t));
+}
+
+uint64_t ImageWriter::L2EntryAt(const std::vector<uint8_t>& t,
+                                uint64_t i) const {
+  return LoadBe64(t.data() + i * g_.l2_entry_bytes);
+}
+
+uint64_t ImageWriter::L2BitmapAt(const std::vector<uint8_t>& t,
+                                 uint64_t i) const {
+  return g_.extended_l2 ? LoadBe64(t.data() + i * g_.l2_entry_bytes + 8) : 0;
+}
+
+Status ImageWriter::EncryptFor(uint64_t guest, uint64_t host, uint8_t* data,
+                               size_t length) {
+  if (header_.crypt_method == 0) return OkStatus();
+  // SPEC(Q2.ENC.luks.iv_host_sector) / SPEC(Q2.ENC.aes.iv_guest_sector)
+  const uint64_t sector = (header_.crypt_method == 2 ? host : guest) / 512;
+  return image_->data_cipher()->Encrypt(data, length, sector);
+}
+
+Status ImageWriter::ReadCluster(uint64_t gc, uint8_t* out) {
+  const uint64_t guest = gc << g_.cluster_bits;
+  const uint64_t len = std::min(g_.cluster_size, header_.size - guest);
+  std::memset(out, 0, g_.cluster_size);
+  return Read(guest, out, len);
+}
+
+Status ImageWriter::Read(uint64_t offset, uint8_t* out, uint64_t length) {
+  // The writer's own tables: they see every pointer written so far.
+  for (uint64_t pos = offset; pos < offset + length;) {
+    const uint64_t gc = pos >> g_.cluster_bits;
+    const uint64_t in = pos - (gc << g_.cluster_bits);
+    const uint64_t n = std::min(offset + length - pos, g_.cluster_size - in);
+    const uint64_t l1i = gc / g_.l2_entries;
+    const uint64_t l2o = l1i < l1_.size() ? L1EntryL2Offset(l1_[l1i]) : 0;
+    uint8_t* dst = out + (pos - offset);
+    if (l2o == 0) {
+      QCOW2REF_RETURN_IF_ERROR(image_->ReadBacking(pos, dst, n));
+      pos += n;
+      continue;
+    }
+    QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t>* t, L2Table(l2o));
+    const uint64_t i = gc % g_.l2_entries;
+    QCOW2REF_ASSIGN_OR_RETURN(
+        ClusterDescriptor d,
+        DecodeL2Entry(g_, header_, L2EntryAt(*t, i), L2BitmapAt(*t, i), l2o));
+    std::vector<uint8_t> cluster(g_.cluster_size);
+    if (d.kind == ClusterKind::kCompressed) {
+      std::vector<uint8_t> in_buf(std::min(d.compressed_bytes, 2 * g_.cluster_size));
+      QCOW2REF_RETURN_IF_ERROR(store_->ReadAtZeroFilled(
+          d.compressed_offset, in_buf.data(), in_buf.size()));
+      QCOW2REF_RETURN_IF_ERROR(DecompressCluster(
+          header_.compression_type, in_buf.data(), in_buf.size(),
+          cluster.data(), cluster.size(), d.compressed_offset));
+      std::memcpy(dst, cluster.data() + in, n);
+      pos += n;
+      continue;
+    }
+    // Per subcluster (or the whole cluster without extended L2).
+    for (uint64_t p = pos; p < pos + n;) {
+      const uint64_t cin = p - (gc << g_.cluster_bits);
+      const int sub = static_cast<int>(cin / g_.subcluster_size);
+      const uint64_t m = std::min(pos + n - p, (sub + 1) * g_.subcluster_size - cin);
+      ClusterKind kind = d.kind;
+      if (g_.extended_l2) {
+        QCOW2REF_ASSIGN_OR_RETURN(kind, SubclusterKind(d, sub, l2o));
+      }
+      uint8_t* q = out + (p - offset);
+      if (kind == ClusterKind::kZero) {
+        std::memset(q, 0, m);
+      } else if (kind == ClusterKind::kUnallocated) {
+        QCOW2REF_RETURN_IF_ERROR(image_->ReadBacking(p, q, m));
+      } else {
+        ByteStore* src = header_.has_data_file() ? data_file_.get() : store_.get();
+        const uint64_t host = d.host_offset + cin;
+        if (header_.crypt_method == 0) {
+          QCOW2REF_RETURN_IF_ERROR(src->ReadAtZeroFilled(host, q, m));
+        } else {
+          const uint64_t head = host % 512;
+          const uint64_t span = DivRoundUp(head + m, 512) * 512;
+          std::vector<uint8_t> buf(span);
+          QCOW2REF_RETURN_IF_ERROR(src->ReadAtZeroFilled(host - head, buf.data(), span));
+          const uint64_t sector =
+              (header_.crypt_method == 2 ? host - head : p - head) / 512;
+          QCOW2REF_RETURN_IF_ERROR(
+              image_->data_cipher()->Decrypt(buf.data(), span, sector));
+          std::memcpy(q, buf.data() + head, m);
+        }
+      }
+      p += m;
+    }
+    pos += n;
+  }
+  return OkStatus();
+}
+
+}  // namespace qcow2ref

@@ -1,0 +1,97 @@
+// Writing guest data into a qcow2 image with crash-safe ordering
+// (QX.WRITE.order_*): data and refcount increments are made durable before
+// any pointer to them, pointers before refcount decrements. Allocation
+// appends clusters at the end of the file. Every operation leaves an image
+// that opens; a crash can only leak clusters.
+#ifndef QCOW2REF_REFERENCE_WRITER_IMAGE_WRITER_H_
+#define QCOW2REF_REFERENCE_WRITER_IMAGE_WRITER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "reference/image/image.h"
+#include "reference/io/byte_store.h"
+#include "reference/writer/writer_options.h"
+
+namespace qcow2ref {
+
+struct WriterOptions {
+  const SecretBytes* secret = nullptr;  // Needed for encrypted images.
+  bool allow_any_path = false;          // For the backing file (COW reads).
+  std::string directory = ".";          // Where referenced files live.
+  // The external data file, opened read-write by the caller.
+  std::unique_ptr<ByteStore> data_file;
+};
+
+class ImageWriter {
+ public:
+  // Creates a new image in `store` (empty) and opens it for writing.
+  static Result<std::unique_ptr<ImageWriter>> Create(
+      std::unique_ptr<ByteStore> store, const CreateOptions& options,
+      WriterOptions writer_options);
+  // Opens an existing image for writing.
+  static Result<std::unique_ptr<ImageWriter>> Open(
+      std::unique_ptr<ByteStore> store, WriterOptions options);
+  ~ImageWriter();
+
+  uint64_t size() const { return header_.size; }
+  const Header& header() const { return header_; }
+
+  // Guest writes. Offsets and lengths are bytes; the range must lie inside
+  // the virtual disk.
+  Status Write(uint64_t offset, const uint8_t* data, uint64_t length);
+  // Reads as zeros afterwards.
+  Status WriteZeroes(uint64_t offset, uint64_t length);
+  // Frees the range; it reads as zeros afterwards (QX.WRITE.discard).
+  Status Discard(uint64_t offset, uint64_t length);
+  // Compressed clusters: `offset` cluster aligned, whole clusters (the last
+  // one may end at the end of the disk). A cluster that does not shrink is
+  // stored uncompressed.
+  Status WriteCompressed(uint64_t offset, const uint8_t* data,
+                         uint64_t length);
+  // Makes every write so far durable: the acknowledgement point.
+  Status Flush();
+
+  // Reads guest bytes as the image now holds them.
+  Status Read(uint64_t offset, uint8_t* out, uint64_t length);
+
+ private:
+  ImageWriter() = default;
+  class Batch;
+  Status Load(WriterOptions options);
+  // Refcounts.
+  Result<uint64_t> Refcount(uint64_t cluster);
+  Status SetRefcount(uint64_t cluster, uint64_t value);
+  Status EnsureCoverage(uint64_t clusters);
+  Result<std::vector<uint8_t>*> RefBlock(uint64_t index, bool create);
+  Result<uint64_t> Allocate(uint64_t clusters);
+  // Tables.
+  Result<std::vector<uint8_t>*> L2Table(uint64_t offset);
+  uint64_t L2EntryAt(const std::vector<uint8_t>& t, uint64_t i) const;
+  uint64_t L2BitmapAt(const std::vector<uint8_t>& t, uint64_t i) const;
+  Status ReadCluster(uint64_t guest_cluster, uint8_t* out);
+  Status WriteClusters(uint64_t first_cluster, uint64_t count,
+                       const std::vector<std::vector<uint8_t>>& contents,
+                       bool compress, bool zero);
+  Status EncryptFor(uint64_t guest, uint64_t host, uint8_t* data,
+                    size_t length);
+
+  std::unique_ptr<ByteStore> store_;
+  std::unique_ptr<ByteStore> data_file_;
+  std::unique_ptr<Image> image_;  // Parsed view (header, crypto, backing).
+  Header header_;
+  Geometry g_;
+  std::vector<uint64_t> l1_;
+  std::vector<uint64_t> reftable_;
+  uint64_t reftable_offset_ = 0;
+  uint64_t next_free_ = 0;  // Append pointer, cluster aligned.
+  std::map<uint64_t, std::vector<uint8_t>> refblocks_;
+  std::map<uint64_t, std::vector<uint8_t>> l2_cache_;
+};
+
+}  // namespace qcow2ref
+
+#endif  // QCOW2REF_REFERENCE_WRITER_IMAGE_WRITER_H_

@@ -1,0 +1,75 @@
+// qcow2ref convert: qcow2 or raw in (following backing chains), any qcow2
+// out, with the create options.
+#include <unistd.h>
+
+#include "reference/format/endian.h"
+#include "reference/format/header.h"
+#include "tools/qcow2ref/cli.h"
+#include "tools/qcow2ref/commands.h"
+#include "tools/qcow2ref/open_image.h"
+#include "tools/qcow2ref/writer_args.h"
+
+namespace qcow2ref::cli {
+
+Status CopyInto(ImageWriter* writer, uint64_t size,
+                const std::function<Status(uint64_t, uint8_t*, uint64_t)>& read,
+                bool compress, bool progress);
+
+int RunConvert(int argc, char** argv) {
+  std::set<std::string> flags = CreateFlags();
+  flags.insert({"--compress", "--progress", "--allow-any-path"});
+  std::set<std::string> names = CreateOptionNames();
+  names.insert({"--source-secret-file", "--source-secret-env"});
+  auto args = ParseArgs(argc, argv, 2, flags, names);
+  if (!args.ok()) return ReportError(args.error());
+  if (args->positional.size() != 2) {
+    return UsageFailure("convert SRC DST [create options] [--compress] [--progress]");
+  }
+  const std::string& src = args->positional[0];
+  const std::string& dst = args->positional[1];
+  auto opts = ParseCreateOptions(*args);
+  if (!opts.ok()) return ReportError(opts.error());
+  // The source: qcow2 when it has the magic, raw otherwise.
+  auto raw = FileSource::Open(src);
+  if (!raw.ok()) return ReportError(raw.error());
+  uint8_t magic[4] = {};
+  const bool is_qcow2 = (*raw)->Size() >= 4 && (*raw)->ReadAt(0, magic, 4).ok() &&
+                        LoadBe32(magic) == kQcow2Magic;
+  Args source_args = *args;
+  source_args.options.erase("--secret-file");
+  source_args.options.erase("--secret-env");
+  if (auto f = args->Get("--source-secret-file")) source_args.options["--secret-file"] = *f;
+  if (auto e = args->Get("--source-secret-env")) source_args.options["--secret-env"] = *e;
+  OpenedImage source;
+  uint64_t size = (*raw)->Size();
+  if (is_qcow2) {
+    auto opened = OpenImageArg(source_args, src, true);
+    if (!opened.ok()) return ReportError(opened.error());
+    source = std::move(opened).value();
+    size = source.image->guest_size();
+  }
+  if (opts->size == 0) opts->size = size;
+  if (args->Has("--compress") && opts->encryption != Encryption::kNone) {
+    return ReportError(Error{ErrorKind::kUsage, "QX.WRITE.no_compressed_encryption",
+                             std::nullopt,
+                             "compression and encryption together would store "
+                             "compressed clusters in plaintext: refused"});
+  }
+  auto secret = LoadSecret(*args);
+  if (!secret.ok()) return ReportError(secret.error());
+  auto writer = CreateImage(dst, *opts, secret->has_value() ? &**secret : nullptr,
+                            args->Has("--force"));
+  if (!writer.ok()) return ReportError(writer.error());
+  const bool progress = args->Has("--progress") && isatty(2);
+  Status st = CopyInto(
+      writer->get(), std::min(size, opts->size),
+      [&](uint64_t off, uint8_t* out, uint64_t len) {
+        return is_qcow2 ? source.image->Read(off, out, len)
+                        : (*raw)->ReadAt(off, out, len);
+      },
+      args->Has("--compress"), progress);
+  if (!st.ok()) return ReportError(st.error());
+  return kExitOk;
+}
+
+}  // namespace qcow2ref::cli

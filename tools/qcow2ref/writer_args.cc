@@ -1,0 +1,151 @@
+#include "tools/qcow2ref/writer_args.h"
+
+#include <cstdio>
+
+#include "reference/image/references.h"
+
+namespace qcow2ref::cli {
+
+std::set<std::string> CreateFlags() {
+  return {"--extended-l2", "--lazy-refcounts", "--data-file-raw", "--force"};
+}
+
+std::set<std::string> CreateOptionNames() {
+  return {"--size",          "--version",          "--cluster-size",
+          "--refcount-bits", "--compression-type", "--backing",
+          "--backing-format", "--data-file",       "--encrypt",
+          "--luks-cipher",   "--luks-hash",        "--luks-iter-time",
+          "--luks-iterations", "--deterministic-seed", "--secret-file",
+          "--secret-env"};
+}
+
+namespace {
+
+Result<uint32_t> Log2Of(uint64_t v, const char* what) {
+  if (v == 0 || (v & (v - 1)) != 0) {
+    return UsageError(std::string(what) + " must be a power of two");
+  }
+  return static_cast<uint32_t>(__builtin_ctzll(v));
+}
+
+}  // namespace
+
+Result<CreateOptions> ParseCreateOptions(const Args& args) {
+  CreateOptions o;
+  if (auto v = args.Get("--size")) {
+    QCOW2REF_ASSIGN_OR_RETURN(o.size, ParseSize(*v, "--size"));
+  }
+  if (auto v = args.Get("--version")) {
+    if (*v != "2" && *v != "3") return UsageError("--version must be 2 or 3");
+    o.version = *v == "2" ? 2 : 3;
+  }
+  if (auto v = args.Get("--cluster-size")) {
+    QCOW2REF_ASSIGN_OR_RETURN(uint64_t cs, ParseSize(*v, "--cluster-size"));
+    QCOW2REF_ASSIGN_OR_RETURN(o.cluster_bits, Log2Of(cs, "--cluster-size"));
+  }
+  if (auto v = args.Get("--refcount-bits")) {
+    QCOW2REF_ASSIGN_OR_RETURN(uint64_t bits, ParseSize(*v, "--refcount-bits"));
+    if (bits > 64) return UsageError("--refcount-bits must be 1..64");
+    QCOW2REF_ASSIGN_OR_RETURN(o.refcount_order, Log2Of(bits, "--refcount-bits"));
+  }
+  o.extended_l2 = args.Has("--extended-l2");
+  o.lazy_refcounts = args.Has("--lazy-refcounts");
+  if (auto v = args.Get("--compression-type")) {
+    if (*v != "zlib" && *v != "zstd") {
+      return UsageError("--compression-type must be zlib or zstd");
+    }
+    o.compression_type = *v == "zstd" ? 1 : 0;
+  }
+  if (auto v = args.Get("--backing")) o.backing_file = *v;
+  if (auto v = args.Get("--backing-format")) o.backing_format = *v;
+  if (auto v = args.Get("--data-file")) o.data_file = *v;
+  o.data_file_raw = args.Has("--data-file-raw");
+  if (auto v = args.Get("--encrypt")) {
+    if (*v == "none") o.encryption = Encryption::kNone;
+    else if (*v == "aes") o.encryption = Encryption::kAes;
+    else if (*v == "luks") o.encryption = Encryption::kLuks;
+    else return UsageError("--encrypt must be none, aes or luks");
+  }
+  if (auto v = args.Get("--luks-cipher")) o.luks_cipher = *v;
+  if (auto v = args.Get("--luks-hash")) o.luks_hash = *v;
+  if (auto v = args.Get("--luks-iter-time")) {
+    QCOW2REF_ASSIGN_OR_RETURN(uint64_t ms, ParseSize(*v, "--luks-iter-time"));
+    o.luks_iter_time_ms = static_cast<uint32_t>(std::min<uint64_t>(ms, 600000));
+  }
+  if (auto v = args.Get("--luks-iterations")) {
+    QCOW2REF_ASSIGN_OR_RETURN(uint64_t n, ParseSize(*v, "--luks-iterations"));
+    if (n == 0 || n > UINT32_MAX) return UsageError("--luks-iterations out of range");
+    o.luks_iterations = static_cast<uint32_t>(n);
+  }
+  if (auto v = args.Get("--deterministic-seed")) {
+    std::vector<uint8_t> seed;
+    for (size_t i = 0; i + 1 < v->size(); i += 2) {
+      const std::string byte = v->substr(i, 2);
+      if (byte.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+        return UsageError("--deterministic-seed must be hex");
+      }
+      seed.push_back(static_cast<uint8_t>(std::stoi(byte, nullptr, 16)));
+    }
+    if (seed.empty()) return UsageError("--deterministic-seed must be hex");
+    o.deterministic_seed = seed;
+    std::fprintf(stderr,
+                 "qcow2ref: warning: --deterministic-seed makes salts, keys and "
+                 "UUIDs predictable: the image is NOT secure (test vectors "
+                 "only)\n");
+  }
+  return o;
+}
+
+Result<std::unique_ptr<ImageWriter>> CreateImage(const std::string& path,
+                                                 const CreateOptions& options,
+                                                 const SecretBytes* secret,
+                                                 bool force) {
+  QCOW2REF_RETURN_IF_ERROR(ValidateCreateOptions(options));
+  if (options.encryption != Encryption::kNone && secret == nullptr) {
+    return Error{ErrorKind::kUsage, "Q2.ENC.payload", std::nullopt,
+                 "an encrypted image needs --secret-file or --secret-env"};
+  }
+  WriterOptions wo;
+  wo.secret = secret;
+  wo.directory = DirectoryOf(path);
+  if (!options.data_file.empty()) {
+    const std::string data_path = options.data_file[0] == '/'
+                                      ? options.data_file
+                                      : wo.directory + "/" + options.data_file;
+    // An existing data file is never clobbered without --force (R06).
+    QCOW2REF_ASSIGN_OR_RETURN(wo.data_file, FileStore::Open(data_path, true, force));
+  }
+  QCOW2REF_ASSIGN_OR_RETURN(auto store, FileStore::Open(path, true, force));
+  return ImageWriter::Create(std::move(store), options, std::move(wo));
+}
+
+Result<std::unique_ptr<ImageWriter>> OpenImageForWriting(
+    const std::string& path, const SecretBytes* secret, bool allow_any_path) {
+  WriterOptions wo;
+  wo.secret = secret;
+  wo.allow_any_path = allow_any_path;
+  wo.directory = DirectoryOf(path);
+  // The data file name comes from the image itself: same path policy as for
+  // reading.
+  {
+    auto probe = Image::Open(path, OpenOptions());
+    if (!probe.ok()) return probe.take_error();
+    const Image& img = **probe;
+    if (img.header().has_data_file() && img.extensions().data_file) {
+      const std::string& name = *img.extensions().data_file;
+      if (!allow_any_path && !IsContainedRelativePath(name)) {
+        return Rejected("QX.BK.path_policy", std::nullopt,
+                        "external data file name '" + name +
+                            "' is absolute or leaves the image's directory");
+      }
+      const std::string data_path =
+          name[0] == '/' ? name : wo.directory + "/" + name;
+      QCOW2REF_ASSIGN_OR_RETURN(wo.data_file,
+                                FileStore::Open(data_path, false, false));
+    }
+  }
+  QCOW2REF_ASSIGN_OR_RETURN(auto store, FileStore::Open(path, false, false));
+  return ImageWriter::Open(std::move(store), std::move(wo));
+}
+
+}  // namespace qcow2ref::cli
