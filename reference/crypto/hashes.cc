@@ -1,23 +1,91 @@
 #define CRYPTOPP_ENABLE_NAMESPACE_WEAK 1
 #include "reference/crypto/hashes.h"
 
-#include <cryptopp/hmac.h>
 #include <cryptopp/md5.h>
 #include <cryptopp/misc.h>
-#include <cryptopp/pwdbased.h>
 #include <cryptopp/ripemd.h>
 #include <cryptopp/sha.h>
+
+#include <algorithm>
+#include <cstring>
 
 namespace qcow2ref {
 namespace {
 
+// HMAC-H with the key's two pad blocks hashed once (RFC 2104):
+// HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) || m)). `keyed_inner_` and
+// `keyed_outer_` have absorbed K ^ ipad and K ^ opad; each MAC starts from
+// copies of them.
+template <class H>
+class KeyedHmac {
+ public:
+  static constexpr size_t kDigestSize = H::DIGESTSIZE;
+
+  KeyedHmac(const uint8_t* key, size_t key_len) {
+    // A key longer than the block is replaced by its hash; shorter keys are
+    // zero-padded to one block.
+    const size_t block = keyed_inner_.BlockSize();
+    SecretBytes k(block);
+    std::memset(k.data(), 0, block);
+    if (key_len > block) {
+      H().CalculateDigest(k.data(), key, key_len);
+    } else if (key_len > 0) {
+      std::memcpy(k.data(), key, key_len);
+    }
+    SecretBytes pad(block);
+    for (size_t i = 0; i < block; ++i) pad[i] = k[i] ^ 0x36;
+    keyed_inner_.Update(pad.data(), block);
+    for (size_t i = 0; i < block; ++i) pad[i] = k[i] ^ 0x5c;
+    keyed_outer_.Update(pad.data(), block);
+  }
+
+  // out = HMAC(K, a || b); `out` (kDigestSize bytes) may alias a or b.
+  void Mac(const uint8_t* a, size_t a_len, const uint8_t* b, size_t b_len,
+           uint8_t* out) {
+    // Assigning to long-lived working objects, rather than constructing
+    // copies, reuses their buffers: no allocation and no wipe per MAC.
+    inner_ = keyed_inner_;
+    inner_.Update(a, a_len);
+    inner_.Update(b, b_len);
+    inner_.Final(digest_);
+    outer_ = keyed_outer_;
+    outer_.Update(digest_, kDigestSize);
+    outer_.Final(out);
+  }
+
+ private:
+  H keyed_inner_;
+  H keyed_outer_;
+  H inner_;
+  H outer_;
+  CryptoPP::FixedSizeSecBlock<uint8_t, kDigestSize> digest_;
+};
+
+// PBKDF2 (RFC 8018 section 5.2) with the PRF HMAC-H; the same bytes as
+// Crypto++'s PKCS5_PBKDF2_HMAC<H>, including iterations == 0 counting as 1.
+// Crypto++'s version re-hashes HMAC's two pad blocks at every iteration,
+// which doubles the cost of a LUKS unlock (docs/performance.md).
 template <class H>
 SecretBytes RunPbkdf2(const uint8_t* pw, size_t pw_len, const uint8_t* salt,
                       size_t salt_len, uint32_t iterations, size_t out_len) {
+  constexpr size_t kD = KeyedHmac<H>::kDigestSize;
+  KeyedHmac<H> hmac(pw, pw_len);
   SecretBytes out(out_len);
-  CryptoPP::PKCS5_PBKDF2_HMAC<H> kdf;
-  kdf.DeriveKey(out.data(), out.size(), 0, pw, pw_len, salt, salt_len,
-                iterations);
+  SecretBytes u(kD);  // U_j
+  SecretBytes t(kD);  // T_i = U_1 ^ U_2 ^ ... ^ U_c
+  for (uint32_t i = 1; (i - 1) * uint64_t{kD} < out_len; ++i) {
+    const uint8_t be_i[4] = {
+        static_cast<uint8_t>(i >> 24), static_cast<uint8_t>(i >> 16),
+        static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)};
+    hmac.Mac(salt, salt_len, be_i, sizeof(be_i), u.data());
+    std::memcpy(t.data(), u.data(), kD);
+    for (uint32_t j = 1; j < iterations; ++j) {
+      hmac.Mac(u.data(), kD, nullptr, 0, u.data());
+      CryptoPP::xorbuf(t.data(), u.data(), kD);
+    }
+    const size_t at = (i - 1) * kD;
+    std::memcpy(out.data() + at, t.data(), std::min(kD, out_len - at));
+  }
   return out;
 }
 

@@ -252,13 +252,13 @@ void SectorCipher::MakeIv(uint64_t sector, uint8_t* iv) {
       break;
     case IvGen::kEssiv: {
       // SPEC(L1.OPS.iv_essiv): E_{H(key)}(LE64(sector) || 0...).
+      // The block is not secret (a sector number), so it lives on the stack.
       const size_t bs = essiv_->BlockSize();
-      SecretBytes block(bs);
-      std::memset(block.data(), 0, bs);
+      uint8_t block[16] = {};
       for (size_t i = 0; i < 8 && i < bs; ++i)
         block[i] = static_cast<uint8_t>(sector >> (8 * i));
-      essiv_->ProcessBlock(block.data());
-      std::memcpy(iv, block.data(), std::min(bs, n));
+      essiv_->ProcessBlock(block);
+      std::memcpy(iv, block, std::min(bs, n));
       break;
     }
   }

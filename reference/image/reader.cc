@@ -124,8 +124,6 @@ Status Image::DecryptData(const Extent& e, const ByteSource& src,
   const uint64_t head = e.host_offset % kSectorSize;
   const uint64_t start = e.host_offset - head;
   const uint64_t len = DivRoundUp(head + e.length, kSectorSize) * kSectorSize;
-  std::vector<uint8_t> buf(len);
-  QCOW2REF_RETURN_IF_ERROR(src.ReadAtZeroFilled(start, buf.data(), len));
   // SPEC(Q2.FDE.payload_offset_unused): the LUKS payload offset plays no
   // part; the L2 entry placed the data.
   // SPEC(Q2.ENC.luks.iv_host_sector): LUKS numbers sectors by host offset;
@@ -133,6 +131,13 @@ Status Image::DecryptData(const Extent& e, const ByteSource& src,
   const uint64_t sector = header_.crypt_method == 2
                               ? start / kSectorSize
                               : (e.guest_offset - head) / kSectorSize;
+  if (len == e.length) {
+    // Whole sectors (the usual case): read and decrypt in place.
+    QCOW2REF_RETURN_IF_ERROR(src.ReadAtZeroFilled(start, out, len));
+    return data_cipher_->Decrypt(out, len, sector);
+  }
+  std::vector<uint8_t> buf(len);
+  QCOW2REF_RETURN_IF_ERROR(src.ReadAtZeroFilled(start, buf.data(), len));
   QCOW2REF_RETURN_IF_ERROR(data_cipher_->Decrypt(buf.data(), len, sector));
   std::memcpy(out, buf.data() + head, e.length);
   return OkStatus();

@@ -11,8 +11,7 @@
 
 namespace qcow2ref {
 
-Status MemoryStore::ReadAt(uint64_t offset, uint8_t* out,
-                           size_t length) const {
+Status MemoryStore::ReadAt(uint64_t offset, uint8_t* out, size_t length) const {
   if (!RangeWithin(offset, length, bytes_.size())) {
     return IoError("read past the end of " + name_);
   }
@@ -69,8 +68,7 @@ Status FileStore::ReadAt(uint64_t offset, uint8_t* out, size_t length) const {
   return OkStatus();
 }
 
-Status FileStore::WriteAt(uint64_t offset, const uint8_t* data,
-                          size_t length) {
+Status FileStore::WriteAt(uint64_t offset, const uint8_t* data, size_t length) {
   size_t done = 0;
   while (done < length) {
     ssize_t n = ::pwrite(fd_, data + done, length - done,
@@ -87,7 +85,8 @@ Status FileStore::WriteAt(uint64_t offset, const uint8_t* data,
 
 Status FileStore::Flush() {
   if (::fdatasync(fd_) != 0) {
-    return IoError("fdatasync failed on " + path_ + ": " + std::strerror(errno));
+    return IoError("fdatasync failed on " + path_ + ": " +
+                   std::strerror(errno));
   }
   return OkStatus();
 }

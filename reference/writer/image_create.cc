@@ -17,10 +17,14 @@ namespace qcow2ref {
 namespace {
 
 std::vector<FeatureName> QemuFeatureTable() {
-  return {{0, 0, "dirty bit"},          {0, 1, "corrupt bit"},
-          {0, 2, "external data file"}, {0, 3, "compression type"},
-          {0, 4, "extended L2 entries"}, {1, 0, "lazy refcounts"},
-          {2, 0, "bitmaps"},            {2, 1, "raw external data"}};
+  return {{0, 0, "dirty bit"},
+          {0, 1, "corrupt bit"},
+          {0, 2, "external data file"},
+          {0, 3, "compression type"},
+          {0, 4, "extended L2 entries"},
+          {1, 0, "lazy refcounts"},
+          {2, 0, "bitmaps"},
+          {2, 1, "raw external data"}};
 }
 
 }  // namespace
@@ -44,11 +48,12 @@ Result<std::unique_ptr<ImageWriter>> ImageWriter::Create(
   // as QEMU's create does.
   h.size = DivRoundUp(o.size, 512) * 512;
   h.refcount_order = o.refcount_order;
-  h.header_length = o.version == 2 ? kV2HeaderLength
-                                   : kV3HeaderLengthWithCompression;
+  h.header_length =
+      o.version == 2 ? kV2HeaderLength : kV3HeaderLengthWithCompression;
   h.trailing.assign(o.version == 2 ? 0 : 7, 0);
   h.compression_type = o.compression_type;
-  if (o.compression_type != 0) h.incompatible_features |= kIncompatCompressionType;
+  if (o.compression_type != 0)
+    h.incompatible_features |= kIncompatCompressionType;
   if (o.extended_l2) h.incompatible_features |= kIncompatExtendedL2;
   if (!o.data_file.empty()) h.incompatible_features |= kIncompatDataFile;
   if (o.data_file_raw) h.autoclear_features |= kAutoclearRawDataFile;
@@ -80,7 +85,8 @@ Result<std::unique_ptr<ImageWriter>> ImageWriter::Create(
                  "clusters"};
   }
   h.l1_size = static_cast<uint32_t>(l1_size);
-  const uint64_t l1_clusters = std::max<uint64_t>(1, DivRoundUp(l1_size * 8, cs));
+  const uint64_t l1_clusters =
+      std::max<uint64_t>(1, DivRoundUp(l1_size * 8, cs));
   const uint64_t luks_clusters = DivRoundUp(luks.bytes.size(), cs);
   const uint64_t raw_tables = o.data_file_raw ? l1_size : 0;
   const uint64_t per_block = (cs * 8) >> o.refcount_order;
@@ -119,18 +125,22 @@ Result<std::unique_ptr<ImageWriter>> ImageWriter::Create(
     h.backing_file_size = static_cast<uint32_t>(o.backing_file.size());
   }
   if (name_at + o.backing_file.size() > cs) {
-    return UsageError("the header, extensions and backing name do not fit "
-                      "in one cluster: use larger clusters");
+    return UsageError(
+        "the header, extensions and backing name do not fit "
+        "in one cluster: use larger clusters");
   }
   const std::vector<uint8_t> hb = SerializeHeader(h);
   std::memcpy(cluster0.data(), hb.data(), hb.size());
-  std::memcpy(cluster0.data() + h.header_length, ext_bytes.data(), ext_bytes.size());
-  std::memcpy(cluster0.data() + name_at, o.backing_file.data(), o.backing_file.size());
+  std::memcpy(cluster0.data() + h.header_length, ext_bytes.data(),
+              ext_bytes.size());
+  std::memcpy(cluster0.data() + name_at, o.backing_file.data(),
+              o.backing_file.size());
 
   // Refcount table and blocks: every cluster of the layout has refcount 1.
   std::vector<uint8_t> rt(rt_clusters * cs, 0);
   std::vector<uint8_t> rb(blocks * cs, 0);
-  for (uint64_t b = 0; b < blocks; ++b) StoreBe64(rt.data() + 8 * b, blocks_at + b * cs);
+  for (uint64_t b = 0; b < blocks; ++b)
+    StoreBe64(rt.data() + 8 * b, blocks_at + b * cs);
   for (uint64_t c = 0; c < total; ++c) {
     qcow2ref::SetRefcount(rb.data() + (c / per_block) * cs, c % per_block,
                           o.refcount_order, 1);
@@ -144,7 +154,8 @@ Result<std::unique_ptr<ImageWriter>> ImageWriter::Create(
       for (uint64_t i = 0; i < g.l2_entries; ++i) {
         const uint64_t guest = (t * g.l2_entries + i) * cs;
         if (guest >= h.size) break;
-        StoreBe64(tables.data() + t * cs + i * g.l2_entry_bytes, kEntryCopied | guest);
+        StoreBe64(tables.data() + t * cs + i * g.l2_entry_bytes,
+                  kEntryCopied | guest);
         if (g.extended_l2) {
           StoreBe64(tables.data() + t * cs + i * g.l2_entry_bytes + 8,
                     0x00000000ffffffffull);
@@ -152,17 +163,20 @@ Result<std::unique_ptr<ImageWriter>> ImageWriter::Create(
       }
     }
   }
-  // Everything but the header first; the header last (QX.WRITE.order_header_last).
+  // Everything but the header first; the header last
+  // (QX.WRITE.order_header_last).
   QCOW2REF_RETURN_IF_ERROR(store->WriteAt(cs, rt.data(), rt.size()));
   QCOW2REF_RETURN_IF_ERROR(store->WriteAt(blocks_at, rb.data(), rb.size()));
-  QCOW2REF_RETURN_IF_ERROR(store->WriteAt(h.l1_table_offset, l1.data(), l1.size()));
+  QCOW2REF_RETURN_IF_ERROR(
+      store->WriteAt(h.l1_table_offset, l1.data(), l1.size()));
   if (!luks.bytes.empty()) {
     std::vector<uint8_t> area(luks_clusters * cs, 0);
     std::memcpy(area.data(), luks.bytes.data(), luks.bytes.size());
     QCOW2REF_RETURN_IF_ERROR(store->WriteAt(luks_at, area.data(), area.size()));
   }
   if (!tables.empty()) {
-    QCOW2REF_RETURN_IF_ERROR(store->WriteAt(tables_at, tables.data(), tables.size()));
+    QCOW2REF_RETURN_IF_ERROR(
+        store->WriteAt(tables_at, tables.data(), tables.size()));
   }
   QCOW2REF_RETURN_IF_ERROR(store->Flush());
   // SPEC(QX.WRITE.order_header_last)

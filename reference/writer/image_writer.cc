@@ -70,14 +70,15 @@ Status ImageWriter::Load(WriterOptions options) {
   l1_.assign(header_.l1_size, 0);
   if (header_.l1_size > 0) {
     std::vector<uint8_t> raw(uint64_t{header_.l1_size} * 8);
-    QCOW2REF_RETURN_IF_ERROR(
-        store_->ReadAtZeroFilled(header_.l1_table_offset, raw.data(), raw.size()));
+    QCOW2REF_RETURN_IF_ERROR(store_->ReadAtZeroFilled(header_.l1_table_offset,
+                                                      raw.data(), raw.size()));
     for (uint32_t i = 0; i < header_.l1_size; ++i) {
       l1_[i] = LoadBe64(raw.data() + 8 * i);
     }
   }
   reftable_offset_ = header_.refcount_table_offset;
-  const uint64_t rt_bytes = uint64_t{header_.refcount_table_clusters} * g_.cluster_size;
+  const uint64_t rt_bytes =
+      uint64_t{header_.refcount_table_clusters} * g_.cluster_size;
   std::vector<uint8_t> rt(rt_bytes);
   QCOW2REF_RETURN_IF_ERROR(
       store_->ReadAtZeroFilled(reftable_offset_, rt.data(), rt.size()));
@@ -114,7 +115,8 @@ Result<std::vector<uint8_t>*> ImageWriter::RefBlock(uint64_t index,
   const uint64_t per_block = (g_.cluster_size * 8) >> header_.refcount_order;
   const uint64_t self = at >> g_.cluster_bits;
   if (self / per_block == index) {
-    qcow2ref::SetRefcount(block.data(), self % per_block, header_.refcount_order, 1);
+    qcow2ref::SetRefcount(block.data(), self % per_block,
+                          header_.refcount_order, 1);
   }
   // SPEC(QX.WRITE.order_refblock): the block is durable before the table
   // entry that points to it.
@@ -135,7 +137,7 @@ Result<std::vector<uint8_t>*> ImageWriter::RefBlock(uint64_t index,
 Result<uint64_t> ImageWriter::Refcount(uint64_t cluster) {
   const uint64_t per_block = (g_.cluster_size * 8) >> header_.refcount_order;
   if (cluster / per_block >= reftable_.size()) return uint64_t{0};
-  QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t>* b,
+  QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t> * b,
                             RefBlock(cluster / per_block, false));
   if (b == nullptr) return uint64_t{0};
   return GetRefcount(b->data(), cluster % per_block, header_.refcount_order);
@@ -152,7 +154,7 @@ Status ImageWriter::SetRefcount(uint64_t cluster, uint64_t value) {
                        "the refcount would overflow the refcount width");
   }
   QCOW2REF_RETURN_IF_ERROR(EnsureCoverage(cluster + 1));
-  QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t>* b,
+  QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t> * b,
                             RefBlock(cluster / per_block, true));
   qcow2ref::SetRefcount(b->data(), cluster % per_block, header_.refcount_order,
                         value);
@@ -182,41 +184,33 @@ Status ImageWriter::EnsureCoverage(uint64_t clusters) {
                        "the refcount table would exceed 8 MiB");
   }
   const uint64_t old_offset = reftable_offset_;
-  const uint64_t old_clusters = DivRoundUp(reftable_.size() * 8, g_.cluster_size);
+  const uint64_t old_clusters =
+      DivRoundUp(reftable_.size() * 8, g_.cluster_size);
+  const uint64_t old_entries = old_clusters * g_.cluster_size / 8;
   const uint64_t table_at = next_free_;
   next_free_ += table_clusters * g_.cluster_size;
   reftable_.resize(entries, 0);
-  // Blocks for the new table's own clusters (written through the old table
-  // for indexes it still covers; the new table gets all entries below).
-  std::vector<uint8_t> zeros(table_clusters * g_.cluster_size, 0);
-  QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(table_at, zeros.data(), zeros.size()));
-  const uint64_t old_entries = old_clusters * g_.cluster_size / 8;
-  for (uint64_t c = table_at >> g_.cluster_bits;
-       c < (table_at >> g_.cluster_bits) + table_clusters; ++c) {
-    const uint64_t index = c / per_block;
-    if (reftable_[index] == 0) {
-      // New block (described by the new table only when past the old one).
-      const uint64_t at = next_free_;
-      next_free_ += g_.cluster_size;
-      std::vector<uint8_t> block(g_.cluster_size, 0);
-      refblocks_[index] = block;
-      reftable_[index] = at;
-      QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(at, block.data(), block.size()));
-      if (index < old_entries) {
-        QCOW2REF_RETURN_IF_ERROR(store_->Flush());
-        uint8_t e[8];
-        StoreBe64(e, at);
-        QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(old_offset + 8 * index, e, 8));
-      }
-    }
+  // Place a block for every index the new table's own clusters (and the
+  // blocks placed here) fall in; nothing is written yet.
+  std::vector<uint64_t> new_blocks;
+  for (uint64_t at = table_at; at < next_free_; at += g_.cluster_size) {
+    const uint64_t index = (at >> g_.cluster_bits) / per_block;
+    if (reftable_[index] != 0) continue;
+    reftable_[index] = next_free_;
+    new_blocks.push_back(index);
+    QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t> * unused,
+                              RefBlock(index, false));
+    (void)unused;
+    next_free_ += g_.cluster_size;
   }
-  // Counts for the table and the new blocks, in memory and on disk.
+  // Counts for the table and the new blocks, in memory; then every touched
+  // block is written, then (after a barrier) the old table's entries for
+  // new blocks it covers: a block is never pointed to before it holds its
+  // own count.
   for (uint64_t at = table_at; at < next_free_; at += g_.cluster_size) {
     const uint64_t c = at >> g_.cluster_bits;
-    std::vector<uint8_t>* b = &refblocks_[c / per_block];
-    if (b->empty()) {
-      QCOW2REF_ASSIGN_OR_RETURN(b, RefBlock(c / per_block, false));
-    }
+    QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t> * b,
+                              RefBlock(c / per_block, false));
     qcow2ref::SetRefcount(b->data(), c % per_block, header_.refcount_order, 1);
   }
   for (auto& [index, block] : refblocks_) {
@@ -225,11 +219,19 @@ Status ImageWriter::EnsureCoverage(uint64_t clusters) {
           store_->WriteAt(reftable_[index], block.data(), block.size()));
     }
   }
+  QCOW2REF_RETURN_IF_ERROR(store_->Flush());
+  for (uint64_t index : new_blocks) {
+    if (index >= old_entries) continue;
+    uint8_t e[8];
+    StoreBe64(e, reftable_[index]);
+    QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(old_offset + 8 * index, e, 8));
+  }
   std::vector<uint8_t> table(table_clusters * g_.cluster_size, 0);
   for (uint64_t i = 0; i < reftable_.size(); ++i) {
     StoreBe64(table.data() + 8 * i, reftable_[i]);
   }
-  QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(table_at, table.data(), table.size()));
+  QCOW2REF_RETURN_IF_ERROR(
+      store_->WriteAt(table_at, table.data(), table.size()));
   QCOW2REF_RETURN_IF_ERROR(store_->Flush());
   uint8_t h[12];
   StoreBe64(h, table_at);
@@ -264,7 +266,8 @@ Result<std::vector<uint8_t>*> ImageWriter::L2Table(uint64_t offset) {
   auto it = l2_cache_.find(offset);
   if (it != l2_cache_.end()) return &it->second;
   std::vector<uint8_t> t(g_.cluster_size);
-  QCOW2REF_RETURN_IF_ERROR(store_->ReadAtZeroFilled(offset, t.data(), t.size()));
+  QCOW2REF_RETURN_IF_ERROR(
+      store_->ReadAtZeroFilled(offset, t.data(), t.size()));
   if (l2_cache_.size() > 64) l2_cache_.clear();
   return &(l2_cache_[offset] = std::move(t));
 }
@@ -308,14 +311,15 @@ Status ImageWriter::Read(uint64_t offset, uint8_t* out, uint64_t length) {
       pos += n;
       continue;
     }
-    QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t>* t, L2Table(l2o));
+    QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t> * t, L2Table(l2o));
     const uint64_t i = gc % g_.l2_entries;
     QCOW2REF_ASSIGN_OR_RETURN(
         ClusterDescriptor d,
         DecodeL2Entry(g_, header_, L2EntryAt(*t, i), L2BitmapAt(*t, i), l2o));
     std::vector<uint8_t> cluster(g_.cluster_size);
     if (d.kind == ClusterKind::kCompressed) {
-      std::vector<uint8_t> in_buf(std::min(d.compressed_bytes, 2 * g_.cluster_size));
+      std::vector<uint8_t> in_buf(
+          std::min(d.compressed_bytes, 2 * g_.cluster_size));
       QCOW2REF_RETURN_IF_ERROR(store_->ReadAtZeroFilled(
           d.compressed_offset, in_buf.data(), in_buf.size()));
       QCOW2REF_RETURN_IF_ERROR(DecompressCluster(
@@ -329,7 +333,8 @@ Status ImageWriter::Read(uint64_t offset, uint8_t* out, uint64_t length) {
     for (uint64_t p = pos; p < pos + n;) {
       const uint64_t cin = p - (gc << g_.cluster_bits);
       const int sub = static_cast<int>(cin / g_.subcluster_size);
-      const uint64_t m = std::min(pos + n - p, (sub + 1) * g_.subcluster_size - cin);
+      const uint64_t m =
+          std::min(pos + n - p, (sub + 1) * g_.subcluster_size - cin);
       ClusterKind kind = d.kind;
       if (g_.extended_l2) {
         QCOW2REF_ASSIGN_OR_RETURN(kind, SubclusterKind(d, sub, l2o));
@@ -340,7 +345,8 @@ Status ImageWriter::Read(uint64_t offset, uint8_t* out, uint64_t length) {
       } else if (kind == ClusterKind::kUnallocated) {
         QCOW2REF_RETURN_IF_ERROR(image_->ReadBacking(p, q, m));
       } else {
-        ByteStore* src = header_.has_data_file() ? data_file_.get() : store_.get();
+        ByteStore* src =
+            header_.has_data_file() ? data_file_.get() : store_.get();
         const uint64_t host = d.host_offset + cin;
         if (header_.crypt_method == 0) {
           QCOW2REF_RETURN_IF_ERROR(src->ReadAtZeroFilled(host, q, m));
@@ -348,7 +354,8 @@ Status ImageWriter::Read(uint64_t offset, uint8_t* out, uint64_t length) {
           const uint64_t head = host % 512;
           const uint64_t span = DivRoundUp(head + m, 512) * 512;
           std::vector<uint8_t> buf(span);
-          QCOW2REF_RETURN_IF_ERROR(src->ReadAtZeroFilled(host - head, buf.data(), span));
+          QCOW2REF_RETURN_IF_ERROR(
+              src->ReadAtZeroFilled(host - head, buf.data(), span));
           const uint64_t sector =
               (header_.crypt_method == 2 ? host - head : p - head) / 512;
           QCOW2REF_RETURN_IF_ERROR(

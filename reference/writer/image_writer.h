@@ -50,8 +50,7 @@ class ImageWriter {
   // Compressed clusters: `offset` cluster aligned, whole clusters (the last
   // one may end at the end of the disk). A cluster that does not shrink is
   // stored uncompressed.
-  Status WriteCompressed(uint64_t offset, const uint8_t* data,
-                         uint64_t length);
+  Status WriteCompressed(uint64_t offset, const uint8_t* data, uint64_t length);
   // Makes every write so far durable: the acknowledgement point.
   Status Flush();
 

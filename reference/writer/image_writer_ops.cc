@@ -54,14 +54,14 @@ Status ImageWriter::WriteClusters(
       }
       fresh_table = true;
     }
-    QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t>* t, L2Table(table));
+    QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t> * t, L2Table(table));
     const uint64_t old_entry = L2EntryAt(*t, l2i);
     const uint64_t old_bitmap = L2BitmapAt(*t, l2i);
-    QCOW2REF_ASSIGN_OR_RETURN(
-        ClusterDescriptor d,
-        DecodeL2Entry(g_, header_, old_entry, old_bitmap, table + l2i * g_.l2_entry_bytes));
-    const bool owns = d.kind != ClusterKind::kCompressed && !header_.has_data_file() &&
-                      d.host_offset != 0;
+    QCOW2REF_ASSIGN_OR_RETURN(ClusterDescriptor d,
+                              DecodeL2Entry(g_, header_, old_entry, old_bitmap,
+                                            table + l2i * g_.l2_entry_bytes));
+    const bool owns = d.kind != ClusterKind::kCompressed &&
+                      !header_.has_data_file() && d.host_offset != 0;
     uint64_t entry = 0, bitmap = 0;
     bool release_old = false;
     const std::vector<uint8_t>& content = contents[i];
@@ -88,7 +88,8 @@ Status ImageWriter::WriteClusters(
         const uint64_t n = DivRoundUp(packed.size(), cs);
         QCOW2REF_ASSIGN_OR_RETURN(uint64_t at, Allocate(n));
         packed.resize(DivRoundUp(packed.size(), 512) * 512, 0);
-        QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(at, packed.data(), packed.size()));
+        QCOW2REF_RETURN_IF_ERROR(
+            store_->WriteAt(at, packed.data(), packed.size()));
         // SPEC(Q2.CMP.descriptor): additional sectors after the first.
         const CompressedLayout c = CompressedLayoutFor(g_.cluster_bits);
         const uint64_t extra = packed.size() / 512 - 1;
@@ -107,7 +108,8 @@ Status ImageWriter::WriteClusters(
       } else {
         uint64_t host = 0;
         if (owns) {
-          QCOW2REF_ASSIGN_OR_RETURN(uint64_t rc, Refcount(d.host_offset >> g_.cluster_bits));
+          QCOW2REF_ASSIGN_OR_RETURN(uint64_t rc,
+                                    Refcount(d.host_offset >> g_.cluster_bits));
           if (rc == 1) host = d.host_offset;
         }
         if (host == 0) {
@@ -129,7 +131,8 @@ Status ImageWriter::WriteClusters(
     }
     if (fresh_table) {
       StoreBe64(t->data() + l2i * g_.l2_entry_bytes, entry);
-      if (g_.extended_l2) StoreBe64(t->data() + l2i * g_.l2_entry_bytes + 8, bitmap);
+      if (g_.extended_l2)
+        StoreBe64(t->data() + l2i * g_.l2_entry_bytes + 8, bitmap);
     } else if (entry != old_entry || bitmap != old_bitmap) {
       pointers.push_back({table, l2i, entry, bitmap});
     }
@@ -147,18 +150,19 @@ Status ImageWriter::WriteClusters(
   }
   // Stage B: pointers.
   for (const PointerUpdate& p : pointers) {
-    QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t>* t, L2Table(p.table));
+    QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t> * t, L2Table(p.table));
     uint8_t* at = t->data() + p.index * g_.l2_entry_bytes;
     StoreBe64(at, p.entry);
     if (g_.extended_l2) StoreBe64(at + 8, p.bitmap);
-    QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(p.table + p.index * g_.l2_entry_bytes,
-                                             at, g_.l2_entry_bytes));
+    QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(
+        p.table + p.index * g_.l2_entry_bytes, at, g_.l2_entry_bytes));
   }
   for (const auto& [l1i, e] : l1_updates) {
     l1_[l1i] = e;
     uint8_t b[8];
     StoreBe64(b, e);
-    QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(header_.l1_table_offset + 8 * l1i, b, 8));
+    QCOW2REF_RETURN_IF_ERROR(
+        store_->WriteAt(header_.l1_table_offset + 8 * l1i, b, 8));
   }
   // Stage C: decrements only once the pointers are durable.
   if (!frees.empty()) {
@@ -181,8 +185,8 @@ namespace {
 Status CheckRange(uint64_t offset, uint64_t length, uint64_t size) {
   if (!RangeWithin(offset, length, size)) {
     return UsageError("range [" + std::to_string(offset) + ", +" +
-                      std::to_string(length) +
-                      ") goes past the virtual size " + std::to_string(size));
+                      std::to_string(length) + ") goes past the virtual size " +
+                      std::to_string(size));
   }
   return OkStatus();
 }
@@ -209,7 +213,8 @@ Status ImageWriter::Write(uint64_t offset, const uint8_t* data,
       ++count;
       pos += n;
     }
-    QCOW2REF_RETURN_IF_ERROR(WriteClusters(first, count, contents, false, false));
+    QCOW2REF_RETURN_IF_ERROR(
+        WriteClusters(first, count, contents, false, false));
   }
   return OkStatus();
 }
@@ -227,7 +232,8 @@ Status ImageWriter::WriteZeroes(uint64_t offset, uint64_t length) {
       std::vector<uint8_t> zeros(n, 0);
       QCOW2REF_RETURN_IF_ERROR(Write(pos, zeros.data(), n));
     } else {
-      std::vector<std::vector<uint8_t>> contents(1, std::vector<uint8_t>(cs, 0));
+      std::vector<std::vector<uint8_t>> contents(1,
+                                                 std::vector<uint8_t>(cs, 0));
       QCOW2REF_RETURN_IF_ERROR(WriteClusters(gc, 1, contents, false, true));
     }
     pos += n;

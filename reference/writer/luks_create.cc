@@ -23,10 +23,14 @@ std::string ModeString(const CipherSuite& s) {
 
 std::string FamilyString(CipherFamily f) {
   switch (f) {
-    case CipherFamily::kAes: return "aes";
-    case CipherFamily::kSerpent: return "serpent";
-    case CipherFamily::kTwofish: return "twofish";
-    case CipherFamily::kCast5: return "cast5";
+    case CipherFamily::kAes:
+      return "aes";
+    case CipherFamily::kSerpent:
+      return "serpent";
+    case CipherFamily::kTwofish:
+      return "twofish";
+    case CipherFamily::kCast5:
+      return "cast5";
   }
   return "aes";
 }
@@ -53,10 +57,11 @@ uint64_t MeasurePbkdf2Rate(const std::string& hash, size_t out_len) {
   uint32_t iterations = 1 << 14;
   while (true) {
     const auto start = std::chrono::steady_clock::now();
-    auto r = Pbkdf2(hash, pw, sizeof pw, salt, sizeof salt, iterations, out_len);
-    const double secs = std::chrono::duration<double>(
-                            std::chrono::steady_clock::now() - start)
-                            .count();
+    auto r =
+        Pbkdf2(hash, pw, sizeof pw, salt, sizeof salt, iterations, out_len);
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     if (!r.ok()) return kMinIterations;
     if (secs > 0.05 || iterations >= (1u << 24)) {
       return static_cast<uint64_t>(iterations / std::max(secs, 1e-6));
@@ -77,20 +82,22 @@ Status FillKeySlot(LuksArea* area, int slot, const SecretBytes& pass,
       Pbkdf2(h.hash_spec, pass.data(), pass.size(), s.salt.data(),
              s.salt.size(), s.iterations, h.key_bytes));
   // SPEC(L1.AF.split)
-  QCOW2REF_ASSIGN_OR_RETURN(
-      SecretBytes material,
-      AfSplit(h.hash_spec, area->master_key.data(), h.key_bytes, kLuksStripes,
-              random));
+  QCOW2REF_ASSIGN_OR_RETURN(SecretBytes material,
+                            AfSplit(h.hash_spec, area->master_key.data(),
+                                    h.key_bytes, kLuksStripes, random));
   // SPEC(L1.OPS.key_material_sector_padding): whole sectors, zero padded.
-  const uint64_t padded = DivRoundUp(material.size(), kSectorSize) * kSectorSize;
+  const uint64_t padded =
+      DivRoundUp(material.size(), kSectorSize) * kSectorSize;
   SecretBytes buf(padded);
   std::memset(buf.data(), 0, padded);
   std::memcpy(buf.data(), material.data(), material.size());
   QCOW2REF_ASSIGN_OR_RETURN(
-      auto cipher, SectorCipher::Create(h.suite, slot_key.data(), slot_key.size()));
+      auto cipher,
+      SectorCipher::Create(h.suite, slot_key.data(), slot_key.size()));
   QCOW2REF_RETURN_IF_ERROR(cipher->Encrypt(buf.data(), padded, 0));
-  std::memcpy(area->bytes.data() + uint64_t{s.key_material_offset} * kSectorSize,
-              buf.data(), padded);
+  std::memcpy(
+      area->bytes.data() + uint64_t{s.key_material_offset} * kSectorSize,
+      buf.data(), padded);
   s.active = kLuksSlotEnabled;
   const auto hdr = SerializeLuksHeader(h);
   std::memcpy(area->bytes.data(), hdr.data(), hdr.size());
@@ -146,8 +153,8 @@ Result<LuksArea> CreateLuksArea(const LuksCreateOptions& o,
   QCOW2REF_ASSIGN_OR_RETURN(
       SecretBytes digest,
       Pbkdf2(o.hash, area.master_key.data(), area.master_key.size(),
-             h.mk_digest_salt.data(), h.mk_digest_salt.size(),
-             h.mk_digest_iter, kLuksDigestSize));
+             h.mk_digest_salt.data(), h.mk_digest_salt.size(), h.mk_digest_iter,
+             kLuksDigestSize));
   std::memcpy(h.mk_digest.data(), digest.data(), kLuksDigestSize);
   area.bytes.assign(uint64_t{h.payload_offset} * kSectorSize, 0);
   QCOW2REF_RETURN_IF_ERROR(FillKeySlot(&area, 0, pass, slot_iter, random));

@@ -10,8 +10,8 @@
 
 #include "reference/crypto/luks_header.h"
 #include "reference/crypto/secret.h"
-#include "reference/writer/random_source.h"
 #include "reference/status/status.h"
+#include "reference/writer/random_source.h"
 
 namespace qcow2ref {
 

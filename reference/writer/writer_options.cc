@@ -55,7 +55,8 @@ Status ValidateCreateOptions(const CreateOptions& o) {
                "backing format must be raw or qcow2");
   }
   if (!o.backing_format.empty() && o.backing_file.empty()) {
-    return Bad("QX.WRITE.validate_first", "backing format without a backing file");
+    return Bad("QX.WRITE.validate_first",
+               "backing format without a backing file");
   }
   if (o.data_file_raw && o.data_file.empty()) {
     return Bad("Q2.HDRV3.autoclear.raw_requires_xdf",
@@ -68,9 +69,9 @@ Status ValidateCreateOptions(const CreateOptions& o) {
   if (o.encryption == Encryption::kLuks) {
     auto suite = ParseCipherSpec(o.luks_cipher);
     if (!suite.ok()) {
-      return Bad("L1.PHDR.cipher_name",
-                 "unsupported LUKS cipher '" + o.luks_cipher + "': " +
-                     suite.error().message);
+      return Bad("L1.PHDR.cipher_name", "unsupported LUKS cipher '" +
+                                            o.luks_cipher +
+                                            "': " + suite.error().message);
     }
     if (!IsKnownHash(o.luks_hash)) {
       return Bad("L1.PHDR.hash_spec", "unknown hash '" + o.luks_hash + "'");

@@ -23,9 +23,9 @@ struct CreateOptions {
   bool extended_l2 = false;
   uint8_t compression_type = 0;  // 0 deflate ("zlib"), 1 zstd
   bool lazy_refcounts = false;
-  std::string backing_file;         // Name stored in the image.
-  std::string backing_format;       // "raw", "qcow2" or "" (no extension).
-  std::string data_file;            // External data file name (stored).
+  std::string backing_file;    // Name stored in the image.
+  std::string backing_format;  // "raw", "qcow2" or "" (no extension).
+  std::string data_file;       // External data file name (stored).
   bool data_file_raw = false;
   Encryption encryption = Encryption::kNone;
   // LUKS: cipher spec like "aes-256-xts-plain64", hash, PBKDF2 cost.

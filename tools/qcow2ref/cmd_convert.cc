@@ -23,7 +23,8 @@ int RunConvert(int argc, char** argv) {
   auto args = ParseArgs(argc, argv, 2, flags, names);
   if (!args.ok()) return ReportError(args.error());
   if (args->positional.size() != 2) {
-    return UsageFailure("convert SRC DST [create options] [--compress] [--progress]");
+    return UsageFailure(
+        "convert SRC DST [create options] [--compress] [--progress]");
   }
   const std::string& src = args->positional[0];
   const std::string& dst = args->positional[1];
@@ -33,13 +34,16 @@ int RunConvert(int argc, char** argv) {
   auto raw = FileSource::Open(src);
   if (!raw.ok()) return ReportError(raw.error());
   uint8_t magic[4] = {};
-  const bool is_qcow2 = (*raw)->Size() >= 4 && (*raw)->ReadAt(0, magic, 4).ok() &&
+  const bool is_qcow2 = (*raw)->Size() >= 4 &&
+                        (*raw)->ReadAt(0, magic, 4).ok() &&
                         LoadBe32(magic) == kQcow2Magic;
   Args source_args = *args;
   source_args.options.erase("--secret-file");
   source_args.options.erase("--secret-env");
-  if (auto f = args->Get("--source-secret-file")) source_args.options["--secret-file"] = *f;
-  if (auto e = args->Get("--source-secret-env")) source_args.options["--secret-env"] = *e;
+  if (auto f = args->Get("--source-secret-file"))
+    source_args.options["--secret-file"] = *f;
+  if (auto e = args->Get("--source-secret-env"))
+    source_args.options["--secret-env"] = *e;
   OpenedImage source;
   uint64_t size = (*raw)->Size();
   if (is_qcow2) {
@@ -50,15 +54,16 @@ int RunConvert(int argc, char** argv) {
   }
   if (opts->size == 0) opts->size = size;
   if (args->Has("--compress") && opts->encryption != Encryption::kNone) {
-    return ReportError(Error{ErrorKind::kUsage, "QX.WRITE.no_compressed_encryption",
-                             std::nullopt,
+    return ReportError(Error{ErrorKind::kUsage,
+                             "QX.WRITE.no_compressed_encryption", std::nullopt,
                              "compression and encryption together would store "
                              "compressed clusters in plaintext: refused"});
   }
   auto secret = LoadSecret(*args);
   if (!secret.ok()) return ReportError(secret.error());
-  auto writer = CreateImage(dst, *opts, secret->has_value() ? &**secret : nullptr,
-                            args->Has("--force"));
+  auto writer =
+      CreateImage(dst, *opts, secret->has_value() ? &**secret : nullptr,
+                  args->Has("--force"));
   if (!writer.ok()) return ReportError(writer.error());
   const bool progress = args->Has("--progress") && isatty(2);
   Status st = CopyInto(

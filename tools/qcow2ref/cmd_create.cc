@@ -27,7 +27,8 @@ Status CopyInto(ImageWriter* writer, uint64_t size,
       for (uint64_t i = 0; i < m && zero; ++i) zero = buf[c + i] == 0;
       if (zero) continue;
       if (compress) {
-        QCOW2REF_RETURN_IF_ERROR(writer->WriteCompressed(pos + c, buf.data() + c, m));
+        QCOW2REF_RETURN_IF_ERROR(
+            writer->WriteCompressed(pos + c, buf.data() + c, m));
       } else {
         QCOW2REF_RETURN_IF_ERROR(writer->Write(pos + c, buf.data() + c, m));
       }
@@ -65,7 +66,8 @@ int RunCreate(int argc, char** argv) {
     from = std::move(src).value();
   }
   const SecretBytes* s = secret->has_value() ? &**secret : nullptr;
-  auto writer = CreateImage(args->positional[0], *opts, s, args->Has("--force"));
+  auto writer =
+      CreateImage(args->positional[0], *opts, s, args->Has("--force"));
   if (!writer.ok()) return ReportError(writer.error());
   if (from) {
     const uint64_t n = std::min(from->Size(), (*writer)->size());

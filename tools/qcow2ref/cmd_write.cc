@@ -67,6 +67,8 @@ int RunOp(int argc, char** argv, Op op) {
 
 int RunWrite(int argc, char** argv) { return RunOp(argc, argv, Op::kWrite); }
 int RunZero(int argc, char** argv) { return RunOp(argc, argv, Op::kZero); }
-int RunDiscard(int argc, char** argv) { return RunOp(argc, argv, Op::kDiscard); }
+int RunDiscard(int argc, char** argv) {
+  return RunOp(argc, argv, Op::kDiscard);
+}
 
 }  // namespace qcow2ref::cli

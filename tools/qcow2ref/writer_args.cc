@@ -11,11 +11,21 @@ std::set<std::string> CreateFlags() {
 }
 
 std::set<std::string> CreateOptionNames() {
-  return {"--size",          "--version",          "--cluster-size",
-          "--refcount-bits", "--compression-type", "--backing",
-          "--backing-format", "--data-file",       "--encrypt",
-          "--luks-cipher",   "--luks-hash",        "--luks-iter-time",
-          "--luks-iterations", "--deterministic-seed", "--secret-file",
+  return {"--size",
+          "--version",
+          "--cluster-size",
+          "--refcount-bits",
+          "--compression-type",
+          "--backing",
+          "--backing-format",
+          "--data-file",
+          "--encrypt",
+          "--luks-cipher",
+          "--luks-hash",
+          "--luks-iter-time",
+          "--luks-iterations",
+          "--deterministic-seed",
+          "--secret-file",
           "--secret-env"};
 }
 
@@ -46,7 +56,8 @@ Result<CreateOptions> ParseCreateOptions(const Args& args) {
   if (auto v = args.Get("--refcount-bits")) {
     QCOW2REF_ASSIGN_OR_RETURN(uint64_t bits, ParseSize(*v, "--refcount-bits"));
     if (bits > 64) return UsageError("--refcount-bits must be 1..64");
-    QCOW2REF_ASSIGN_OR_RETURN(o.refcount_order, Log2Of(bits, "--refcount-bits"));
+    QCOW2REF_ASSIGN_OR_RETURN(o.refcount_order,
+                              Log2Of(bits, "--refcount-bits"));
   }
   o.extended_l2 = args.Has("--extended-l2");
   o.lazy_refcounts = args.Has("--lazy-refcounts");
@@ -61,10 +72,14 @@ Result<CreateOptions> ParseCreateOptions(const Args& args) {
   if (auto v = args.Get("--data-file")) o.data_file = *v;
   o.data_file_raw = args.Has("--data-file-raw");
   if (auto v = args.Get("--encrypt")) {
-    if (*v == "none") o.encryption = Encryption::kNone;
-    else if (*v == "aes") o.encryption = Encryption::kAes;
-    else if (*v == "luks") o.encryption = Encryption::kLuks;
-    else return UsageError("--encrypt must be none, aes or luks");
+    if (*v == "none")
+      o.encryption = Encryption::kNone;
+    else if (*v == "aes")
+      o.encryption = Encryption::kAes;
+    else if (*v == "luks")
+      o.encryption = Encryption::kLuks;
+    else
+      return UsageError("--encrypt must be none, aes or luks");
   }
   if (auto v = args.Get("--luks-cipher")) o.luks_cipher = *v;
   if (auto v = args.Get("--luks-hash")) o.luks_hash = *v;
@@ -74,24 +89,27 @@ Result<CreateOptions> ParseCreateOptions(const Args& args) {
   }
   if (auto v = args.Get("--luks-iterations")) {
     QCOW2REF_ASSIGN_OR_RETURN(uint64_t n, ParseSize(*v, "--luks-iterations"));
-    if (n == 0 || n > UINT32_MAX) return UsageError("--luks-iterations out of range");
+    if (n == 0 || n > UINT32_MAX)
+      return UsageError("--luks-iterations out of range");
     o.luks_iterations = static_cast<uint32_t>(n);
   }
   if (auto v = args.Get("--deterministic-seed")) {
     std::vector<uint8_t> seed;
     for (size_t i = 0; i + 1 < v->size(); i += 2) {
       const std::string byte = v->substr(i, 2);
-      if (byte.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+      if (byte.find_first_not_of("0123456789abcdefABCDEF") !=
+          std::string::npos) {
         return UsageError("--deterministic-seed must be hex");
       }
       seed.push_back(static_cast<uint8_t>(std::stoi(byte, nullptr, 16)));
     }
     if (seed.empty()) return UsageError("--deterministic-seed must be hex");
     o.deterministic_seed = seed;
-    std::fprintf(stderr,
-                 "qcow2ref: warning: --deterministic-seed makes salts, keys and "
-                 "UUIDs predictable: the image is NOT secure (test vectors "
-                 "only)\n");
+    std::fprintf(
+        stderr,
+        "qcow2ref: warning: --deterministic-seed makes salts, keys and "
+        "UUIDs predictable: the image is NOT secure (test vectors "
+        "only)\n");
   }
   return o;
 }
@@ -113,7 +131,8 @@ Result<std::unique_ptr<ImageWriter>> CreateImage(const std::string& path,
                                       ? options.data_file
                                       : wo.directory + "/" + options.data_file;
     // An existing data file is never clobbered without --force (R06).
-    QCOW2REF_ASSIGN_OR_RETURN(wo.data_file, FileStore::Open(data_path, true, force));
+    QCOW2REF_ASSIGN_OR_RETURN(wo.data_file,
+                              FileStore::Open(data_path, true, force));
   }
   QCOW2REF_ASSIGN_OR_RETURN(auto store, FileStore::Open(path, true, force));
   return ImageWriter::Create(std::move(store), options, std::move(wo));

@@ -1,0 +1,197 @@
+// The writer on in-memory stores: layout, refusals, compression, refcount
+// table growth, determinism. Every image written is then read back by the
+// reader and judged by the checker (both independent of the writer's
+// bookkeeping).
+#include "reference/writer/image_writer.h"
+
+#include <gtest/gtest.h>
+
+#include "reference/check/checker.h"
+#include "reference/format/cluster_entries.h"
+#include "reference/format/endian.h"
+#include "reference/status/spec_cite.h"
+
+namespace qcow2ref {
+namespace {
+
+struct Made {
+  std::unique_ptr<ImageWriter> writer;
+  MemoryStore* store;
+};
+
+Made Make(const CreateOptions& o, const SecretBytes* secret = nullptr) {
+  auto store = std::make_unique<MemoryStore>();
+  MemoryStore* raw = store.get();
+  WriterOptions wo;
+  wo.secret = secret;
+  auto w = ImageWriter::Create(std::move(store), o, std::move(wo));
+  EXPECT_TRUE(w.ok()) << w.error().ToString();
+  return {w.ok() ? std::move(w).value() : nullptr, raw};
+}
+
+void ExpectClean(const std::vector<uint8_t>& bytes,
+                 const SecretBytes* secret = nullptr) {
+  CheckOptions co;
+  co.secret = secret;
+  auto r = CheckImage(std::make_unique<MemorySource>(bytes), co);
+  ASSERT_TRUE(r.ok());
+  for (const Finding& f : r->report.findings) {
+    ADD_FAILURE() << f.clause << ": " << f.message;
+  }
+  EXPECT_TRUE(r->report.clean());
+}
+
+std::vector<uint8_t> ReadBack(const std::vector<uint8_t>& bytes,
+                              const SecretBytes* secret = nullptr) {
+  OpenOptions o;
+  o.secret = secret;
+  auto img = Image::OpenSource(std::make_unique<MemorySource>(bytes), o);
+  EXPECT_TRUE(img.ok()) << img.error().ToString();
+  std::vector<uint8_t> out((*img)->guest_size());
+  EXPECT_TRUE((*img)->Read(0, out.data(), out.size()).ok());
+  return out;
+}
+
+TEST(WriterTest, RefusesBadOptionsBeforeWriting) {
+  QCOW2_SPEC("QX.WRITE.validate_first");
+  CreateOptions o;
+  EXPECT_EQ(ValidateCreateOptions(o).error().clause, "QX.WRITE.validate_first");
+  o.size = 1 << 20;
+  EXPECT_TRUE(ValidateCreateOptions(o).ok());
+  CreateOptions v2 = o;
+  v2.version = 2;
+  v2.extended_l2 = true;
+  EXPECT_EQ(ValidateCreateOptions(v2).error().clause, "Q2.HDR.v2_length");
+  CreateOptions xl2 = o;
+  xl2.extended_l2 = true;
+  xl2.cluster_bits = 13;
+  EXPECT_EQ(ValidateCreateOptions(xl2).error().clause, "Q2.XL2.cluster_bits");
+  CreateOptions rc = o;
+  rc.refcount_order = 7;
+  EXPECT_FALSE(ValidateCreateOptions(rc).ok());
+  CreateOptions raw = o;
+  raw.data_file_raw = true;
+  EXPECT_FALSE(ValidateCreateOptions(raw).ok());
+  CreateOptions luks = o;
+  luks.encryption = Encryption::kLuks;
+  luks.luks_cipher = "blowfish-128-cbc-plain";
+  EXPECT_FALSE(ValidateCreateOptions(luks).ok());
+  // Nothing was written for a refused create.
+  auto store = std::make_unique<MemoryStore>();
+  MemoryStore* s = store.get();
+  EXPECT_FALSE(ImageWriter::Create(std::move(store), v2, WriterOptions()).ok());
+  (void)s;
+}
+
+TEST(WriterTest, CompressedWhenItShrinks) {
+  QCOW2_SPEC("Q2.CMP.descriptor");
+  CreateOptions o;
+  o.size = 1 << 20;
+  Made m = Make(o);
+  std::vector<uint8_t> text(65536, 'a');
+  std::vector<uint8_t> noise(65536);
+  uint32_t x = 7;
+  for (auto& b : noise) b = static_cast<uint8_t>((x = x * 1664525 + 1013904223) >> 24);
+  ASSERT_TRUE(m.writer->WriteCompressed(0, text.data(), text.size()).ok());
+  ASSERT_TRUE(m.writer->WriteCompressed(65536, noise.data(), noise.size()).ok());
+  ASSERT_TRUE(m.writer->Flush().ok());
+  const auto& bytes = m.store->bytes();
+  ExpectClean(bytes);
+  auto img = Image::OpenSource(std::make_unique<MemorySource>(bytes), OpenOptions());
+  ASSERT_TRUE(img.ok());
+  auto e = (*img)->MapLayer(0, 2 * 65536);
+  ASSERT_TRUE(e.ok());
+  ASSERT_EQ(e->size(), 2u);
+  EXPECT_EQ((*e)[0].kind, ClusterKind::kCompressed);
+  EXPECT_EQ((*e)[1].kind, ClusterKind::kNormal);
+  auto back = ReadBack(bytes);
+  EXPECT_TRUE(std::equal(text.begin(), text.end(), back.begin()));
+  EXPECT_TRUE(std::equal(noise.begin(), noise.end(), back.begin() + 65536));
+}
+
+TEST(WriterTest, RefusesCompressionInEncryptedImages) {
+  QCOW2_SPEC("QX.WRITE.no_compressed_encryption");
+  CreateOptions o;
+  o.size = 1 << 20;
+  o.encryption = Encryption::kAes;
+  SecretBytes pw = SecretFromString("pw");
+  Made m = Make(o, &pw);
+  std::vector<uint8_t> text(65536, 'a');
+  auto st = m.writer->WriteCompressed(0, text.data(), text.size());
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().clause, "QX.WRITE.no_compressed_encryption");
+}
+
+TEST(WriterTest, RefcountTableGrows) {
+  CreateOptions o;
+  o.size = 3 << 20;
+  o.cluster_bits = 9;
+  o.refcount_order = 6;
+  Made m = Make(o);
+  std::vector<uint8_t> data(5 << 19, 0x3c);
+  ASSERT_TRUE(m.writer->Write(0, data.data(), data.size()).ok());
+  ASSERT_TRUE(m.writer->Flush().ok());
+  // One table cluster (64 entries x 64 clusters) covers 2 MiB: it moved.
+  EXPECT_GT(LoadBe32(m.store->bytes().data() + 56), 1u);
+  ExpectClean(m.store->bytes());
+  auto back = ReadBack(m.store->bytes());
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), back.begin()));
+}
+
+TEST(WriterTest, DeterministicSeedReproducesLuksImage) {
+  QCOW2_SPEC("QX.WRITE.deterministic_seed");
+  CreateOptions o;
+  o.size = 1 << 20;
+  o.encryption = Encryption::kLuks;
+  o.luks_cipher = "aes-128-xts-plain64";
+  o.luks_iterations = 1000;
+  o.deterministic_seed = std::vector<uint8_t>{1, 2, 3};
+  SecretBytes pw = SecretFromString("seeded");
+  Made a = Make(o, &pw);
+  Made b = Make(o, &pw);
+  EXPECT_EQ(a.store->bytes(), b.store->bytes());
+  o.deterministic_seed = std::vector<uint8_t>{1, 2, 4};
+  Made c = Make(o, &pw);
+  EXPECT_NE(a.store->bytes(), c.store->bytes());
+  ExpectClean(a.store->bytes(), &pw);
+}
+
+TEST(WriterTest, DirtyAndCorruptImagesAreNotWritten) {
+  QCOW2_SPEC("QX.WRITE.dirty_refused");
+  QCOW2_SPEC("Q2.HDRV3.incompat.corrupt");
+  CreateOptions o;
+  o.size = 1 << 20;
+  Made m = Make(o);
+  for (uint64_t bit : {kIncompatDirty, kIncompatCorrupt}) {
+    std::vector<uint8_t> bytes = m.store->bytes();
+    StoreBe64(bytes.data() + 72, bit);
+    auto w = ImageWriter::Open(std::make_unique<MemoryStore>(bytes),
+                               WriterOptions());
+    ASSERT_FALSE(w.ok());
+  }
+}
+
+TEST(WriterTest, ZeroAndDiscardReadAsZeros) {
+  QCOW2_SPEC("QX.WRITE.discard");
+  for (uint32_t version : {2u, 3u}) {
+    CreateOptions o;
+    o.size = 1 << 20;
+    o.version = version;
+    Made m = Make(o);
+    std::vector<uint8_t> data(4 * 65536, 0x77);
+    ASSERT_TRUE(m.writer->Write(0, data.data(), data.size()).ok());
+    ASSERT_TRUE(m.writer->WriteZeroes(65536, 65536).ok());
+    ASSERT_TRUE(m.writer->Discard(2 * 65536 + 100, 65536).ok());
+    ASSERT_TRUE(m.writer->Flush().ok());
+    ExpectClean(m.store->bytes());
+    auto back = ReadBack(m.store->bytes());
+    for (uint64_t i = 0; i < 4 * 65536; ++i) {
+      const bool zero = (i >= 65536 && i < 2 * 65536) ||
+                        (i >= 2 * 65536 + 100 && i < 3 * 65536 + 100);
+      ASSERT_EQ(back[i], zero ? 0 : 0x77) << "v" << version << " byte " << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace qcow2ref

@@ -1,0 +1,480 @@
+#!/usr/bin/env python3
+"""qcow2ref benchmarks: qcow2ref next to qemu-img, measured side by side.
+
+  bazel run -c opt //tools:bench -- [--quick] [--repeats N] [--scratch DIR]
+                                    [--json FILE] [--only CASE,...] [--no-conformance]
+
+Builds its images with qemu-img in a scratch folder outside the repository
+(default /tmp/qcow2ref-bench; 512 MiB images, 64 MiB with --quick; reused by
+later runs), runs every case several times, alternating which program goes
+first, and prints the medians and ratios as a Markdown table (also written as
+JSON, default SCRATCH/bench.json). Ratios are "how many times faster qcow2ref
+is" (reference time / qcow2ref time), so >= 1 means qcow2ref wins.
+
+Cases: read to raw (plain, zlib, legacy AES, LUKS xts, LUKS cbc-essiv),
+raw -> LUKS convert (skipped until `qcow2ref convert` exists), the in-process
+Crypto++ cipher ceiling, LUKS unlock vs the PBKDF2 floor, check and map on a
+sparse 1 TiB and a fully allocated 4 GiB image, and the conformance suite.
+Python 3 standard library only.
+"""
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TMP = "/tmp"  # set to the scratch folder in main()
+PASSPHRASE = b"benchmark"
+MIB = 1 << 20
+
+
+# --- running and timing ------------------------------------------------------
+
+def timed(cmd, stdout=subprocess.DEVNULL, env=None, cwd=None):
+    """Runs cmd; returns {wall, cpu, rss_mib}. Raises on a non-zero exit."""
+    # Peak RSS comes from /usr/bin/time: a child forked from this (large)
+    # Python process would report Python's peak as its own.
+    rss_file = os.path.join(TMP, "rss")
+    prefix = ["/usr/bin/time", "-f", "%M", "-o", rss_file] if os.path.exists("/usr/bin/time") else []
+    t0 = time.perf_counter()
+    p = subprocess.Popen(prefix + cmd, stdout=stdout, stderr=subprocess.PIPE, env=env, cwd=cwd)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    err = p.stderr.read().decode(errors="replace")
+    p.stderr.close()
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise RuntimeError("%s exited %d: %s" % (" ".join(cmd), p.returncode, err.strip()[-500:]))
+    rss_kib = ru.ru_maxrss
+    if prefix:
+        with open(rss_file) as f:
+            rss_kib = int(f.read().split()[-1])
+    return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "rss_mib": rss_kib / 1024}
+
+
+def summarize(samples):
+    walls = [s["wall"] for s in samples]
+    med = statistics.median(walls)
+    return {
+        "median_s": med,
+        "min_s": min(walls),
+        "max_s": max(walls),
+        "spread_pct": 100 * (max(walls) - min(walls)) / med if med else 0,
+        "cpu_s": statistics.median(s["cpu"] for s in samples),
+        "rss_mib": max(s["rss_mib"] for s in samples),
+        "runs": len(walls),
+    }
+
+
+def side_by_side(ours, theirs, repeats, before=None):
+    """Runs two thunks alternately `repeats` times; returns their summaries."""
+    a, b = [], []
+    for i in range(repeats):
+        for which in ((0, 1) if i % 2 == 0 else (1, 0)):
+            if before:
+                before()
+            (a if which == 0 else b).append((ours, theirs)[which]())
+    return summarize(a), summarize(b)
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --- images ------------------------------------------------------------------
+
+class Images:
+    def __init__(self, scratch, size_mib):
+        self.dir = scratch
+        self.size_mib = size_mib
+        os.makedirs(scratch, exist_ok=True)
+        self.secret = os.path.join(scratch, "passphrase")
+        with open(self.secret, "wb") as f:
+            f.write(PASSPHRASE)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def make(self, name, build):
+        """Builds scratch/name with build(tmp_path) unless it exists."""
+        out = self.path(name)
+        if not os.path.exists(out):
+            log("bench: making %s" % out)
+            tmp = out + ".tmp"
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            build(tmp)
+            os.rename(tmp, out)
+        return out
+
+    def source(self):
+        """SIZE MiB of raw data, no zero sectors, each 64 KiB half random and
+        half text (so zlib compresses clusters to about half)."""
+        def build(tmp):
+            rng = random.Random(20261125)
+            with open(tmp, "wb") as f:
+                for c in range(self.size_mib * 16):
+                    text = (b"qcow2ref benchmark cluster %08d " % c) * 1024
+                    f.write(rng.randbytes(32768) + text[:32768])
+        return self.make("source-%dm.raw" % self.size_mib, build)
+
+    def secret_object(self):
+        return "secret,id=sec0,file=%s" % self.secret
+
+    def qcow2(self, kind):
+        """plain, zlib, aes, luks-xts, luks-cbc-essiv: the source as qcow2."""
+        src = self.source()
+        opts = {
+            "plain": [],
+            "zlib": ["-c", "-o", "compression_type=zlib"],
+            "aes": ["-o", "encrypt.format=aes,encrypt.key-secret=sec0"],
+            "luks-xts": ["-o", "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10,"
+                         "encrypt.cipher-alg=aes-256,encrypt.cipher-mode=xts,encrypt.ivgen-alg=plain64"],
+            "luks-cbc-essiv": ["-o", "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10,"
+                               "encrypt.cipher-alg=aes-128,encrypt.cipher-mode=cbc,"
+                               "encrypt.ivgen-alg=essiv,encrypt.ivgen-hash-alg=sha256"],
+        }[kind]
+        return self.make("%s-%dm.qcow2" % (kind, self.size_mib), lambda tmp: subprocess.run(
+            ["qemu-img", "convert", "--object", self.secret_object(), "-f", "raw", "-O", "qcow2"]
+            + opts + [src, tmp], check=True))
+
+    def luks_default(self):
+        """A small LUKS image with QEMU's default unlock cost (iter-time 2 s)."""
+        return self.make("luks-default.qcow2", lambda tmp: subprocess.run(
+            ["qemu-img", "create", "-q", "-f", "qcow2", "--object", self.secret_object(),
+             "-o", "encrypt.format=luks,encrypt.key-secret=sec0", tmp, "16M"], check=True))
+
+    def sparse_1t(self):
+        """1 TiB, 64 KiB clusters, one 64 KiB write every 64 GiB (16 L2 tables)."""
+        def build(tmp):
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=65536",
+                            tmp, "1T"], check=True)
+            cmds = []
+            for i in range(16):
+                cmds += ["-c", "write -P 0x%02x %dG 64k" % (i + 1, 64 * i)]
+            subprocess.run(["qemu-io", "-f", "qcow2"] + cmds + [tmp], check=True,
+                           stdout=subprocess.DEVNULL)
+        return self.make("sparse-1t.qcow2", build)
+
+    def full_4g(self):
+        """4 GiB, 64 KiB clusters, every cluster allocated (preallocation=metadata)."""
+        return self.make("full-4g.qcow2", lambda tmp: subprocess.run(
+            ["qemu-img", "create", "-q", "-f", "qcow2",
+             "-o", "cluster_size=65536,preallocation=metadata", tmp, "4G"], check=True))
+
+
+# --- cases -------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.q = args.qcow2ref
+        self.cb = args.cipher_bench
+        self.img = Images(args.scratch, 64 if args.quick else 512)
+        self.rows = []      # Markdown rows
+        self.results = {}   # JSON
+
+    def add(self, case, ours, ref, ratio, target, met, note=""):
+        self.rows.append((case, ours, ref, ratio, target, met, note))
+
+    def skip(self, case, reason):
+        log("bench: skipping %s: %s" % (case, reason))
+        self.results[case] = {"skipped": reason}
+        self.add(case, "-", "-", "-", "-", "skipped", reason)
+
+    def out_path(self):
+        return self.img.path("out.raw")
+
+    def remove_out(self):
+        if os.path.exists(self.out_path()):
+            os.remove(self.out_path())
+
+    def qemu_image_opts(self, path, encrypted):
+        if not encrypted:
+            return ["-f", "qcow2", path]
+        return ["--object", self.img.secret_object(), "--image-opts",
+                "driver=qcow2,encrypt.key-secret=sec0,file.filename=%s" % path]
+
+    def read_case(self, kind, target):
+        encrypted = kind not in ("plain", "zlib")
+        image = self.img.qcow2(kind)
+        size = self.img.size_mib * MIB
+        out = self.out_path()
+        ours_cmd = [self.q, "read", image, "--output", out]
+        if encrypted:
+            ours_cmd += ["--secret-file", self.img.secret]
+        qemu_cmd = ["qemu-img", "convert"] + self.qemu_image_opts(image, encrypted) + ["-O", "raw", out]
+        # Same bytes as qemu-img, once.
+        timed(qemu_cmd)
+        want = self.img.path("want.raw")
+        os.replace(out, want)
+        timed(ours_cmd)
+        same = _same_file(out, want)
+        os.remove(want)
+        if not same:
+            raise RuntimeError("qcow2ref read of %s differs from qemu-img convert" % image)
+        ours, ref = side_by_side(lambda: timed(ours_cmd), lambda: timed(qemu_cmd),
+                                 self.args.repeats, before=self.remove_out)
+        self.remove_out()
+        ratio = ref["median_s"] / ours["median_s"]
+        cpu_ratio = ref["cpu_s"] / ours["cpu_s"]
+        case = "read %s (%d MiB)" % (kind, self.img.size_mib)
+        self.results[case] = {"ours": ours, "qemu-img": ref, "ratio": ratio, "cpu_ratio": cpu_ratio,
+                              "ours_mbps": size / ours["median_s"] / 1e6,
+                              "ours_mbps_per_cpu_s": size / ours["cpu_s"] / 1e6,
+                              "qemu_mbps": size / ref["median_s"] / 1e6, "target": target}
+        self.add(case, _mbps(size, ours), _mbps(size, ref), "%.2fx (cpu %.2fx)" % (ratio, cpu_ratio),
+                 ">= %.1fx" % target if target else "-", _yes(ratio >= target) if target else "-",
+                 "spread %s" % _spreads(ours, ref))
+        return self.results[case]
+
+    def convert_case(self, target):
+        case = "convert raw -> LUKS xts (%d MiB)" % self.img.size_mib
+        usage = subprocess.run([self.q, "--help"], capture_output=True, text=True)
+        if "convert" not in usage.stdout + usage.stderr:
+            return self.skip(case, "`qcow2ref convert` does not exist yet")
+        src = self.img.source()
+        out = self.img.path("out.qcow2")
+        # Assumed syntax (the writer is not written yet): qemu-img's.
+        ours_cmd = [self.q, "convert", "-f", "raw", "-O", "qcow2", "--secret-file", self.img.secret,
+                    "-o", "encrypt.format=luks,encrypt.iter-time=10", src, out]
+        qemu_cmd = ["qemu-img", "convert", "--object", self.img.secret_object(), "-f", "raw",
+                    "-O", "qcow2", "-o", "encrypt.format=luks,encrypt.key-secret=sec0,"
+                    "encrypt.iter-time=10", src, out]
+
+        def clean():
+            if os.path.exists(out):
+                os.remove(out)
+        try:
+            clean()
+            timed(ours_cmd)
+        except RuntimeError as e:
+            return self.skip(case, "qcow2ref convert failed with the assumed syntax: %s" % e)
+        ours, ref = side_by_side(lambda: timed(ours_cmd), lambda: timed(qemu_cmd),
+                                 self.args.repeats, before=clean)
+        clean()
+        size = self.img.size_mib * MIB
+        ratio = ref["median_s"] / ours["median_s"]
+        self.results[case] = {"ours": ours, "qemu-img": ref, "ratio": ratio, "target": target}
+        self.add(case, _mbps(size, ours), _mbps(size, ref), "%.2fx" % ratio, ">= %.1fx" % target,
+                 _yes(ratio >= target), "spread %s" % _spreads(ours, ref))
+
+    def cipher_ceiling(self, luks_read):
+        runs = [json.loads(subprocess.run([self.cb, "ciphers", "64"], check=True,
+                                          capture_output=True, text=True).stdout)
+                for _ in range(self.args.repeats)]
+        med = {k: statistics.median(r[k] for r in runs) for k in runs[0] if k.endswith("mbps")}
+        med["aesni"] = runs[0]["aesni"]
+        self.results["cipher ceiling"] = med
+        for key, label in (("xts_aes256_plain64", "AES-256-XTS"),
+                           ("cbc_aes128_plain64", "AES-128-CBC plain64"),
+                           ("cbc_aes128_essiv_sha256", "AES-128-CBC essiv:sha256")):
+            ceiling = med[key + "_mbps"]
+            ref = med["ref_" + key + "_mbps"]
+            self.add("Crypto++ %s, 512 B sectors, in-process" % label, "%.0f MB/s (SectorCipher)" % ref,
+                     "%.0f MB/s (raw Crypto++)" % ceiling, "%.0f%%" % (100 * ref / ceiling), "-", "-",
+                     "AES-NI %s" % ("yes" if med["aesni"] else "NO"))
+        if luks_read:
+            # Both per CPU second: the ceiling is timed on the thread's CPU clock.
+            frac = luks_read["ours_mbps_per_cpu_s"] / med["xts_aes256_plain64_mbps"]
+            self.results["luks read / xts ceiling"] = frac
+            self.add("LUKS xts read vs XTS ceiling (MB per CPU second)",
+                     "%.0f MB/s" % luks_read["ours_mbps_per_cpu_s"],
+                     "%.0f MB/s" % med["xts_aes256_plain64_mbps"], "%.0f%%" % (100 * frac), ">= 70%",
+                     _yes(frac >= 0.70), "whole process: open, unlock, pread, decrypt, write")
+
+    def unlock_case(self):
+        image = self.img.luks_default()
+        floor = json.loads(subprocess.run([self.cb, "pbkdf2", image], check=True,
+                                          capture_output=True, text=True).stdout)
+        ours_cmd = [self.q, "read", image, "--length", "512", "--output", "/dev/null",
+                    "--secret-file", self.img.secret]
+        qemu_cmd = ["qemu-io"] + self.qemu_image_opts(image, True) + ["-c", "read 0 512"]
+        ours, ref = side_by_side(lambda: timed(ours_cmd), lambda: timed(qemu_cmd),
+                                 max(3, self.args.repeats // 2))
+        ratio = ref["median_s"] / ours["median_s"]
+        floor_s = floor["ref_slot_s"] + floor["ref_digest_s"]
+        self.results["unlock"] = {"ours": ours, "qemu-io": ref, "ratio": ratio, "pbkdf2": floor}
+        self.add("LUKS unlock, default image (%s, %d + %d iterations, %d-byte key): open + read 512 B"
+                 % (floor["hash"], floor["slot_iterations"], floor["digest_iterations"],
+                    floor["key_bytes"]),
+                 "%.2f s (cpu %.2f)" % (ours["median_s"], ours["cpu_s"]),
+                 "%.2f s (cpu %.2f, qemu-io)" % (ref["median_s"], ref["cpu_s"]),
+                 "%.2fx (cpu %.2fx)" % (ratio, ref["cpu_s"] / ours["cpu_s"]), ">= 1.0x",
+                 _yes(ratio >= 1.0), "spread %s" % _spreads(ours, ref))
+        stock = ""
+        if "stock_slot_s" in floor:
+            stock = "; stock Crypto++ PKCS5_PBKDF2_HMAC %.2f s" % (
+                floor["stock_slot_s"] + floor["stock_digest_s"])
+        self.add("  PBKDF2 floor (slot + digest, in-process CPU)", "%.2f s" % floor_s, "-",
+                 "%.0f%% of unlock CPU" % (100 * floor_s / ours["cpu_s"]), "-", "-", stock.lstrip("; "))
+
+    def metadata_case(self, what, image, label, target_s=None):
+        ours_cmd = [self.q, what, image]
+        qemu_cmd = ["qemu-img", what, "-f", "qcow2", image] + (["--output=json"] if what == "map" else [])
+        ours, ref = side_by_side(lambda: timed(ours_cmd), lambda: timed(qemu_cmd), self.args.repeats)
+        ratio = ref["median_s"] / ours["median_s"]
+        case = "%s %s" % (what, label)
+        self.results[case] = {"ours": ours, "qemu-img": ref, "ratio": ratio}
+        target = "< %.0f s" % target_s if target_s else "-"
+        met = _yes(ours["median_s"] < target_s) if target_s else "-"
+        self.add(case, "%.3f s, %.0f MiB RSS" % (ours["median_s"], ours["rss_mib"]),
+                 "%.3f s, %.0f MiB RSS" % (ref["median_s"], ref["rss_mib"]), "%.2fx" % ratio,
+                 target, met, "spread %s" % _spreads(ours, ref))
+
+    def conformance_case(self):
+        ws = os.environ.get("BUILD_WORKSPACE_DIRECTORY")
+        case = "bazel test //conformance/... (warm, --nocache_test_results)"
+        if not ws:
+            return self.skip(case, "not started with bazel run (no BUILD_WORKSPACE_DIRECTORY)")
+        if self.args.no_conformance:
+            return self.skip(case, "--no-conformance")
+        bazel = ["bazel", "test", "//conformance/..."]
+        subprocess.run(bazel, cwd=ws, check=True, capture_output=True)  # warm the build
+        samples = [timed(bazel + ["--nocache_test_results"], cwd=ws)
+                   for _ in range(1 if self.args.quick else 3)]
+        s = summarize(samples)
+        self.results[case] = s
+        self.add(case, "%.1f s" % s["median_s"], "-", "-", "< 60 s", _yes(s["median_s"] < 60),
+                 "spread %.0f%%, %d runs" % (s["spread_pct"], s["runs"]))
+
+        case = "conformance runner, per vector (bazel run //conformance:run)"
+        q = subprocess.run(["bazel", "query", "//conformance:run"], cwd=ws, capture_output=True)
+        if q.returncode != 0:
+            return self.skip(case, "//conformance:run does not exist yet")
+        vectors = [f for f in os.listdir(os.path.join(ws, "vectors", "images"))
+                   if f.endswith(".qcow2")]
+        run = ["bazel", "run", "//conformance:run", "--", "--adapter",
+               os.path.join(ws, "conformance", "adapters", "qcow2ref"), "-j", "1"]
+        try:
+            subprocess.run(run, cwd=ws, capture_output=True)  # build it
+            s = summarize([timed(run, cwd=ws)])
+        except RuntimeError as e:
+            return self.skip(case, "runner failed: %s" % e)
+        per = s["median_s"] / max(1, len(vectors))
+        self.results[case] = dict(s, vectors=len(vectors), per_vector_s=per)
+        self.add(case, "%.0f ms/vector" % (1000 * per), "-", "-", "-", "-",
+                 "%.1f s for about %d images, -j 1" % (s["median_s"], len(vectors)))
+
+    def run(self):
+        only = set(self.args.only.split(",")) if self.args.only else None
+
+        def want(name):
+            return only is None or name in only
+
+        reads = {}
+        for kind, target in (("plain", 1.0), ("zlib", None), ("aes", 1.5), ("luks-xts", 1.5),
+                             ("luks-cbc-essiv", 1.5)):
+            if want("read") or want("read-" + kind):
+                reads[kind] = self.read_case(kind, target)
+        if want("convert"):
+            self.convert_case(1.5)
+        if want("cipher"):
+            self.cipher_ceiling(reads.get("luks-xts"))
+        if want("unlock"):
+            self.unlock_case()
+        if want("metadata"):
+            sparse, full = self.img.sparse_1t(), self.img.full_4g()
+            self.metadata_case("check", sparse, "sparse 1 TiB (16 L2 tables)", 2.0)
+            self.metadata_case("map", sparse, "sparse 1 TiB (16 L2 tables)")
+            self.metadata_case("check", full, "fully allocated 4 GiB")
+            self.metadata_case("map", full, "fully allocated 4 GiB")
+        if want("conformance"):
+            self.conformance_case()
+
+
+def _same_file(a, b):
+    if os.path.getsize(a) != os.path.getsize(b):
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            x, y = fa.read(MIB << 3), fb.read(MIB << 3)
+            if x != y:
+                return False
+            if not x:
+                return True
+
+
+def _mbps(size, s):
+    return "%.0f MB/s (%.3f s, cpu %.2f s)" % (size / s["median_s"] / 1e6, s["median_s"], s["cpu_s"])
+
+
+def _spreads(ours, ref):
+    return "%.0f%% / %.0f%%" % (ours["spread_pct"], ref["spread_pct"])
+
+
+def _yes(ok):
+    return "yes" if ok else "**NO**"
+
+
+def machine():
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    qemu = subprocess.run(["qemu-img", "--version"], capture_output=True, text=True).stdout
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+            "qemu-img": qemu.splitlines()[0] if qemu else "?",
+            "load_before": os.getloadavg()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="64 MiB images, 3 repeats")
+    ap.add_argument("--repeats", type=int, default=None, help="runs per case (default 5, quick 3)")
+    ap.add_argument("--scratch", default="/tmp/qcow2ref-bench")
+    ap.add_argument("--json", default=None, help="default SCRATCH/bench.json")
+    ap.add_argument("--only", default=None,
+                    help="comma list: read, read-<kind>, convert, cipher, unlock, metadata, conformance")
+    ap.add_argument("--no-conformance", action="store_true")
+    ap.add_argument("--qcow2ref", default=os.path.join(HERE, "..", "qcow2ref", "qcow2ref"))
+    ap.add_argument("--cipher-bench", default=os.path.join(HERE, "cipher_bench"))
+    args = ap.parse_args()
+    if args.repeats is None:
+        args.repeats = 3 if args.quick else 5
+    for tool in ("qemu-img", "qemu-io"):
+        if shutil.which(tool) is None:
+            sys.exit("bench: %s is needed (apt-get install qemu-utils)" % tool)
+    args.scratch = os.path.abspath(args.scratch)
+    ws = os.environ.get("BUILD_WORKSPACE_DIRECTORY")
+    if ws and os.path.commonpath([args.scratch, os.path.abspath(ws)]) == os.path.abspath(ws):
+        sys.exit("bench: the scratch folder must be outside the repository")
+
+    global TMP
+    os.makedirs(args.scratch, exist_ok=True)
+    TMP = args.scratch
+    bench = Bench(args)
+    info = machine()
+    t0 = time.time()
+    bench.run()
+    info["load_after"] = os.getloadavg()
+    info["bench_seconds"] = time.time() - t0
+
+    print("Machine: %s, %d cores, kernel %s, %s; load average %.1f before, %.1f after; "
+          "%d runs per case, medians; ratio = qemu-img time / qcow2ref time (wall; cpu = user+sys).\n"
+          % (info["cpu"], info["cores"], info["kernel"], info["qemu-img"],
+             info["load_before"][0], info["load_after"][0], args.repeats))
+    print("| case | qcow2ref | reference | ratio | target | met | notes |")
+    print("|---|---|---|---|---|---|---|")
+    for row in bench.rows:
+        print("| " + " | ".join(str(c) for c in row) + " |")
+    path = args.json or os.path.join(args.scratch, "bench.json")
+    with open(path, "w") as f:
+        json.dump({"machine": info, "quick": args.quick, "repeats": args.repeats,
+                   "results": bench.results}, f, indent=2)
+    print("\nJSON: %s" % path)
+
+
+if __name__ == "__main__":
+    main()
