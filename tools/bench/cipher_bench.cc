@@ -19,7 +19,6 @@
 #include <cryptopp/pwdbased.h>
 #include <cryptopp/sha.h>
 #include <cryptopp/xts.h>
-
 #include <time.h>
 
 #include <cstdio>
