@@ -80,9 +80,9 @@ TEST(KatTest, Pbkdf2) {
     for (const auto& t : g.at("tests")) {
       const auto pw = Unhex(t.at("password"));
       const auto salt = Unhex(t.at("salt"));
-      auto dk = Pbkdf2(g.at("hash"), pw.data(), pw.size(), salt.data(),
-                       salt.size(), static_cast<uint32_t>(Num(t.at("iterations"))),
-                       Num(t.at("dkLen")));
+      auto dk = Pbkdf2(
+          g.at("hash"), pw.data(), pw.size(), salt.data(), salt.size(),
+          static_cast<uint32_t>(Num(t.at("iterations"))), Num(t.at("dkLen")));
       ASSERT_TRUE(dk.ok()) << t.at("id");
       EXPECT_EQ(Hex(*dk), t.at("dk").get<std::string>()) << t.at("id");
       ++n;
@@ -119,9 +119,9 @@ TEST(KatTest, MasterKeyDigest) {
     for (const auto& t : g.at("tests")) {
       const auto mk = Unhex(t.at("masterKey"));
       const auto salt = Unhex(t.at("salt"));
-      auto d = Pbkdf2(g.at("hash"), mk.data(), mk.size(), salt.data(),
-                      salt.size(), static_cast<uint32_t>(Num(t.at("iterations"))),
-                      kLuksDigestSize);
+      auto d = Pbkdf2(
+          g.at("hash"), mk.data(), mk.size(), salt.data(), salt.size(),
+          static_cast<uint32_t>(Num(t.at("iterations"))), kLuksDigestSize);
       ASSERT_TRUE(d.ok());
       EXPECT_EQ(Hex(*d), t.at("digest").get<std::string>()) << t.at("id");
     }
@@ -136,8 +136,8 @@ TEST(KatTest, IvGenerators) {
     std::vector<uint8_t> key(16, 0);
     if (ivgen == "essiv") {
       key = Unhex(g.at("dataKey"));
-      spec = "aes-" + std::to_string(key.size() * 8) + "-cbc-essiv:" +
-             g.at("ivHash").get<std::string>();
+      spec = "aes-" + std::to_string(key.size() * 8) +
+             "-cbc-essiv:" + g.at("ivHash").get<std::string>();
     } else {
       spec = "aes-128-cbc-" + ivgen;
     }
@@ -182,7 +182,8 @@ TEST(KatTest, FullUnlockTrace) {
   const json doc = Load("luks1_unlock_test.json");
   for (const auto& g : doc.at("testGroups")) {
     for (const auto& t : g.at("tests")) {
-      auto file = FileSource::Open("vectors/" + t.at("image").get<std::string>());
+      auto file =
+          FileSource::Open("vectors/" + t.at("image").get<std::string>());
       ASSERT_TRUE(file.ok());
       const uint64_t fde = Num(t.at("fdeOffset"));
       uint8_t raw[kLuksHeaderSize];
@@ -193,16 +194,17 @@ TEST(KatTest, FullUnlockTrace) {
       // The slot key.
       const auto& slot = h->slots[Num(t.at("slot"))];
       EXPECT_EQ(Hex(slot.salt), t.at("slotSalt").get<std::string>());
-      auto slot_key = Pbkdf2(h->hash_spec, pass.data(), pass.size(),
-                             slot.salt.data(), slot.salt.size(),
-                             slot.iterations, h->key_bytes);
+      auto slot_key =
+          Pbkdf2(h->hash_spec, pass.data(), pass.size(), slot.salt.data(),
+                 slot.salt.size(), slot.iterations, h->key_bytes);
       ASSERT_TRUE(slot_key.ok());
       EXPECT_EQ(Hex(*slot_key), t.at("slotKey").get<std::string>());
       // The master key, through the whole unlock.
       SecretBytes secret(pass.data(), pass.size());
       auto unlocked = UnlockLuks(*h, **file, fde, secret);
       ASSERT_TRUE(unlocked.ok()) << unlocked.error().ToString();
-      EXPECT_EQ(Hex(unlocked->master_key), t.at("masterKey").get<std::string>());
+      EXPECT_EQ(Hex(unlocked->master_key),
+                t.at("masterKey").get<std::string>());
       // The first data sector: IV and plaintext.
       auto c = SectorCipher::Create(h->suite, unlocked->master_key.data(),
                                     unlocked->master_key.size());

@@ -16,8 +16,8 @@ Status CrashStore::Flush() {
   return OkStatus();
 }
 
-std::vector<uint8_t> CrashStore::Replay(size_t cut,
-                                        const std::vector<size_t>& extra) const {
+std::vector<uint8_t> CrashStore::Replay(
+    size_t cut, const std::vector<size_t>& extra) const {
   std::vector<uint8_t> bytes = initial_;
   auto apply = [&bytes](const Event& e) {
     if (e.flush) return;

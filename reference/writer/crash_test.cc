@@ -27,8 +27,8 @@ struct Op {
 };
 
 struct Ack {
-  size_t event;                 // events() index after the op's flush
-  std::vector<uint8_t> model;   // guest content then
+  size_t event;                // events() index after the op's flush
+  std::vector<uint8_t> model;  // guest content then
 };
 
 std::vector<uint8_t> Pattern(uint64_t n, uint8_t fill) {
@@ -146,8 +146,8 @@ class CrashTest : public ::testing::Test {
     const std::vector<uint8_t>& old = acks[a].model;
     const std::vector<uint8_t>* next = flight ? &acks[a + 1].model : nullptr;
     for (uint64_t i = 0; i < guest.size(); ++i) {
-      const bool inside = flight && i >= flight->first &&
-                          i < flight->first + flight->second;
+      const bool inside =
+          flight && i >= flight->first && i < flight->first + flight->second;
       if (guest[i] == old[i]) continue;
       if (inside && guest[i] == (*next)[i]) continue;
       FAIL() << "cut " << cut << ": acknowledged byte " << i << " is "
@@ -167,11 +167,11 @@ class CrashTest : public ::testing::Test {
 
 std::vector<Op> Workload(uint64_t cs, bool compressed) {
   std::vector<Op> ops = {
-      {Kind::kWrite, 100, 300, 1},                   // partial first cluster
-      {Kind::kWrite, cs - 50, 2 * cs + 100, 2},      // across clusters
-      {Kind::kWrite, 200, 50, 3},                    // rewrite in place
-      {Kind::kZero, cs, cs, 0},                      // whole-cluster zero
-      {Kind::kZero, 10, 20, 0},                      // partial zero
+      {Kind::kWrite, 100, 300, 1},               // partial first cluster
+      {Kind::kWrite, cs - 50, 2 * cs + 100, 2},  // across clusters
+      {Kind::kWrite, 200, 50, 3},                // rewrite in place
+      {Kind::kZero, cs, cs, 0},                  // whole-cluster zero
+      {Kind::kZero, 10, 20, 0},                  // partial zero
       {Kind::kDiscard, 2 * cs, cs, 0},
       {Kind::kWrite, 5 * cs + 7, 3 * cs, 4},
   };

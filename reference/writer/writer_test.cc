@@ -2,14 +2,13 @@
 // table growth, determinism. Every image written is then read back by the
 // reader and judged by the checker (both independent of the writer's
 // bookkeeping).
-#include "reference/writer/image_writer.h"
-
 #include <gtest/gtest.h>
 
 #include "reference/check/checker.h"
 #include "reference/format/cluster_entries.h"
 #include "reference/format/endian.h"
 #include "reference/status/spec_cite.h"
+#include "reference/writer/image_writer.h"
 
 namespace qcow2ref {
 namespace {
@@ -91,13 +90,16 @@ TEST(WriterTest, CompressedWhenItShrinks) {
   std::vector<uint8_t> text(65536, 'a');
   std::vector<uint8_t> noise(65536);
   uint32_t x = 7;
-  for (auto& b : noise) b = static_cast<uint8_t>((x = x * 1664525 + 1013904223) >> 24);
+  for (auto& b : noise)
+    b = static_cast<uint8_t>((x = x * 1664525 + 1013904223) >> 24);
   ASSERT_TRUE(m.writer->WriteCompressed(0, text.data(), text.size()).ok());
-  ASSERT_TRUE(m.writer->WriteCompressed(65536, noise.data(), noise.size()).ok());
+  ASSERT_TRUE(
+      m.writer->WriteCompressed(65536, noise.data(), noise.size()).ok());
   ASSERT_TRUE(m.writer->Flush().ok());
   const auto& bytes = m.store->bytes();
   ExpectClean(bytes);
-  auto img = Image::OpenSource(std::make_unique<MemorySource>(bytes), OpenOptions());
+  auto img =
+      Image::OpenSource(std::make_unique<MemorySource>(bytes), OpenOptions());
   ASSERT_TRUE(img.ok());
   auto e = (*img)->MapLayer(0, 2 * 65536);
   ASSERT_TRUE(e.ok());
