@@ -80,6 +80,7 @@ TEST(L2EntryTest, Rejections) {
 
 TEST(L2EntryTest, CompressedDescriptor) {
   QCOW2_SPEC("Q2.CMP.descriptor");
+  QCOW2_SPEC("Q2.CMP.sector_count_history");
   Header h = V3(16);
   Geometry g = Geometry::FromHeader(h);
   // cluster_bits 16: x = 62 - 8 = 54. Offset 0x12345 (0x145 into its
@@ -95,6 +96,15 @@ TEST(L2EntryTest, CompressedDescriptor) {
   CompressedLayout c9 = CompressedLayoutFor(9);
   EXPECT_EQ(c9.offset_bits, 61u);
   EXPECT_EQ(c9.sectors_mask, 1u);
+  // Offset bits 56..60 (cluster_bits 9) must be zero but QEMU does not
+  // check them: they stay part of the offset, so such an entry points past
+  // any real file instead of being silently masked.
+  QCOW2_SPEC("Q2.CMP.offset_high_bits");
+  Header h9 = V3(9);
+  auto hi = DecodeL2Entry(Geometry::FromHeader(h9), h9,
+                          (1ull << 62) | (1ull << 57) | 0x200, 0, 0);
+  ASSERT_TRUE(hi.ok());
+  EXPECT_EQ(hi->compressed_offset, (1ull << 57) | 0x200);
   CompressedLayout c21 = CompressedLayoutFor(21);
   EXPECT_EQ(c21.offset_bits, 49u);
   EXPECT_EQ(c21.sectors_mask, 8191u);

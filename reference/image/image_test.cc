@@ -154,10 +154,12 @@ TEST(ImageTest, FeatureBitsThatDoNotBlockReading) {
   QCOW2_SPEC("Q2.HDRV3.incompat.corrupt");
   QCOW2_SPEC("Q2.HDRV3.compat.unknown_ignore");
   QCOW2_SPEC("Q2.HDRV3.autoclear.unknown_ignore");
+  QCOW2_SPEC("Q2.HDRV3.autoclear.bitmaps_without_ext");
   auto b = BaseImage();
   PutBe(b, 72, 0x3, 8);                    // dirty + corrupt
   PutBe(b, 80, 0xfffffffffffffffeull, 8);  // unknown compatible bits
-  PutBe(b, 88, 0xfffffffffffffffcull, 8);  // unknown autoclear bits
+  // Unknown autoclear bits, and the bitmaps bit without its extension.
+  PutBe(b, 88, 0xfffffffffffffffdull, 8);
   SetL2(b, 0, AddData(b, 0x11));
   EXPECT_EQ(ErrorClause(b), "ok");
 }

@@ -7,6 +7,7 @@
 #include "reference/check/checker.h"
 #include "reference/format/cluster_entries.h"
 #include "reference/format/endian.h"
+#include "reference/io/crash_store.h"
 #include "reference/status/spec_cite.h"
 #include "reference/writer/image_writer.h"
 
@@ -80,6 +81,32 @@ TEST(WriterTest, RefusesBadOptionsBeforeWriting) {
   MemoryStore* s = store.get();
   EXPECT_FALSE(ImageWriter::Create(std::move(store), v2, WriterOptions()).ok());
   (void)s;
+}
+
+TEST(WriterTest, HeaderIsWrittenLast) {
+  QCOW2_SPEC("QX.WRITE.order_header_last");
+  CreateOptions o;
+  o.size = 1 << 20;
+  auto store = std::make_unique<CrashStore>(std::vector<uint8_t>());
+  CrashStore* log = store.get();
+  auto w = ImageWriter::Create(std::move(store), o, WriterOptions());
+  ASSERT_TRUE(w.ok());
+  const auto& ev = log->events();
+  size_t header = ev.size();
+  for (size_t i = 0; i < ev.size(); ++i) {
+    if (!ev[i].flush && ev[i].offset == 0) header = i;
+  }
+  ASSERT_LT(header, ev.size());
+  ASSERT_GT(header, 0u);
+  EXPECT_TRUE(ev[header - 1].flush);  // Everything before it is durable.
+  for (size_t i = header + 1; i < ev.size(); ++i) {
+    EXPECT_TRUE(ev[i].flush) << "a write after the header at event " << i;
+  }
+  // A cut before the header write leaves no image that opens.
+  auto before = log->Replay(header);
+  EXPECT_FALSE(
+      Image::OpenSource(std::make_unique<MemorySource>(before), OpenOptions())
+          .ok());
 }
 
 TEST(WriterTest, CompressedWhenItShrinks) {

@@ -72,7 +72,7 @@ VALID = {
     "y_hdr_v2_c4k_basic": (["Q2.HDR.v2_length", "Q2.MAP.l1_index"], ["v2"], "high", [], "compat=0.10, 4 KiB clusters, 4 MiB; three pattern writes"),
     "y_hdr_v3_c64k_basic": (["Q2.HDR.magic", "Q2.HDR.version", "Q2.HDR.big_endian", "Q2.MAP.l1_index"], ["v3"], "critical", [], "compat=1.1, 64 KiB clusters, 4 MiB; three pattern writes"),
     "y_hdr_v3_c512_basic": (["Q2.HDR.cluster_bits.min", "Q2.MAP.l1_index"], ["v3"], "high", [], "512-byte clusters (cluster_bits 9), 1 MiB; writes incl. the last sector"),
-    "y_hdr_v3_c4k_basic": (["Q2.HDR.magic", "Q2.MAP.l1_index", "Q2.MAP.l1_beyond_size"], ["v3"], "high", [], "4 KiB clusters, 4 MiB (2 L1 entries); three pattern writes"),
+    "y_hdr_v3_c4k_basic": (["Q2.HDR.magic", "Q2.MAP.l1_index", "Q2.MAP.l1_beyond_size", "Q2.FNT.optional_small_clusters"], ["v3"], "high", [], "4 KiB clusters, 4 MiB (2 L1 entries); three pattern writes"),
     "y_hdr_v3_c8k_basic": (["Q2.EXT.start", "Q2.FNT.entry_size", "Q2.MAP.l1_index"], ["v3"], "high", [], "8 KiB clusters, 4 MiB; QEMU writes the feature name table (cluster > 4 KiB)"),
     "y_hdr_v3_c1m_basic": (["QX.LIMIT.cluster_bits_max", "Q2.MAP.l1_index"], ["v3"], "medium", [], "1 MiB clusters (cluster_bits 20), 2 MiB; two 4 KiB writes"),
     "y_hdr_v3_c2m_basic": (["QX.LIMIT.cluster_bits_max", "Q2.MAP.l1_index"], ["v3"], "medium", [], "2 MiB clusters (cluster_bits 21, the maximum), 4 MiB"),

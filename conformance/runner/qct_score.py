@@ -1,0 +1,498 @@
+"""Scoring one vector from adapter invocations (conformance-anchors 2b).
+
+Pure logic: `score_vector(vector, sut, invoke, options)` calls
+`invoke(command, args, secret, cap, keep)` (an Executor bound to the vector,
+or a fake in the unit tests) and returns the result record. It mirrors
+conformance/reference_vectors_test.cc:
+
+- valid: whole read (when guest_sha256 is given) must exit 0 with exactly
+  virtual_size bytes hashing to guest_sha256; every reads[] slice; every
+  other passphrase reads the same bytes; snapshots (if the adapter declares
+  the `snapshots` feature); the map (if the adapter has `map`), compared like
+  ExpectSameMap (zero is compared only where there is no data: qemu refines
+  data ranges by host-file holes).
+- invalid: the whole read must be refused; `access` faults: every bad_reads[]
+  slice and the faulty snapshot must be refused too.
+- acceptable: refused => PASS (REJECT); accepted => the content must be
+  if_accepted (PASS (ACCEPT)) or FAIL.
+"""
+import json
+import re
+
+PASS, FAIL, SKIP, CRASH, TIMEOUT, ERROR = "PASS", "FAIL", "SKIP", "CRASH", "TIMEOUT", "ERROR"
+XFAIL, UNEXPECTED_PASS = "XFAIL", "UNEXPECTED_PASS"
+OUTCOMES = [PASS, FAIL, SKIP, CRASH, TIMEOUT, ERROR, XFAIL, UNEXPECTED_PASS]
+BAD_OUTCOMES = {FAIL, CRASH, TIMEOUT, ERROR, UNEXPECTED_PASS}
+
+WHOLE_READ_MAX = 256 << 20      # Like kMaxWholeRead in the C++ suite.
+INVALID_READ_CAP = 256 << 20    # Output cap for images with no known size.
+MAP_CAP = 64 << 20
+INFO_CAP = 1 << 20
+
+OOM_SIGNALS = {6, 9, 11}        # SIGABRT, SIGKILL, SIGSEGV: often RLIMIT_AS.
+SIGNAL_NAMES = {1: "SIGHUP", 2: "SIGINT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT",
+                7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE",
+                15: "SIGTERM", 24: "SIGXCPU", 25: "SIGXFSZ", 31: "SIGSYS"}
+
+_ERR_RE = re.compile(r"^\s*[^:\s]+:\s*([A-Za-z0-9_.\-]+)\s*:")
+
+
+class Options(object):
+    def __init__(self, unsupported_is_skip=False, check_info=True):
+        # n_/i_ vectors: exit 2 ("unsupported") is a refusal, like any
+        # rejection in the in-process suite; with this flag it is SKIP.
+        self.unsupported_is_skip = unsupported_is_skip
+        self.check_info = check_info
+
+
+class Sut(object):
+    def __init__(self, caps, minus=(), plus=()):
+        self.caps = caps or {}
+        self.name = self.caps.get("name", "?")
+        self.version = self.caps.get("version", "?")
+        self.commands = set(self.caps.get("commands", []))
+        self.features = (set(self.caps.get("features", [])) - set(minus)) | set(plus)
+
+
+def qct_as_limit_mib():
+    try:
+        import qct_exec
+        return qct_exec.AS_LIMIT_BYTES >> 20
+    except ImportError:
+        return 2560
+
+
+def error_token(line):
+    """`qcow2ref: Q2.HDR.magic: msg` -> Q2.HDR.magic; `error: header: msg` ->
+    header. None when the line has no such token."""
+    m = _ERR_RE.match(line or "")
+    return m.group(1) if m else None
+
+
+def signal_name(n):
+    return SIGNAL_NAMES.get(n, "signal %d" % n)
+
+
+class _Stop(Exception):
+    def __init__(self, outcome, detail):
+        Exception.__init__(self, detail)
+        self.outcome = outcome
+        self.detail = detail
+
+
+class _Scorer(object):
+    def __init__(self, v, sut, invoke, opts):
+        self.v, self.sut, self.invoke_fn, self.opts = v, sut, invoke, opts
+        self.n = 0
+        self.duration = 0
+        self.last = None
+        self.reject_inv = None
+        self.checks = {}
+
+    def run(self, what, command, args=(), secret=None, cap=None, keep=0):
+        inv = self.invoke_fn(command, list(args), secret, cap, keep)
+        self.n += 1
+        self.duration += inv.duration_ms
+        self.last = inv
+        if inv.harness_error:
+            raise _Stop(ERROR, "%s: %s" % (what, inv.harness_error))
+        if inv.modified:
+            raise _Stop(FAIL, "%s: modified its read-only input: %s" % (what, ", ".join(inv.modified)))
+        if inv.timed_out:
+            raise _Stop(TIMEOUT, "%s: no exit within the time limit (%d ms)" % (what, inv.duration_ms))
+        if inv.signal is not None:
+            err = inv.stderr_text()
+            if "Assertion" in err or "assert" in err:
+                hint = " (assertion failed)"
+            elif inv.signal in OOM_SIGNALS:
+                hint = " (oom? RLIMIT_AS is %d MiB)" % (qct_as_limit_mib())
+            else:
+                hint = ""
+            raise _Stop(CRASH, "%s: killed by %s%s" % (what, signal_name(inv.signal), hint))
+        if inv.stdout_capped:
+            return inv
+        if inv.exit_code == 3:
+            raise _Stop(ERROR, "%s: adapter usage error (exit 3): %s" % (what, inv.first_stderr_line()))
+        if inv.exit_code not in (0, 1, 2):
+            hint = ""
+            if inv.exit_code is not None and inv.exit_code > 128:
+                hint = " (%s?)" % signal_name(inv.exit_code - 128)
+            raise _Stop(CRASH, "%s: exit code %s%s" % (what, inv.exit_code, hint))
+        return inv
+
+    def expect_bytes(self, inv, what, size, sha):
+        if inv.stdout_capped:
+            raise _Stop(FAIL, "%s: output longer than %d bytes" % (what, size))
+        if inv.stdout_len != size:
+            raise _Stop(FAIL, "%s: %d bytes, expected %d" % (what, inv.stdout_len, size))
+        if inv.stdout_sha256 != sha:
+            raise _Stop(FAIL, "%s: wrong content (sha256 %s, expected %s)"
+                        % (what, inv.stdout_sha256[:16], sha[:16]))
+
+    def valid_read(self, what, args, secret, size, sha):
+        inv = self.run(what, "read", args, secret, cap=size + 1)
+        if inv.stdout_capped:
+            self.expect_bytes(inv, what, size, sha)
+        if inv.exit_code == 1:
+            raise _Stop(FAIL, "%s: rejected a valid image: %s" % (what, inv.first_stderr_line()))
+        if inv.exit_code == 2:
+            raise _Stop(SKIP, "%s: adapter reports unsupported (exit 2): %s"
+                        % (what, inv.first_stderr_line()))
+        self.expect_bytes(inv, what, size, sha)
+
+
+def map_differences(ours, qemu):
+    """ExpectSameMap of reference_vectors_test.cc; returns the first
+    difference as text, or None."""
+    segs = []
+    for e in qemu:
+        s = {"start": int(e["start"]), "depth": int(e["depth"]), "present": bool(e["present"]),
+             "zero": bool(e["zero"]), "data": bool(e["data"]), "has_offset": "offset" in e}
+        s["end"] = s["start"] + int(e["length"])
+        s["delta"] = int(e["offset"]) - s["start"] if "offset" in e else 0
+        segs.append(s)
+    qi = 0
+    for m in ours:
+        try:
+            start, length = int(m["start"]), int(m["length"])
+            depth = int(m.get("depth", 0))
+            present, zero, data = bool(m.get("present")), bool(m.get("zero")), bool(m.get("data"))
+            has_off = m.get("offset") is not None
+            off = int(m["offset"]) if has_off else None
+        except (KeyError, TypeError, ValueError) as e:
+            return "malformed map entry %r (%s)" % (m, e)
+        pos = start
+        while pos < start + length:
+            while qi < len(segs) and segs[qi]["end"] <= pos:
+                qi += 1
+            if qi >= len(segs):
+                return "map extends past the expected map at %d" % pos
+            s = segs[qi]
+            end = min(start + length, s["end"])
+            for name, a, b in (("depth", depth, s["depth"]), ("present", present, s["present"]),
+                               ("data", data, s["data"])):
+                if a != b:
+                    return "%s at %d: %s, expected %s" % (name, pos, a, b)
+            if not data and zero != s["zero"]:
+                return "zero at %d: %s, expected %s" % (pos, zero, s["zero"])
+            if has_off != s["has_offset"]:
+                return "offset at %d: %s, expected %s" % (
+                    pos, "present" if has_off else "absent", "present" if s["has_offset"] else "absent")
+            if has_off and s["has_offset"] and off - start != s["delta"]:
+                return "offset at %d: host %d, expected %d" % (pos, off - start + pos, s["delta"] + pos)
+            pos = end
+    return None
+
+
+def normalize_info(j):
+    """Adapter info JSON (qemu-img info vocabulary or flat manifest keys) ->
+    the manifest's expect.info keys."""
+    out = {}
+    if not isinstance(j, dict):
+        return out
+    data = (j.get("format-specific") or {}).get("data") or {}
+    compat = data.get("compat")
+    if "version" in j:
+        out["version"] = j["version"]
+    elif compat is not None:
+        out["version"] = {"0.10": 2, "1.1": 3}.get(compat, compat)
+    for flat, qemu, src in (("cluster_size", "cluster-size", j),
+                            ("refcount_bits", "refcount-bits", data),
+                            ("compression_type", "compression-type", data),
+                            ("extended_l2", "extended-l2", data),
+                            ("backing_filename", "backing-filename", j),
+                            ("data_file", "data-file", data)):
+        if flat in j:
+            out[flat] = j[flat]
+        elif qemu in src:
+            out[flat] = src[qemu]
+    if "encrypt_format" in j:
+        out["encrypt_format"] = j["encrypt_format"]
+    elif isinstance(data.get("encrypt"), dict) and "format" in data["encrypt"]:
+        out["encrypt_format"] = data["encrypt"]["format"]
+    if "virtual_size" in j:
+        out["virtual_size"] = j["virtual_size"]
+    elif "virtual-size" in j:
+        out["virtual_size"] = j["virtual-size"]
+    return out
+
+
+def _score_valid(sc):
+    v, sut = sc.v, sc.sut
+    e = v.expect
+    secret = v.passphrases[0] if v.passphrases else None
+    size = int(e["virtual_size"])
+    sha = e.get("guest_sha256")
+    if sha is None and not e.get("reads"):
+        raise _Stop(ERROR, "vector gives neither guest_sha256 nor reads")
+    if sha is not None:
+        sc.valid_read("read", [], secret, size, sha)
+        sc.checks["read"] = PASS
+    for r in e.get("reads", []) or []:
+        what = "read %d+%d" % (r["offset"], r["length"])
+        sc.valid_read(what, ["--offset", r["offset"], "--length", r["length"]], secret,
+                      int(r["length"]), r["sha256"])
+    if e.get("reads"):
+        sc.checks["reads"] = PASS
+    for i, other in enumerate(v.passphrases[1:], 1):
+        if sha is not None:
+            sc.valid_read("passphrase #%d" % i, [], other, size, sha)
+        else:
+            r = e["reads"][0]
+            sc.valid_read("passphrase #%d read" % i,
+                          ["--offset", r["offset"], "--length", r["length"]], other,
+                          int(r["length"]), r["sha256"])
+    if len(v.passphrases) > 1:
+        sc.checks["passphrases"] = PASS
+    if e.get("snapshots"):
+        if "snapshots" in sut.features:
+            for s in e["snapshots"]:
+                sc.valid_read("snapshot %s" % s["name"], ["--snapshot", s["name"]], secret,
+                              int(s.get("virtual_size", size)), s["guest_sha256"])
+            sc.checks["snapshots"] = PASS
+        else:
+            sc.checks["snapshots"] = SKIP
+    if "map" in e:
+        if "map" in sut.commands:
+            inv = sc.run("map", "map", [], secret, cap=MAP_CAP, keep=MAP_CAP)
+            if inv.stdout_capped:
+                raise _Stop(FAIL, "map: output larger than %d bytes" % MAP_CAP)
+            if inv.exit_code == 2:
+                sc.checks["map"] = SKIP
+            elif inv.exit_code != 0:
+                raise _Stop(FAIL, "map: rejected a valid image: %s" % inv.first_stderr_line())
+            else:
+                try:
+                    ours = json.loads(inv.stdout.decode("utf-8"))
+                    if not isinstance(ours, list):
+                        raise ValueError("not a JSON array")
+                except ValueError as err:
+                    raise _Stop(FAIL, "map: output is not a JSON array (%s)" % err)
+                diff = map_differences(ours, e["map"])
+                if diff:
+                    raise _Stop(FAIL, "map: " + diff)
+                sc.checks["map"] = PASS
+    if "info" in e and sc.opts.check_info and "info" in sut.commands:
+        # Informational: recorded in checks.info, never changes the outcome.
+        inv = sc.run("info", "info", [], secret, cap=INFO_CAP, keep=INFO_CAP)
+        if inv.exit_code != 0 or inv.stdout_capped:
+            sc.checks["info"] = SKIP if inv.exit_code == 2 else FAIL
+            sc.checks["info_detail"] = "info: exit %s: %s" % (inv.exit_code, inv.first_stderr_line())
+        else:
+            try:
+                got = normalize_info(json.loads(inv.stdout.decode("utf-8")))
+            except ValueError:
+                got = None
+            if got is None:
+                sc.checks["info"] = FAIL
+                sc.checks["info_detail"] = "info: not JSON"
+            else:
+                want = dict(e["info"])
+                want["virtual_size"] = size
+                bad = ["%s=%r (expected %r)" % (k, got[k], want[k])
+                       for k in sorted(want) if k in got and got[k] != want[k]]
+                sc.checks["info"] = FAIL if bad else PASS
+                if bad:
+                    sc.checks["info_detail"] = "info: " + "; ".join(bad)
+    return PASS, None, "read exactly as expected"
+
+
+def _refused(sc, inv):
+    if inv.exit_code in (1, 2):
+        if sc.reject_inv is None:
+            sc.reject_inv = inv
+        if inv.exit_code == 2 and sc.opts.unsupported_is_skip:
+            raise _Stop(SKIP, "adapter reports unsupported (exit 2): %s" % inv.first_stderr_line())
+        return True
+    return False
+
+
+def _score_invalid(sc):
+    v, e = sc.v, sc.v.expect
+    secret = v.passphrases[0] if v.passphrases else None
+    inv = sc.run("read", "read", [], secret, cap=INVALID_READ_CAP)
+    if inv.stdout_capped:
+        raise _Stop(FAIL, "accepted invalid image: read produced more than %d bytes"
+                    % INVALID_READ_CAP)
+    stage = e.get("stage", "open")
+    bad_reads = e.get("bad_reads") or []
+    snap = e.get("snapshot")
+    if not _refused(sc, inv):
+        if stage != "access" or not (bad_reads or snap):
+            raise _Stop(FAIL, "accepted invalid image (read exit 0, %d bytes)" % inv.stdout_len)
+        if bad_reads:
+            raise _Stop(FAIL, "accepted invalid image: the whole-disk read returned data "
+                        "including the faulty range %d+%d" % (bad_reads[0]["offset"],
+                                                             bad_reads[0]["length"]))
+    for r in bad_reads:
+        what = "read %d+%d" % (r["offset"], r["length"])
+        inv = sc.run(what, "read", ["--offset", r["offset"], "--length", r["length"]],
+                     secret, cap=int(r["length"]) + 1)
+        if not _refused(sc, inv):
+            raise _Stop(FAIL, "%s: returned data for the faulty range" % what)
+    if snap and sc.reject_inv is None:
+        if "snapshots" not in sc.sut.features:
+            raise _Stop(SKIP, "the fault is in snapshot %s; adapter lacks `snapshots`" % snap)
+        what = "snapshot %s" % snap
+        inv = sc.run(what, "read", ["--snapshot", snap], secret, cap=INVALID_READ_CAP)
+        if inv.stdout_capped or not _refused(sc, inv):
+            raise _Stop(FAIL, "%s: returned data for the faulty snapshot" % what)
+    how = "rejected"
+    if sc.reject_inv is not None and sc.reject_inv.exit_code == 2:
+        how = "rejected as unsupported (exit 2)"
+    return PASS, None, how
+
+
+def _score_acceptable(sc):
+    v, e = sc.v, sc.v.expect
+    secret = v.passphrases[0] if v.passphrases else None
+    acc = e.get("if_accepted")
+    cap = int(acc["virtual_size"]) + 1 if acc else INVALID_READ_CAP
+    inv = sc.run("read", "read", [], secret, cap=cap)
+    if not inv.stdout_capped and _refused(sc, inv):
+        how = "rejected" if inv.exit_code == 1 else "rejected as unsupported (exit 2)"
+        return PASS, "REJECT", how
+    if acc:
+        sc.expect_bytes(inv, "accepted, but read", int(acc["virtual_size"]), acc["guest_sha256"])
+        return PASS, "ACCEPT", "accepted with the expected content"
+    return PASS, "ACCEPT", "accepted (the vector gives no content to compare)"
+
+
+def strict_match(v, token):
+    """Does the error token name the vector's primary clause or class?"""
+    if token is None:
+        return False
+    e = v.expect
+    if v.verdict == "invalid":
+        return token in (v.primary_clause, e.get("error_class"))
+    if v.verdict == "acceptable":
+        rej = e.get("if_rejected") or {}
+        return token in v.clauses or token in (rej.get("error_class"), rej.get("clause"))
+    return True
+
+
+def score_vector(v, sut, invoke, opts=None):
+    opts = opts or Options()
+    res = {
+        "id": v.id, "verdict": v.verdict, "outcome": None, "i_outcome": None,
+        "detail": "", "exit_code": None, "signal": None, "error_line": None,
+        "error_token": None, "error_match": None, "duration_ms": 0, "invocations": 0,
+        "stderr_tail": "", "clauses": v.clauses, "importance": v.importance,
+        "features": v.features, "area": v.area, "checks": {},
+    }
+    missing = [f for f in v.features if f not in sut.features]
+    if missing:
+        res["outcome"] = SKIP
+        res["detail"] = "adapter lacks feature(s): " + ", ".join(missing)
+        return res
+    sc = _Scorer(v, sut, invoke, opts)
+    try:
+        if v.verdict == "valid":
+            outcome, i_outcome, detail = _score_valid(sc)
+        elif v.verdict == "invalid":
+            outcome, i_outcome, detail = _score_invalid(sc)
+        elif v.verdict == "acceptable":
+            outcome, i_outcome, detail = _score_acceptable(sc)
+        else:
+            outcome, i_outcome, detail = ERROR, None, "unknown verdict %r" % v.verdict
+    except _Stop as s:
+        outcome, i_outcome, detail = s.outcome, None, s.detail
+        if v.verdict == "acceptable" and s.outcome == FAIL:
+            i_outcome = "ACCEPT"
+    res.update(outcome=outcome, i_outcome=i_outcome, detail=detail,
+               duration_ms=sc.duration, invocations=sc.n, checks=sc.checks)
+    shown = sc.reject_inv or sc.last
+    if shown is not None:
+        res["exit_code"] = shown.exit_code
+        res["signal"] = shown.signal
+        res["stderr_tail"] = shown.stderr_text()[-1000:]
+        res["error_line"] = shown.first_stderr_line() or None
+    if sc.reject_inv is not None and outcome == PASS:
+        res["error_token"] = error_token(sc.reject_inv.first_stderr_line())
+        res["error_match"] = strict_match(v, res["error_token"])
+    return res
+
+
+# ---------------------------------------------------------------- expectations
+
+def parse_expectations(text):
+    """`id: FAIL  # reason` lines (several statuses: `id: FAIL, CRASH`), or a
+    JSON object {id: {"expected": "FAIL"|[...], "reason": "..."}} /
+    {id: "FAIL"}. Returns {id: {"expected": [..], "reason": str}}."""
+    text_s = text.strip()
+    out = {}
+    if text_s.startswith("{"):
+        for k, val in json.loads(text_s).items():
+            if isinstance(val, str):
+                val = {"expected": val}
+            exp = val.get("expected", "FAIL")
+            out[k] = {"expected": [exp] if isinstance(exp, str) else list(exp),
+                      "reason": val.get("reason", "")}
+        return out
+    for n, line in enumerate(text.splitlines(), 1):
+        body, _, reason = line.partition("#")
+        body = body.strip()
+        if not body:
+            continue
+        if ":" not in body:
+            raise ValueError("expectations line %d: want `id: STATUS  # reason`" % n)
+        vid, _, st = body.partition(":")
+        statuses = [s.strip().upper() for s in st.split(",") if s.strip()] or ["FAIL"]
+        for s in statuses:
+            if s not in OUTCOMES:
+                raise ValueError("expectations line %d: unknown status %r" % (n, s))
+        out[vid.strip()] = {"expected": statuses, "reason": reason.strip()}
+    return out
+
+
+def apply_expectations(res, expectations):
+    e = expectations.get(res["id"])
+    if e is None:
+        return res
+    res["expected"] = e["expected"]
+    if res["outcome"] == PASS:
+        res["outcome"] = UNEXPECTED_PASS
+        res["detail"] = "listed as %s (%s), but passes" % ("/".join(e["expected"]), e["reason"]
+                                                         or "no reason given")
+    elif res["outcome"] in e["expected"]:
+        res["detail"] = "expected %s: %s [%s]" % (res["outcome"], res["detail"], e["reason"])
+        res["outcome"] = XFAIL
+    elif res["outcome"] != SKIP:
+        res["detail"] = "expected %s, got %s: %s" % ("/".join(e["expected"]), res["outcome"],
+                                                     res["detail"])
+    return res
+
+
+def emit_expectations(results, sut_name):
+    lines = ["# Known failures of %s (conformance/runner/run.py --emit-expectations)." % sut_name,
+             "# Format: `id: STATUS[, STATUS]  # reason / bug link`."]
+    for r in results:
+        st = r["outcome"]
+        if st == XFAIL:
+            st = r.get("expected", ["FAIL"])[0] if len(r.get("expected", [])) == 1 else None
+            st = st or "FAIL"
+            reason = r["detail"].rsplit("[", 1)[-1].rstrip("]") if "[" in r["detail"] else r["detail"]
+        elif st in (FAIL, CRASH, TIMEOUT, ERROR):
+            reason = r["detail"]
+        else:
+            continue
+        lines.append("%s: %s  # %s" % (r["id"], st, reason.replace("\n", " ")[:200]))
+    return "\n".join(lines) + "\n"
+
+
+def summarize(results):
+    s = {k: 0 for k in ("pass", "fail", "skip", "crash", "timeout", "error", "xfail",
+                        "unexpected_pass", "i_accept", "i_reject", "strict_error_mismatch",
+                        "info_mismatch", "total")}
+    for r in results:
+        s["total"] += 1
+        s[r["outcome"].lower()] += 1
+        if r.get("i_outcome") == "ACCEPT" and r["outcome"] == PASS:
+            s["i_accept"] += 1
+        if r.get("i_outcome") == "REJECT" and r["outcome"] == PASS:
+            s["i_reject"] += 1
+        if r.get("error_match") is False:
+            s["strict_error_mismatch"] += 1
+        if (r.get("checks") or {}).get("info") == FAIL:
+            s["info_mismatch"] += 1
+    return s

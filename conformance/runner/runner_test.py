@@ -1,0 +1,357 @@
+#!/usr/bin/env python3
+"""Unit tests of the conformance runner (python3 -m unittest / bazel test
+//conformance:runner_unit_test).
+
+Two layers: the scoring logic with synthetic invocation outcomes, and the
+process layer (Executor) with tiny throw-away adapters, proving that wrong
+bytes, a crash, a timeout, an oversized output and a modified input are each
+caught and never scored as a pass.
+"""
+import hashlib
+import json
+import os
+import shutil
+import stat
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import qct_exec  # noqa: E402
+import qct_report  # noqa: E402
+import qct_score as S  # noqa: E402
+from qct_vectors import Vector  # noqa: E402
+
+DATA = b"\x11" * 4096 + b"\0" * 4096
+SHA = hashlib.sha256(DATA).hexdigest()
+ALL = {"protocol": 1, "name": "t", "version": "0", "commands": ["capabilities", "read", "map"],
+       "features": ["v3", "luks", "snapshots"]}
+
+
+def vec(verdict="valid", expect=None, **kw):
+    t = {"id": kw.pop("id", "y_t_x"), "verdict": verdict, "image": "images/t/x.qcow2",
+         "clauses": kw.pop("clauses", ["Q2.HDR.magic", "Q2.HDR.version"]),
+         "features": kw.pop("features", ["v3"]), "importance": "high", "expect": expect or {}}
+    t.update(kw)
+    return Vector("/nonexistent", "qcow2_t_test.json", "t", t)
+
+
+def inv(exit_code=0, data=b"", signal=None, timed_out=False, modified=(), capped=False, err=b""):
+    i = qct_exec.Invocation()
+    i.exit_code, i.signal, i.timed_out, i.stdout_capped = exit_code, signal, timed_out, capped
+    i.stdout = data
+    i.stdout_len = len(data)
+    i.stdout_sha256 = hashlib.sha256(data).hexdigest()
+    i.modified = list(modified)
+    i.stderr_head = i.stderr_tail = err
+    if signal is not None or timed_out:
+        i.exit_code = None
+    return i
+
+
+class Fake(object):
+    """invoke() that answers from a function of (command, args, secret)."""
+
+    def __init__(self, fn):
+        self.fn, self.calls = fn, []
+
+    def __call__(self, command, args, secret, cap, keep):
+        self.calls.append((command, list(args), secret))
+        return self.fn(command, list(args), secret)
+
+
+def score(v, fn, caps=ALL, **opts):
+    f = Fake(fn)
+    return S.score_vector(v, S.Sut(caps), f, S.Options(**opts)), f
+
+
+VALID = {"virtual_size": len(DATA), "guest_sha256": SHA}
+
+
+class ValidTest(unittest.TestCase):
+    def test_exact_bytes_pass(self):
+        r, _ = score(vec(expect=VALID), lambda c, a, s: inv(0, DATA))
+        self.assertEqual(r["outcome"], S.PASS, r["detail"])
+
+    def test_wrong_sha_fails(self):
+        bad = b"\x11" * 4095 + b"\x12" + b"\0" * 4096
+        r, _ = score(vec(expect=VALID), lambda c, a, s: inv(0, bad))
+        self.assertEqual(r["outcome"], S.FAIL)
+        self.assertIn("wrong content", r["detail"])
+
+    def test_wrong_length_fails(self):
+        r, _ = score(vec(expect=VALID), lambda c, a, s: inv(0, DATA[:-1]))
+        self.assertEqual(r["outcome"], S.FAIL)
+        r, _ = score(vec(expect=VALID), lambda c, a, s: inv(0, DATA + b"\0", capped=True))
+        self.assertEqual(r["outcome"], S.FAIL)
+
+    def test_crash_is_crash(self):
+        r, _ = score(vec(expect=VALID), lambda c, a, s: inv(signal=11))
+        self.assertEqual(r["outcome"], S.CRASH)
+        r, _ = score(vec(expect=VALID), lambda c, a, s: inv(134))  # shell: 128 + SIGABRT
+        self.assertEqual(r["outcome"], S.CRASH)
+
+    def test_timeout_is_timeout(self):
+        r, _ = score(vec(expect=VALID), lambda c, a, s: inv(timed_out=True))
+        self.assertEqual(r["outcome"], S.TIMEOUT)
+
+    def test_modified_input_fails_even_with_right_bytes(self):
+        r, _ = score(vec(expect=VALID), lambda c, a, s: inv(0, DATA, modified=["x.qcow2"]))
+        self.assertEqual(r["outcome"], S.FAIL)
+        self.assertIn("modified", r["detail"])
+
+    def test_reject_valid_fails_unsupported_skips_usage_errors(self):
+        self.assertEqual(score(vec(expect=VALID), lambda c, a, s: inv(1))[0]["outcome"], S.FAIL)
+        self.assertEqual(score(vec(expect=VALID), lambda c, a, s: inv(2))[0]["outcome"], S.SKIP)
+        self.assertEqual(score(vec(expect=VALID), lambda c, a, s: inv(3))[0]["outcome"], S.ERROR)
+
+    def test_missing_feature_skips_without_running(self):
+        r, f = score(vec(expect=VALID, features=["v3", "xdf"]), lambda c, a, s: inv(0, DATA))
+        self.assertEqual(r["outcome"], S.SKIP)
+        self.assertEqual(f.calls, [])
+        caps = dict(ALL)
+        r, f = S.score_vector(vec(expect=VALID, features=["v3", "luks"]),
+                              S.Sut(caps, minus=["luks"]), Fake(lambda c, a, s: inv(0, DATA))), None
+        self.assertEqual(r["outcome"], S.SKIP)
+
+    def test_slices_snapshots_and_every_passphrase(self):
+        e = dict(VALID, reads=[{"offset": 4096, "length": 4096,
+                                "sha256": hashlib.sha256(DATA[4096:]).hexdigest()}],
+                 snapshots=[{"name": "s1", "guest_sha256": SHA, "virtual_size": len(DATA)}])
+        v = vec(expect=e, secrets={"passphrase_hex": "61", "other_passphrases_hex": ["62"]})
+
+        def fn(c, a, s):
+            if "--offset" in a:
+                o, n = int(a[a.index("--offset") + 1]), int(a[a.index("--length") + 1])
+                return inv(0, DATA[o:o + n])
+            return inv(0, DATA if s == b"a" or "--snapshot" in a else b"\0" * len(DATA))
+        r, f = score(v, fn)
+        self.assertEqual(r["outcome"], S.FAIL)  # the second passphrase reads zeros
+        self.assertIn("passphrase #1", r["detail"])
+        r, f = score(v, lambda c, a, s: fn(c, a, b"a"))
+        self.assertEqual(r["outcome"], S.PASS, r["detail"])
+        self.assertIn(("read", ["--snapshot", "s1"], b"a"), f.calls)
+        self.assertIn(("read", [], b"b"), f.calls)
+
+    def test_huge_image_reads_slices_only(self):
+        e = {"virtual_size": 1 << 40, "reads": [{"offset": 0, "length": 4096,
+                                                 "sha256": hashlib.sha256(DATA[:4096]).hexdigest()}]}
+        r, f = score(vec(expect=e), lambda c, a, s: inv(0, DATA[:4096]))
+        self.assertEqual(r["outcome"], S.PASS, r["detail"])
+        self.assertEqual([c[1] for c in f.calls], [["--offset", 0, "--length", 4096]])
+
+    def test_map_compared_like_the_cc_suite(self):
+        qemu = [{"start": 0, "length": 4096, "depth": 0, "present": True, "zero": False,
+                 "data": True, "offset": 65536},
+                {"start": 4096, "length": 4096, "depth": 0, "present": False, "zero": True,
+                 "data": False}]
+        e = dict(VALID, map=qemu)
+        ok = json.dumps(qemu).encode()
+        r, _ = score(vec(expect=e), lambda c, a, s: inv(0, DATA if c == "read" else ok))
+        self.assertEqual(r["outcome"], S.PASS, r["detail"])
+        shifted = json.dumps([dict(qemu[0], offset=131072), qemu[1]]).encode()
+        r, _ = score(vec(expect=e), lambda c, a, s: inv(0, DATA if c == "read" else shifted))
+        self.assertEqual(r["outcome"], S.FAIL)
+        self.assertIn("map: offset", r["detail"])
+        # qemu's host-hole refinement (zero inside data) is ignored.
+        self.assertIsNone(S.map_differences([dict(qemu[0], zero=True)], qemu))
+        no_map = dict(ALL, commands=["capabilities", "read"])
+        r, f = score(vec(expect=e), lambda c, a, s: inv(0, DATA), caps=no_map)
+        self.assertEqual([c[0] for c in f.calls], ["read"])
+
+
+class InvalidTest(unittest.TestCase):
+    E = {"stage": "open", "error_class": "header"}
+
+    def test_reject_passes_accept_fails(self):
+        r, _ = score(vec("invalid", self.E, id="n_t_x"),
+                     lambda c, a, s: inv(1, err=b"qcow2ref: Q2.HDR.magic: bad magic (at byte 0)\n"))
+        self.assertEqual(r["outcome"], S.PASS)
+        self.assertTrue(r["error_match"])
+        r, _ = score(vec("invalid", self.E, id="n_t_x"), lambda c, a, s: inv(0, DATA))
+        self.assertEqual(r["outcome"], S.FAIL)
+        self.assertIn("accepted invalid image", r["detail"])
+
+    def test_strict_error_token(self):
+        for line, want in ((b"error: header: x\n", True), (b"qcow2ref: Q2.HDR.version: x\n", False),
+                           (b"something went wrong\n", False)):
+            r, _ = score(vec("invalid", self.E, id="n_t_x"), lambda c, a, s: inv(1, err=line))
+            self.assertEqual(r["outcome"], S.PASS)
+            self.assertEqual(r["error_match"], want, line)
+
+    def test_unsupported_refusal(self):
+        r, _ = score(vec("invalid", self.E, id="n_t_x"), lambda c, a, s: inv(2))
+        self.assertEqual(r["outcome"], S.PASS)
+        r, _ = score(vec("invalid", self.E, id="n_t_x"), lambda c, a, s: inv(2),
+                     unsupported_is_skip=True)
+        self.assertEqual(r["outcome"], S.SKIP)
+
+    def test_access_stage_bad_reads_and_snapshot(self):
+        e = {"stage": "access", "error_class": "metadata", "bad_reads": [{"offset": 0, "length": 512}]}
+        r, _ = score(vec("invalid", e, id="n_t_x"), lambda c, a, s: inv(0 if not a else 1, DATA))
+        self.assertEqual(r["outcome"], S.FAIL)  # whole read returned the faulty range
+        r, _ = score(vec("invalid", e, id="n_t_x"), lambda c, a, s: inv(1 if not a else 0, b"\0" * 512))
+        self.assertEqual(r["outcome"], S.FAIL)  # the slice itself returned data
+        self.assertIn("faulty range", r["detail"])
+        e = {"stage": "access", "error_class": "metadata", "snapshot": "s1"}
+        v = vec("invalid", e, id="n_t_x", features=["v3", "snapshots"])
+        r, _ = score(v, lambda c, a, s: inv(1) if "--snapshot" in a else inv(0, DATA))
+        self.assertEqual(r["outcome"], S.PASS, r["detail"])
+        r, _ = score(v, lambda c, a, s: inv(0, DATA))
+        self.assertEqual(r["outcome"], S.FAIL)
+
+    def test_oversized_output_is_an_acceptance(self):
+        r, _ = score(vec("invalid", self.E, id="n_t_x"), lambda c, a, s: inv(capped=True))
+        self.assertEqual(r["outcome"], S.FAIL)
+
+
+class AcceptableTest(unittest.TestCase):
+    E = {"if_accepted": {"virtual_size": len(DATA), "guest_sha256": SHA}}
+
+    def test_both_ways(self):
+        v = vec("acceptable", self.E, id="i_t_x")
+        r, _ = score(v, lambda c, a, s: inv(1))
+        self.assertEqual((r["outcome"], r["i_outcome"]), (S.PASS, "REJECT"))
+        r, _ = score(v, lambda c, a, s: inv(0, DATA))
+        self.assertEqual((r["outcome"], r["i_outcome"]), (S.PASS, "ACCEPT"))
+        r, _ = score(v, lambda c, a, s: inv(0, DATA[::-1]))
+        self.assertEqual((r["outcome"], r["i_outcome"]), (S.FAIL, "ACCEPT"))
+        r, _ = score(v, lambda c, a, s: inv(signal=6))
+        self.assertEqual(r["outcome"], S.CRASH)
+
+
+class ExpectationsTest(unittest.TestCase):
+    def test_text_and_json(self):
+        e = S.parse_expectations("# c\ny_a: FAIL  # bug 1\nn_b: TIMEOUT, CRASH\n")
+        self.assertEqual(e["y_a"], {"expected": ["FAIL"], "reason": "bug 1"})
+        self.assertEqual(e["n_b"]["expected"], ["TIMEOUT", "CRASH"])
+        j = S.parse_expectations('{"y_a": {"expected": "FAIL", "reason": "r"}, "n_b": "CRASH"}')
+        self.assertEqual(j["n_b"]["expected"], ["CRASH"])
+        with self.assertRaises(ValueError):
+            S.parse_expectations("y_a: BOGUS\n")
+
+    def test_xfail_unexpected_pass_and_changed_failure(self):
+        e = S.parse_expectations("y_a: FAIL # r\n")
+        r = S.apply_expectations({"id": "y_a", "outcome": S.FAIL, "detail": "d"}, e)
+        self.assertEqual(r["outcome"], S.XFAIL)
+        r = S.apply_expectations({"id": "y_a", "outcome": S.PASS, "detail": "d"}, e)
+        self.assertEqual(r["outcome"], S.UNEXPECTED_PASS)
+        r = S.apply_expectations({"id": "y_a", "outcome": S.CRASH, "detail": "d"}, e)
+        self.assertEqual(r["outcome"], S.CRASH)
+        r = S.apply_expectations({"id": "y_b", "outcome": S.FAIL, "detail": "d"}, e)
+        self.assertEqual(r["outcome"], S.FAIL)
+        text = S.emit_expectations([{"id": "y_c", "outcome": S.TIMEOUT, "detail": "slow"}], "t")
+        self.assertEqual(S.parse_expectations(text)["y_c"]["expected"], ["TIMEOUT"])
+
+
+class ReportTest(unittest.TestCase):
+    def doc(self, name, outcomes):
+        res = [{"id": i, "verdict": "valid", "outcome": o, "i_outcome": None, "detail": "",
+                "clauses": ["Q2.X.y"], "area": "t"} for i, o in outcomes]
+        return {"protocol": 1, "suite": {"version": "v", "commit": None},
+                "sut": {"name": name, "version": "1", "capabilities": {}},
+                "run_info": {}, "summary": S.summarize(res), "results": res}
+
+    def test_regress_and_matrix(self):
+        old = self.doc("a", [("y_1", S.PASS), ("y_2", S.FAIL), ("y_3", S.PASS)])
+        new = self.doc("a", [("y_1", S.FAIL), ("y_2", S.PASS), ("y_3", S.PASS)])
+        text, n = qct_report.regress(old, new)
+        self.assertEqual(n, 1)
+        self.assertIn("newly failing: 1", text)
+        self.assertIn("newly passing: 1", text)
+        self.assertEqual(qct_report.regress(old, old)[1], 0)
+        md = qct_report.render_matrix_md([old, new])
+        self.assertIn("Disagreements (2 of 3", md)
+        html = qct_report.render_matrix_html([old, new])
+        self.assertNotIn("http", html.split("<body>")[1])  # no external assets
+
+
+class SchemaTest(unittest.TestCase):
+    def test_result_records_carry_the_schema_fields(self):
+        path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "schemas", "results_v1.json")
+        with open(path) as f:
+            schema = json.load(f)
+        r, _ = score(vec(expect=VALID), lambda c, a, s: inv(0, DATA))
+        for k in schema["$defs"]["result"]["required"]:
+            self.assertIn(k, r)
+        self.assertEqual(set(schema["$defs"]["outcome"]["enum"]), set(S.OUTCOMES))
+        for k in schema["properties"]["summary"]["required"]:
+            self.assertIn(k, S.summarize([r]))
+
+
+class ExecutorTest(unittest.TestCase):
+    """Real processes: the isolation and limits of qct_exec."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp()
+        os.makedirs(os.path.join(self.tmp, "vectors", "images", "t"))
+        self.img = os.path.join(self.tmp, "vectors", "images", "t", "x.qcow2")
+        with open(self.img, "wb") as f:
+            f.write(DATA)
+        self.v = Vector(self.tmp, "m", "t", {"id": "y_t_x", "verdict": "valid",
+                                             "image": "images/t/x.qcow2", "clauses": ["Q2.HDR.magic"],
+                                             "features": [], "expect": dict(VALID)})
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def adapter(self, body):
+        p = os.path.join(self.tmp, "adapter")
+        with open(p, "w") as f:
+            f.write("#!/bin/sh\n" + body + "\n")
+        os.chmod(p, 0o755)
+        return p
+
+    def run_one(self, body, scale=1.0, **kw):
+        ex = qct_exec.Executor(self.adapter(body), tmp_root=self.tmp, timeout_scale=scale)
+        return S.score_vector(self.v, S.Sut(ALL),
+                              lambda c, a, s, cap, keep: ex.invoke(self.v, c, a, s, cap, keep))
+
+    def test_honest_copy_passes(self):
+        r = self.run_one('[ "$QCOW2CT_PROTOCOL" = 1 ] || exit 3; cat "$3"')
+        self.assertEqual(r["outcome"], S.PASS, r["detail"])
+
+    def test_wrong_bytes(self):
+        r = self.run_one('head -c 8192 /dev/zero')
+        self.assertEqual(r["outcome"], S.FAIL)
+
+    def test_crash(self):
+        r = self.run_one('cat "$3"; kill -SEGV $$')
+        self.assertEqual(r["outcome"], S.CRASH)
+        self.assertEqual(r["signal"], 11)
+
+    def test_timeout_kills_the_process_group(self):
+        r = self.run_one('sleep 30 & sleep 30', scale=0.05)
+        self.assertEqual(r["outcome"], S.TIMEOUT)
+        self.assertLess(r["duration_ms"], 5000)
+
+    def test_modified_image(self):
+        r = self.run_one('chmod u+w "$3"; printf Z >> "$3"; cat "$3" | head -c 8192')
+        self.assertEqual(r["outcome"], S.FAIL)
+        self.assertIn("modified", r["detail"])
+        with open(self.img, "rb") as f:
+            self.assertEqual(f.read(), DATA)  # the vector itself is untouched
+
+    def test_endless_output_is_cut(self):
+        r = self.run_one('cat /dev/zero')
+        self.assertEqual(r["outcome"], S.FAIL)
+        self.assertIn("longer than", r["detail"])
+
+    def test_secret_is_a_0600_file_not_argv(self):
+        self.v.passphrases = [b"pw\0\n"]
+        body = ('for a; do case "$a" in pw*) exit 3;; esac; done; '
+                'f=$5; [ "$(stat -c %a "$f")" = 600 ] || exit 3; '
+                '[ "$(od -An -c "$f" | tr -d " ")" = "pw\\0\\n" ] || exit 3; cat "$3"')
+        r = self.run_one(body)
+        self.assertEqual(r["outcome"], S.PASS, r["detail"])
+
+    def test_image_is_staged_read_only(self):
+        r = self.run_one('[ -w "$3" ] && [ "$(id -u)" != 0 ] && exit 3; '
+                         '[ "$(stat -c %a "$3")" = 444 ] || exit 3; cat "$3"')
+        self.assertEqual(r["outcome"], S.PASS, r["detail"])
+
+
+if __name__ == "__main__":
+    unittest.main()

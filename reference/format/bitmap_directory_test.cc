@@ -1,0 +1,64 @@
+#include "reference/format/bitmap_directory.h"
+
+#include <gtest/gtest.h>
+
+#include "reference/format/test_bytes.h"
+#include "reference/status/spec_cite.h"
+
+namespace qcow2ref {
+namespace {
+
+using testing::PutBe;
+
+// One directory entry laid out by hand (24-byte fixed part, extra data,
+// name, padding to 8) for a 1 MiB disk with 64 KiB clusters.
+std::vector<uint8_t> Entry(uint32_t extra, const std::string& name,
+                           uint32_t flags = 0, uint8_t gran = 16,
+                           uint32_t table_size = 1) {
+  std::vector<uint8_t> e(24 + extra + name.size(), 0);
+  PutBe(e, 0, 0x50000, 8);
+  PutBe(e, 8, table_size, 4);
+  PutBe(e, 12, flags, 4);
+  e[16] = 1;  // type: dirty tracking
+  e[17] = gran;
+  PutBe(e, 18, name.size(), 2);
+  PutBe(e, 20, extra, 4);
+  std::copy(name.begin(), name.end(), e.begin() + 24 + extra);
+  e.resize((e.size() + 7) / 8 * 8, 0);
+  return e;
+}
+
+Result<std::vector<BitmapEntry>> Parse(const std::vector<uint8_t>& dir,
+                                       uint32_t n = 1) {
+  Header h;
+  h.size = 1 << 20;
+  return ParseBitmapDirectory(h, dir.data(), dir.size(), n, 0x40000);
+}
+
+TEST(BitmapDirectoryTest, ParsesEntriesAndSkipsExtraData) {
+  QCOW2_SPEC("Q2.BM.entry_layout");
+  QCOW2_SPEC("Q2.BM.extra_data");
+  auto dir = Entry(0, "b1");
+  auto more = Entry(8, "second", 3);
+  dir.insert(dir.end(), more.begin(), more.end());
+  auto r = Parse(dir, 2);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[1].name, "second");
+  EXPECT_EQ((*r)[1].flags, 3u);
+}
+
+TEST(BitmapDirectoryTest, Rejections) {
+  QCOW2_SPEC("Q2.BM.name_size");
+  QCOW2_SPEC("Q2.BM.extra_data_compatible");
+  QCOW2_SPEC("QX.LIMIT.bitmap_count");
+  EXPECT_EQ(Parse(Entry(0, "")).error().clause, "Q2.BM.name_size");
+  // Flag bit 2 (extra_data_compatible) is treated as reserved, as QEMU does.
+  EXPECT_EQ(Parse(Entry(0, "b", 4)).error().clause, "Q2.BM.reserved_flags");
+  EXPECT_EQ(Parse(Entry(0, "b", 0, 16, 0)).error().clause,
+            "QX.LIMIT.bitmap_count");
+  EXPECT_EQ(Parse(Entry(0, "b"), 2).error().clause, "Q2.BM.count");
+}
+
+}  // namespace
+}  // namespace qcow2ref
