@@ -8,7 +8,8 @@ set -uo pipefail
 # QCOW2_SPEC("QX.BK.path_policy") QCOW2_SPEC("QX.BK.loop")
 # QCOW2_SPEC("QX.ENC.secret_bytes") QCOW2_SPEC("QX.ENC.secret_hygiene")
 # QCOW2_SPEC("Q2.ENC.payload") QCOW2_SPEC("Q2.RC.no_leaks")
-# QCOW2_SPEC("QX.CHECK.repair_leaks_only")
+# QCOW2_SPEC("QX.CHECK.repair_leaks_only") QCOW2_SPEC("QX.LUKS.keep_last_slot")
+# QCOW2_SPEC("QX.LUKS.key_order")
 q=tools/qcow2ref/qcow2ref
 v=vectors/images
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
@@ -193,6 +194,31 @@ python3 -c 'import sys, xml.etree.ElementTree as E; r=E.parse(sys.argv[1]).getro
 expect_exit 0 "layout --text" -- $q layout --text $v/snap/y_snap_two.qcow2
 grep -q 'snapshot table' "$tmp/out" && grep -q 'header' "$tmp/out" && pass=$((pass + 1)) ||
   { echo "FAIL: layout text"; fails=$((fails + 1)); }
+
+# --- Writing: create, write, read back; LUKS key management.
+head -c 200000 /dev/urandom >"$tmp/data.bin"
+printf 'first' >"$tmp/k1"
+printf 'second' >"$tmp/k2"
+printf 'third' >"$tmp/k3"
+expect_exit 0 "create LUKS" -- $q create "$tmp/k.qcow2" --size 2M --encrypt luks --luks-iterations 1000 --secret-file "$tmp/k1"
+expect_exit 3 "create refuses an existing file" -- $q create "$tmp/k.qcow2" --size 2M
+expect_exit 3 "create refuses a cluster size that is not a power of two" -- $q create "$tmp/x.qcow2" --size 2M --cluster-size 3000
+expect_exit 3 "create refuses size 0" -- $q create "$tmp/x.qcow2" --size 0
+expect_exit 3 "create refuses refcount bits > 64" -- $q create "$tmp/x.qcow2" --size 1M --refcount-bits 128
+expect_exit 3 "create refuses v2 with v3 features" -- $q create "$tmp/x.qcow2" --size 1M --version 2 --extended-l2
+expect_exit 3 "create refuses an unknown cipher" -- $q create "$tmp/x.qcow2" --size 1M --encrypt luks --luks-cipher rot13-128-cbc-plain --secret-file "$tmp/k1"
+[ ! -e "$tmp/x.qcow2" ] && pass=$((pass + 1)) || { echo "FAIL: a refused create left a file"; fails=$((fails + 1)); }
+expect_exit 0 "write" -- $q write "$tmp/k.qcow2" --offset 1000 --input "$tmp/data.bin" --secret-file "$tmp/k1"
+expect_exit 0 "read" -- $q read "$tmp/k.qcow2" --offset 1000 --length 200000 --secret-file "$tmp/k1"
+cmp -s "$tmp/out" "$tmp/data.bin" && pass=$((pass + 1)) || { echo "FAIL: written data differs"; fails=$((fails + 1)); }
+expect_exit 0 "luks add-key" -- $q luks add-key "$tmp/k.qcow2" --secret-file "$tmp/k1" --new-secret-file "$tmp/k2" --luks-iterations 1000
+expect_exit 0 "luks change-key" -- $q luks change-key "$tmp/k.qcow2" --secret-file "$tmp/k2" --new-secret-file "$tmp/k3" --luks-iterations 1000
+expect_exit 1 "changed-away key no longer opens" -- $q read "$tmp/k.qcow2" --secret-file "$tmp/k2"
+expect_exit 0 "luks remove-key" -- $q luks remove-key "$tmp/k.qcow2" --secret-file "$tmp/k1"
+expect_exit 3 "the last key slot is kept" -- $q luks remove-key "$tmp/k.qcow2" --secret-file "$tmp/k3"
+expect_exit 0 "the remaining key reads the data" -- $q read "$tmp/k.qcow2" --offset 1000 --length 200000 --secret-file "$tmp/k3"
+cmp -s "$tmp/out" "$tmp/data.bin" && pass=$((pass + 1)) || { echo "FAIL: data changed by key management"; fails=$((fails + 1)); }
+expect_exit 0 "check after key management" -- $q check "$tmp/k.qcow2" --secret-file "$tmp/k3"
 
 echo "cli_test: ${pass} passed, ${fails} failed"
 [ "$fails" = 0 ]

@@ -21,6 +21,7 @@ int RunConvert(int argc, char** argv);
 int RunCheck(int argc, char** argv);
 int RunLayout(int argc, char** argv);
 int RunLuksDump(int argc, char** argv);
+int RunLuksKeys(int argc, char** argv);
 int RunMap(int argc, char** argv);
 int RunRead(int argc, char** argv);
 

@@ -16,6 +16,8 @@ constexpr const char* kUsage =
     "  read IMAGE [--output FILE] [--offset N] [--length L] [--snapshot NAME]\n"
     "             [--allow-any-path] [SECRET]\n"
     "  luks-dump IMAGE\n"
+    "  luks add-key|remove-key|change-key IMAGE SECRET [--new-secret-file F |\n"
+    "       --new-secret-env V] [--slot N] [--luks-iterations N]\n"
     "  check IMAGE [--json] [--repair leaks] [SECRET]\n"
     "  layout IMAGE (--svg OUT | --text) [SECRET]\n"
     "  create IMAGE --size BYTES [--version 2|3] [--cluster-size N]\n"
@@ -51,6 +53,7 @@ int main(int argc, char** argv) {
   if (command == "map") return RunMap(argc, argv);
   if (command == "read") return RunRead(argc, argv);
   if (command == "luks-dump") return RunLuksDump(argc, argv);
+  if (command == "luks") return RunLuksKeys(argc, argv);
   if (command == "check") return RunCheck(argc, argv);
   if (command == "create") return RunCreate(argc, argv);
   if (command == "write") return RunWrite(argc, argv);
