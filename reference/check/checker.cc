@@ -425,10 +425,15 @@ void Checker::CheckCopiedFlags() {
     // checkable when the refcount is itself right).
     if (usage_->references(c.cluster) != rc) continue;
     if (c.copied != (rc == 1)) {
-      Corrupt("Q2.MAP.copied", c.entry_at,
-              std::string(c.is_l2_table ? "L1" : "L2") + " entry " +
-                  (c.copied ? "has" : "lacks") +
-                  " the COPIED bit but the refcount is " + std::to_string(rc));
+      // A COPIED bit on a shared cluster lets a writer overwrite data that
+      // another view still reads: corruption. A missing bit on a cluster
+      // with refcount 1 only costs an extra copy (it is what a crash in the
+      // middle of taking a snapshot leaves): a warning.
+      Add(c.copied ? Severity::kCorruption : Severity::kWarning,
+          "Q2.MAP.copied", c.entry_at,
+          std::string(c.is_l2_table ? "L1" : "L2") + " entry " +
+              (c.copied ? "has" : "lacks") +
+              " the COPIED bit but the refcount is " + std::to_string(rc));
     }
   }
 }

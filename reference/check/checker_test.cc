@@ -133,7 +133,12 @@ TEST(CheckerTest, Overlaps) {
 TEST(CheckerTest, CopiedFlag) {
   QCOW2_SPEC("Q2.MAP.copied");
   Built b = Clean();
-  b.SetL2(0, 5 * kC);  // Refcount 1 but no COPIED bit.
+  b.SetL2(0, 5 * kC);  // Refcount 1 but no COPIED bit: harmless.
+  EXPECT_TRUE(Has(Check(b), "Q2.MAP.copied", Severity::kWarning));
+  // Cluster 5 shared by two entries (refcount 2, right) but still COPIED.
+  b = Clean();
+  b.SetL2(1, 0x8000000000000000ull | 5 * kC);
+  b.SetRefcount(5, 2);
   EXPECT_TRUE(Has(Check(b), "Q2.MAP.copied", Severity::kCorruption));
 }
 

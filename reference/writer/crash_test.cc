@@ -17,7 +17,7 @@
 namespace qcow2ref {
 namespace {
 
-enum class Kind { kWrite, kZero, kDiscard, kCompressed };
+enum class Kind { kWrite, kZero, kDiscard, kCompressed, kSnapshot, kDelete };
 
 struct Op {
   Kind kind;
@@ -97,6 +97,12 @@ class CrashTest : public ::testing::Test {
         case Kind::kDiscard:
           st = (*writer)->Discard(op.offset, op.length);
           std::memset(model.data() + op.offset, 0, op.length);
+          break;
+        case Kind::kSnapshot:
+          st = (*writer)->SnapshotCreate("s" + std::to_string(op.fill));
+          break;
+        case Kind::kDelete:
+          st = (*writer)->SnapshotDelete("s" + std::to_string(op.fill));
           break;
       }
       ASSERT_TRUE(st.ok()) << st.error().ToString();
@@ -195,6 +201,22 @@ TEST_F(CrashTest, PlainImageEveryCut) {
   std::vector<Op> ops = Workload(512, true);
   ops.push_back({Kind::kWrite, 600 << 10, 80 * 512, 7});
   Run(o, ops);
+}
+
+TEST_F(CrashTest, Snapshots) {
+  QCOW2_SPEC("QX.WRITE.order_snapshot_table");
+  QCOW2_SPEC("QX.WRITE.cow_l2");
+  CreateOptions o;
+  o.size = 1 << 20;
+  o.cluster_bits = 12;
+  Run(o, {{Kind::kWrite, 100, 20000, 1},
+          {Kind::kSnapshot, 0, 0, 1},
+          {Kind::kWrite, 5000, 3000, 2},  // copies a shared table and data
+          {Kind::kSnapshot, 0, 0, 2},
+          {Kind::kZero, 4096, 4096, 0},
+          {Kind::kDelete, 0, 0, 1},
+          {Kind::kWrite, 9000, 100, 3},
+          {Kind::kDelete, 0, 0, 2}});
 }
 
 TEST_F(CrashTest, RefcountTableGrowth) {

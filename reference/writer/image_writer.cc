@@ -52,11 +52,7 @@ Status ImageWriter::Load(WriterOptions options) {
                        "the image is dirty (lazy refcounts): its refcounts "
                        "must be rebuilt before it can be written");
   }
-  if (header_.nb_snapshots > 0) {
-    return Unsupported("QX.WRITE.snapshots_unsupported", 60,
-                       "writing images with internal snapshots is not "
-                       "supported yet");
-  }
+  snapshots_ = image_->snapshots();
   if (header_.crypt_method != 0 && image_->data_cipher() == nullptr) {
     return Error{ErrorKind::kUsage, "Q2.ENC.payload", std::nullopt,
                  "the image is encrypted: give its passphrase"};

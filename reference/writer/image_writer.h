@@ -54,6 +54,15 @@ class ImageWriter {
   // Makes every write so far durable: the acknowledgement point.
   Status Flush();
 
+  // Internal snapshots (Q2.SNAP.*): create copies the active L1 table and
+  // adds a reference to every L2 table and cluster it maps; delete and apply
+  // undo and redo that. Clusters shared with a snapshot are copied before
+  // they are written (QX.WRITE.cow_l2).
+  Status SnapshotCreate(const std::string& name);
+  Status SnapshotDelete(const std::string& id_or_name);
+  Status SnapshotApply(const std::string& id_or_name);
+  const std::vector<Snapshot>& snapshots() const { return snapshots_; }
+
   // Reads guest bytes as the image now holds them.
   Status Read(uint64_t offset, uint8_t* out, uint64_t length);
 
@@ -75,6 +84,12 @@ class ImageWriter {
   Status WriteClusters(uint64_t first_cluster, uint64_t count,
                        const std::vector<std::vector<uint8_t>>& contents,
                        bool compress, bool zero);
+  // Prepares the copy of a shared L2 table: its entries lose COPIED.
+  Status AddTableReferences(std::vector<uint8_t>* table);
+  Status AdjustL1References(const std::vector<uint64_t>& l1, int delta);
+  Status SetCopiedFlags(bool clear_all);
+  Status WriteSnapshotTable(std::vector<Snapshot> snapshots);
+  Result<std::vector<uint64_t>> ReadL1(uint64_t offset, uint32_t entries);
   Status EncryptFor(uint64_t guest, uint64_t host, uint8_t* data,
                     size_t length);
 
@@ -89,6 +104,7 @@ class ImageWriter {
   uint64_t next_free_ = 0;  // Append pointer, cluster aligned.
   std::map<uint64_t, std::vector<uint8_t>> refblocks_;
   std::map<uint64_t, std::vector<uint8_t>> l2_cache_;
+  std::vector<Snapshot> snapshots_;
 };
 
 }  // namespace qcow2ref

@@ -35,6 +35,7 @@ Status ImageWriter::WriteClusters(
   std::map<uint64_t, uint64_t> new_tables;  // L1 index -> new table offset
   std::vector<std::pair<uint64_t, uint64_t>> frees;  // (offset, bytes)
   std::map<uint64_t, uint64_t> l1_updates;           // L1 index -> entry
+  std::map<uint64_t, std::vector<uint8_t>> fresh;    // new L2 tables
 
   for (uint64_t i = 0; i < count; ++i) {
     const uint64_t gc = first + i;
@@ -43,18 +44,39 @@ Status ImageWriter::WriteClusters(
     const uint64_t l2i = gc % g_.l2_entries;
     uint64_t table = L1EntryL2Offset(l1_[l1i]);
     bool fresh_table = false;
-    if (table == 0) {
-      auto nt = new_tables.find(l1i);
-      if (nt == new_tables.end()) {
-        QCOW2REF_ASSIGN_OR_RETURN(table, Allocate(1));
-        l2_cache_[table] = std::vector<uint8_t>(cs, 0);
-        new_tables[l1i] = table;
-      } else {
-        table = nt->second;
-      }
+    auto nt = new_tables.find(l1i);
+    if (nt != new_tables.end()) {
+      table = nt->second;
       fresh_table = true;
+    } else if (table == 0) {
+      QCOW2REF_ASSIGN_OR_RETURN(table, Allocate(1));
+      fresh[table] = std::vector<uint8_t>(cs, 0);
+      new_tables[l1i] = table;
+      fresh_table = true;
+    } else {
+      QCOW2REF_ASSIGN_OR_RETURN(uint64_t trc,
+                                Refcount(table >> g_.cluster_bits));
+      if (trc > 1) {
+        // SPEC(QX.WRITE.cow_l2): an L2 table shared with a snapshot is
+        // copied before it changes; the old table loses one reference after
+        // the switch, and the clusters it maps keep their counts.
+        QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t> * old, L2Table(table));
+        std::vector<uint8_t> copy = *old;
+        QCOW2REF_RETURN_IF_ERROR(AddTableReferences(&copy));
+        QCOW2REF_ASSIGN_OR_RETURN(uint64_t moved, Allocate(1));
+        frees.push_back({table, cs});
+        fresh[moved] = std::move(copy);
+        new_tables[l1i] = moved;
+        table = moved;
+        fresh_table = true;
+      }
     }
-    QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t> * t, L2Table(table));
+    std::vector<uint8_t>* t = nullptr;
+    if (fresh_table) {
+      t = &fresh[table];
+    } else {
+      QCOW2REF_ASSIGN_OR_RETURN(t, L2Table(table));
+    }
     const uint64_t old_entry = L2EntryAt(*t, l2i);
     const uint64_t old_bitmap = L2BitmapAt(*t, l2i);
     QCOW2REF_ASSIGN_OR_RETURN(ClusterDescriptor d,
@@ -139,9 +161,10 @@ Status ImageWriter::WriteClusters(
   }
   // Stage A done (data, increments). New tables are complete: write them.
   for (const auto& [l1i, table] : new_tables) {
-    const std::vector<uint8_t>& t = l2_cache_[table];
+    const std::vector<uint8_t>& t = fresh[table];
     QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(table, t.data(), t.size()));
     l1_updates[l1i] = kEntryCopied | table;
+    l2_cache_[table] = t;
   }
   // SPEC(QX.WRITE.order_data_before_pointer)
   if (!pointers.empty() || !l1_updates.empty()) {
@@ -175,6 +198,20 @@ Status ImageWriter::WriteClusters(
         QCOW2REF_ASSIGN_OR_RETURN(uint64_t rc, Refcount(c));
         if (rc > 0) QCOW2REF_RETURN_IF_ERROR(SetRefcount(c, rc - 1));
       }
+    }
+  }
+  return OkStatus();
+}
+
+Status ImageWriter::AddTableReferences(std::vector<uint8_t>* table) {
+  // The clusters a shared table maps are already counted once per L1
+  // reference to it: the copy takes over one of those references, so no
+  // count changes; only COPIED goes, since the clusters stay shared.
+  for (uint64_t i = 0; i < g_.l2_entries; ++i) {
+    uint8_t* p = table->data() + i * g_.l2_entry_bytes;
+    const uint64_t entry = LoadBe64(p);
+    if (entry != 0 && !(entry & kL2Compressed)) {
+      StoreBe64(p, entry & ~kEntryCopied);
     }
   }
   return OkStatus();

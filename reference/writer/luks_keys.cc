@@ -32,8 +32,8 @@ Result<Opened> OpenArea(ByteStore* store, const SecretBytes& key) {
   out.area.bytes.resize(img->extensions().fde->length);
   QCOW2REF_RETURN_IF_ERROR(
       store->ReadAt(out.offset, out.area.bytes.data(), out.area.bytes.size()));
-  QCOW2REF_ASSIGN_OR_RETURN(LuksUnlockResult u,
-                            UnlockLuks(out.area.header, *store, out.offset, key));
+  QCOW2REF_ASSIGN_OR_RETURN(
+      LuksUnlockResult u, UnlockLuks(out.area.header, *store, out.offset, key));
   out.area.master_key = std::move(u.master_key);
   out.unlocked_slot = u.slot;
   return out;
@@ -65,9 +65,9 @@ Status DisableSlot(ByteStore* store, Opened* o, int slot) {
   QCOW2REF_RETURN_IF_ERROR(store->WriteAt(o->offset, hdr.data(), hdr.size()));
   QCOW2REF_RETURN_IF_ERROR(store->Flush());
   std::vector<uint8_t> zeros(SlotBytes(o->area.header), 0);
-  QCOW2REF_RETURN_IF_ERROR(store->WriteAt(
-      o->offset + uint64_t{s.key_material_offset} * kSectorSize, zeros.data(),
-      zeros.size()));
+  QCOW2REF_RETURN_IF_ERROR(
+      store->WriteAt(o->offset + uint64_t{s.key_material_offset} * kSectorSize,
+                     zeros.data(), zeros.size()));
   return store->Flush();
 }
 

@@ -14,8 +14,8 @@
 namespace qcow2ref {
 
 struct KeySlotOptions {
-  std::optional<int> slot;       // Default: the first free slot.
-  uint32_t iterations = 0;       // 0: from iter_time_ms.
+  std::optional<int> slot;  // Default: the first free slot.
+  uint32_t iterations = 0;  // 0: from iter_time_ms.
   uint32_t iter_time_ms = 2000;
 };
 

@@ -224,3 +224,54 @@ TEST(WriterTest, ZeroAndDiscardReadAsZeros) {
 
 }  // namespace
 }  // namespace qcow2ref
+
+namespace qcow2ref {
+namespace {
+
+std::vector<uint8_t> ReadView(const std::vector<uint8_t>& bytes,
+                              const std::string& snapshot) {
+  auto img =
+      Image::OpenSource(std::make_unique<MemorySource>(bytes), OpenOptions());
+  EXPECT_TRUE(img.ok());
+  if (!snapshot.empty()) {
+    EXPECT_TRUE((*img)->SelectSnapshot(snapshot).ok());
+  }
+  std::vector<uint8_t> out((*img)->guest_size());
+  EXPECT_TRUE((*img)->Read(0, out.data(), out.size()).ok());
+  return out;
+}
+
+TEST(WriterSnapshotTest, CreateWriteApplyDelete) {
+  QCOW2_SPEC("Q2.SNAP.refcounts");
+  QCOW2_SPEC("QX.WRITE.cow_l2");
+  QCOW2_SPEC("QX.WRITE.order_snapshot_table");
+  CreateOptions o;
+  o.size = 1 << 20;
+  o.cluster_bits = 12;
+  Made m = Make(o);
+  std::vector<uint8_t> a(100000, 0xa1), b(50000, 0xb2);
+  ASSERT_TRUE(m.writer->Write(0, a.data(), a.size()).ok());
+  ASSERT_TRUE(m.writer->SnapshotCreate("one").ok());
+  ExpectClean(m.store->bytes());
+  ASSERT_TRUE(m.writer->Write(30000, b.data(), b.size()).ok());
+  ASSERT_TRUE(m.writer->Flush().ok());
+  ExpectClean(m.store->bytes());
+  auto snap = ReadView(m.store->bytes(), "one");
+  auto active = ReadView(m.store->bytes(), "");
+  EXPECT_TRUE(std::equal(a.begin(), a.end(), snap.begin()));
+  EXPECT_EQ(active[30000], 0xb2);
+  EXPECT_EQ(active[29999], 0xa1);
+  ASSERT_TRUE(m.writer->SnapshotCreate("two").ok());
+  EXPECT_FALSE(m.writer->SnapshotCreate("two").ok());  // names are unique
+  ASSERT_TRUE(m.writer->SnapshotApply("one").ok());
+  ExpectClean(m.store->bytes());
+  EXPECT_EQ(ReadView(m.store->bytes(), ""), snap);
+  ASSERT_TRUE(m.writer->SnapshotDelete("one").ok());
+  ASSERT_TRUE(m.writer->SnapshotDelete("2").ok());  // by id
+  ExpectClean(m.store->bytes());
+  EXPECT_EQ(ReadView(m.store->bytes(), ""), snap);
+  EXPECT_TRUE(m.writer->snapshots().empty());
+}
+
+}  // namespace
+}  // namespace qcow2ref

@@ -13,13 +13,14 @@ int RunLuksKeys(int argc, char** argv) {
     return UsageFailure("luks add-key|remove-key|change-key IMAGE ...");
   }
   const std::string action = argv[2];
-  auto args = ParseArgs(argc, argv, 3, {},
-                        {"--secret-file", "--secret-env", "--new-secret-file",
-                         "--new-secret-env", "--slot", "--luks-iterations",
-                         "--luks-iter-time"});
+  auto args = ParseArgs(
+      argc, argv, 3, {},
+      {"--secret-file", "--secret-env", "--new-secret-file", "--new-secret-env",
+       "--slot", "--luks-iterations", "--luks-iter-time"});
   if (!args.ok()) return ReportError(args.error());
   if (args->positional.size() != 1 ||
-      (action != "add-key" && action != "remove-key" && action != "change-key")) {
+      (action != "add-key" && action != "remove-key" &&
+       action != "change-key")) {
     return UsageFailure(
         "luks add-key|remove-key|change-key IMAGE --secret-file F "
         "[--new-secret-file F2] [--slot N] [--luks-iterations N]");
@@ -30,12 +31,15 @@ int RunLuksKeys(int argc, char** argv) {
     return UsageFailure("the current passphrase is needed (--secret-file)");
   }
   Args fresh;
-  if (auto f = args->Get("--new-secret-file")) fresh.options["--secret-file"] = *f;
-  if (auto e = args->Get("--new-secret-env")) fresh.options["--secret-env"] = *e;
+  if (auto f = args->Get("--new-secret-file"))
+    fresh.options["--secret-file"] = *f;
+  if (auto e = args->Get("--new-secret-env"))
+    fresh.options["--secret-env"] = *e;
   auto added = LoadSecret(fresh);
   if (!added.ok()) return ReportError(added.error());
   if (action != "remove-key" && !added->has_value()) {
-    return UsageFailure(action + " needs --new-secret-file or --new-secret-env");
+    return UsageFailure(action +
+                        " needs --new-secret-file or --new-secret-env");
   }
   KeySlotOptions opts;
   if (auto s = args->Get("--slot")) {

@@ -18,6 +18,7 @@ int RunWrite(int argc, char** argv);
 int RunZero(int argc, char** argv);
 int RunDiscard(int argc, char** argv);
 int RunConvert(int argc, char** argv);
+int RunSnapshot(int argc, char** argv);
 int RunCheck(int argc, char** argv);
 int RunLayout(int argc, char** argv);
 int RunLuksDump(int argc, char** argv);

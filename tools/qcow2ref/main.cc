@@ -32,6 +32,7 @@ constexpr const char* kUsage =
     "  write IMAGE --offset N --input FILE [--compress] [SECRET]\n"
     "  zero IMAGE --offset N --length L [SECRET]\n"
     "  discard IMAGE --offset N --length L [SECRET]\n"
+    "  snapshot create|delete|apply IMAGE NAME [SECRET], snapshot list IMAGE\n"
     "  convert SRC DST [create options] [--compress] [--progress]\n"
     "          [--source-secret-file F | --source-secret-env V] [SECRET]\n"
     "SECRET: --secret-file FILE (its exact bytes) or --secret-env VAR;\n"
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
   if (command == "zero") return RunZero(argc, argv);
   if (command == "discard") return RunDiscard(argc, argv);
   if (command == "convert") return RunConvert(argc, argv);
+  if (command == "snapshot") return RunSnapshot(argc, argv);
   if (command == "layout") return RunLayout(argc, argv);
   std::fputs(kUsage, stderr);
   return UsageFailure("unknown command '" + command + "'");

@@ -1,0 +1,252 @@
+// ImageWriter's internal snapshots: create, delete, apply.
+#include <ctime>
+#include <set>
+
+#include "reference/format/cluster_entries.h"
+#include "reference/format/endian.h"
+#include "reference/format/limits.h"
+#include "reference/status/checked_math.h"
+#include "reference/writer/image_writer.h"
+
+namespace qcow2ref {
+namespace {
+
+const Snapshot* Find(const std::vector<Snapshot>& all, const std::string& key) {
+  for (const Snapshot& s : all) {
+    if (s.name == key) return &s;
+  }
+  for (const Snapshot& s : all) {
+    if (s.id == key) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Result<std::vector<uint64_t>> ImageWriter::ReadL1(uint64_t offset,
+                                                  uint32_t entries) {
+  std::vector<uint8_t> raw(uint64_t{entries} * 8);
+  QCOW2REF_RETURN_IF_ERROR(store_->ReadAtZeroFilled(offset, raw.data(), raw.size()));
+  std::vector<uint64_t> l1(entries);
+  for (uint32_t i = 0; i < entries; ++i) l1[i] = LoadBe64(raw.data() + 8 * i);
+  return l1;
+}
+
+Status ImageWriter::AdjustL1References(const std::vector<uint64_t>& l1,
+                                       int delta) {
+  // SPEC(Q2.SNAP.refcounts): one reference per L1 entry to its L2 table,
+  // and one per L2 entry to its cluster, as QEMU counts them.
+  for (uint64_t e : l1) {
+    const uint64_t table = L1EntryL2Offset(e);
+    if (table == 0) continue;
+    std::vector<uint8_t> t(g_.cluster_size);
+    QCOW2REF_RETURN_IF_ERROR(store_->ReadAtZeroFilled(table, t.data(), t.size()));
+    for (uint64_t i = 0; i < g_.l2_entries; ++i) {
+      const uint64_t entry = L2EntryAt(t, i);
+      if (entry == 0) continue;
+      QCOW2REF_ASSIGN_OR_RETURN(
+          ClusterDescriptor d,
+          DecodeL2Entry(g_, header_, entry, L2BitmapAt(t, i), table));
+      uint64_t first = 0, last = 0;
+      if (d.kind == ClusterKind::kCompressed) {
+        first = d.compressed_offset >> g_.cluster_bits;
+        last = (d.compressed_offset + d.compressed_bytes - 1) >> g_.cluster_bits;
+      } else if (d.host_offset != 0 && !header_.has_data_file()) {
+        first = last = d.host_offset >> g_.cluster_bits;
+      } else {
+        continue;
+      }
+      for (uint64_t c = first; c <= last; ++c) {
+        QCOW2REF_ASSIGN_OR_RETURN(uint64_t rc, Refcount(c));
+        QCOW2REF_RETURN_IF_ERROR(SetRefcount(c, delta > 0 ? rc + 1 : rc - 1));
+      }
+    }
+    const uint64_t c = table >> g_.cluster_bits;
+    QCOW2REF_ASSIGN_OR_RETURN(uint64_t rc, Refcount(c));
+    QCOW2REF_RETURN_IF_ERROR(SetRefcount(c, delta > 0 ? rc + 1 : rc - 1));
+  }
+  return OkStatus();
+}
+
+Status ImageWriter::SetCopiedFlags(bool clear_all) {
+  // SPEC(Q2.MAP.copied): COPIED exactly when the refcount is 1.
+  l2_cache_.clear();
+  for (uint64_t i = 0; i < l1_.size(); ++i) {
+    const uint64_t table = L1EntryL2Offset(l1_[i]);
+    if (table == 0) continue;
+    QCOW2REF_ASSIGN_OR_RETURN(uint64_t trc, Refcount(table >> g_.cluster_bits));
+    std::vector<uint8_t> t(g_.cluster_size);
+    QCOW2REF_RETURN_IF_ERROR(store_->ReadAtZeroFilled(table, t.data(), t.size()));
+    bool changed = false;
+    for (uint64_t j = 0; j < g_.l2_entries; ++j) {
+      const uint64_t entry = L2EntryAt(t, j);
+      if (entry == 0 || (entry & kL2Compressed)) continue;
+      const uint64_t host = entry & kL2OffsetMask;
+      bool copied = false;
+      if (!clear_all && header_.has_data_file()) {
+        copied = true;
+      } else if (!clear_all && host != 0) {
+        QCOW2REF_ASSIGN_OR_RETURN(uint64_t rc, Refcount(host >> g_.cluster_bits));
+        copied = rc == 1;
+      }
+      const uint64_t updated = copied ? (entry | kEntryCopied) : (entry & ~kEntryCopied);
+      if (updated != entry) {
+        StoreBe64(t.data() + j * g_.l2_entry_bytes, updated);
+        changed = true;
+      }
+    }
+    // A shared table is not rewritten (its flags belong to no one view);
+    // only tables the active view owns carry COPIED bits.
+    if (changed && (trc == 1 || clear_all)) {
+      QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(table, t.data(), t.size()));
+    }
+    const uint64_t l1e = (!clear_all && trc == 1) ? (l1_[i] | kEntryCopied)
+                                                  : (l1_[i] & ~kEntryCopied);
+    if (l1e != l1_[i]) {
+      l1_[i] = l1e;
+      uint8_t b[8];
+      StoreBe64(b, l1e);
+      QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(header_.l1_table_offset + 8 * i, b, 8));
+    }
+  }
+  return store_->Flush();
+}
+
+Status ImageWriter::WriteSnapshotTable(std::vector<Snapshot> all) {
+  const std::vector<uint8_t> bytes = SerializeSnapshotTable(all);
+  uint64_t at = 0;
+  if (!bytes.empty()) {
+    QCOW2REF_ASSIGN_OR_RETURN(at, Allocate(DivRoundUp(bytes.size(), g_.cluster_size)));
+    QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(at, bytes.data(), bytes.size()));
+    QCOW2REF_RETURN_IF_ERROR(store_->Flush());
+  }
+  // SPEC(QX.WRITE.order_snapshot_table): the new table is durable before the
+  // header names it; the old one is freed after.
+  uint8_t h[12];
+  StoreBe32(h, static_cast<uint32_t>(all.size()));
+  StoreBe64(h + 4, at);
+  QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(60, h, 12));
+  QCOW2REF_RETURN_IF_ERROR(store_->Flush());
+  const uint64_t old_at = header_.snapshots_offset;
+  const uint64_t old_bytes = SerializeSnapshotTable(snapshots_).size();
+  header_.nb_snapshots = static_cast<uint32_t>(all.size());
+  header_.snapshots_offset = at;
+  snapshots_ = std::move(all);
+  if (old_at != 0 && old_bytes > 0) {
+    for (uint64_t c = old_at >> g_.cluster_bits;
+         c <= (old_at + old_bytes - 1) >> g_.cluster_bits; ++c) {
+      QCOW2REF_ASSIGN_OR_RETURN(uint64_t rc, Refcount(c));
+      if (rc > 0) QCOW2REF_RETURN_IF_ERROR(SetRefcount(c, rc - 1));
+    }
+  }
+  return OkStatus();
+}
+
+Status ImageWriter::SnapshotCreate(const std::string& name) {
+  // SPEC(Q2.SNAP.not_with_xdf)
+  if (header_.has_data_file()) {
+    return Error{ErrorKind::kUsage, "Q2.SNAP.not_with_xdf", std::nullopt,
+                 "images with an external data file have no internal "
+                 "snapshots"};
+  }
+  if (name.empty() || name.size() > 65535 || Find(snapshots_, name)) {
+    return UsageError("snapshot name '" + name + "' is empty or already used");
+  }
+  if (snapshots_.size() >= kMaxSnapshots) {
+    return Error{ErrorKind::kUsage, "QX.LIMIT.snapshot_count", std::nullopt,
+                 "the image already has 65536 snapshots"};
+  }
+  QCOW2REF_RETURN_IF_ERROR(Flush());
+  // COPIED bits go first: a bit missing on a cluster with refcount 1 only
+  // costs a copy later; a bit left on a shared cluster would let a writer
+  // overwrite the snapshot's data.
+  QCOW2REF_RETURN_IF_ERROR(SetCopiedFlags(true));
+  const uint64_t l1_bytes = uint64_t{header_.l1_size} * 8;
+  uint64_t copy_at = 0;
+  if (l1_bytes > 0) {
+    QCOW2REF_ASSIGN_OR_RETURN(copy_at,
+                              Allocate(DivRoundUp(l1_bytes, g_.cluster_size)));
+    std::vector<uint8_t> raw(l1_bytes);
+    for (uint64_t i = 0; i < l1_.size(); ++i) StoreBe64(raw.data() + 8 * i, l1_[i]);
+    QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(copy_at, raw.data(), raw.size()));
+  }
+  QCOW2REF_RETURN_IF_ERROR(AdjustL1References(l1_, +1));
+  QCOW2REF_RETURN_IF_ERROR(store_->Flush());
+  Snapshot s;
+  s.l1_table_offset = copy_at;
+  s.l1_size = header_.l1_size;
+  uint64_t max_id = 0;
+  for (const Snapshot& o : snapshots_) {
+    max_id = std::max<uint64_t>(max_id, std::strtoull(o.id.c_str(), nullptr, 10));
+  }
+  s.id = std::to_string(max_id + 1);
+  s.name = name;
+  s.date_sec = static_cast<uint32_t>(std::time(nullptr));
+  // SPEC(Q2.SNAP.extra_v3): 24 bytes of extra data: vm state size, disk
+  // size, icount (-1: none).
+  s.extra.assign(24, 0);
+  StoreBe64(s.extra.data() + 8, header_.size);
+  StoreBe64(s.extra.data() + 16, UINT64_MAX);
+  s.disk_size = header_.size;
+  std::vector<Snapshot> all = snapshots_;
+  all.push_back(s);
+  return WriteSnapshotTable(std::move(all));
+}
+
+Status ImageWriter::SnapshotDelete(const std::string& key) {
+  const Snapshot* found = Find(snapshots_, key);
+  if (found == nullptr) return UsageError("no snapshot '" + key + "'");
+  const Snapshot s = *found;
+  std::vector<Snapshot> rest;
+  for (const Snapshot& o : snapshots_) {
+    if (o.id != s.id) rest.push_back(o);
+  }
+  QCOW2REF_RETURN_IF_ERROR(Flush());
+  QCOW2REF_RETURN_IF_ERROR(WriteSnapshotTable(std::move(rest)));
+  // SPEC(QX.WRITE.order_decrement_after_pointer)
+  QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint64_t> l1,
+                            ReadL1(s.l1_table_offset, s.l1_size));
+  QCOW2REF_RETURN_IF_ERROR(AdjustL1References(l1, -1));
+  if (s.l1_size > 0) {
+    const uint64_t first = s.l1_table_offset >> g_.cluster_bits;
+    const uint64_t n = DivRoundUp(uint64_t{s.l1_size} * 8, g_.cluster_size);
+    for (uint64_t c = first; c < first + n; ++c) {
+      QCOW2REF_ASSIGN_OR_RETURN(uint64_t rc, Refcount(c));
+      if (rc > 0) QCOW2REF_RETURN_IF_ERROR(SetRefcount(c, rc - 1));
+    }
+  }
+  QCOW2REF_RETURN_IF_ERROR(store_->Flush());
+  return SetCopiedFlags(false);
+}
+
+Status ImageWriter::SnapshotApply(const std::string& key) {
+  const Snapshot* found = Find(snapshots_, key);
+  if (found == nullptr) return UsageError("no snapshot '" + key + "'");
+  const Snapshot s = *found;
+  if (s.l1_size > header_.l1_size ||
+      (s.disk_size && *s.disk_size != header_.size)) {
+    return Unsupported("Q2.SNAP.disk_size", s.entry_offset,
+                       "applying a snapshot of another disk size is not "
+                       "supported");
+  }
+  QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint64_t> snap,
+                            ReadL1(s.l1_table_offset, s.l1_size));
+  snap.resize(header_.l1_size, 0);
+  QCOW2REF_RETURN_IF_ERROR(Flush());
+  QCOW2REF_RETURN_IF_ERROR(SetCopiedFlags(true));
+  QCOW2REF_RETURN_IF_ERROR(AdjustL1References(snap, +1));
+  QCOW2REF_RETURN_IF_ERROR(store_->Flush());
+  const std::vector<uint64_t> old = l1_;
+  std::vector<uint8_t> raw(snap.size() * 8);
+  for (uint64_t i = 0; i < snap.size(); ++i) {
+    StoreBe64(raw.data() + 8 * i, snap[i] & ~kEntryCopied);
+  }
+  QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(header_.l1_table_offset, raw.data(), raw.size()));
+  QCOW2REF_RETURN_IF_ERROR(store_->Flush());
+  for (uint64_t i = 0; i < snap.size(); ++i) l1_[i] = snap[i] & ~kEntryCopied;
+  QCOW2REF_RETURN_IF_ERROR(AdjustL1References(old, -1));
+  QCOW2REF_RETURN_IF_ERROR(store_->Flush());
+  return SetCopiedFlags(false);
+}
+
+}  // namespace qcow2ref
