@@ -11,13 +11,6 @@
 #include "reference/status/checked_math.h"
 
 namespace qcow2ref {
-namespace {
-
-constexpr uint64_t kAllocated32 = 0x00000000ffffffffull;  // XL2: all alloc
-constexpr uint64_t kZero32 = 0xffffffff00000000ull;       // XL2: all zero
-
-}  // namespace
-
 ImageWriter::~ImageWriter() = default;
 
 Result<std::unique_ptr<ImageWriter>> ImageWriter::Open(
