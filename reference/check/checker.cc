@@ -189,6 +189,12 @@ void Checker::CheckDataEntry(uint64_t entry, uint64_t bitmap, uint64_t at,
   const ClusterDescriptor& d = *decoded;
   if (d.kind == ClusterKind::kCompressed) {
     ++report_->compressed_clusters;
+    // SPEC(Q2.XL2.compressed_bitmap): unused; readers ignore it, so a
+    // non-zero one is only a warning (qemu-img check calls it an error).
+    if (g_.extended_l2 && bitmap != 0) {
+      Add(Severity::kWarning, "Q2.XL2.compressed_bitmap", at + 8,
+          "compressed entry with a non-zero subcluster bitmap");
+    }
     // SPEC(Q2.CMP.no_copied)
     if (d.copied) {
       Corrupt("Q2.CMP.no_copied", at, "compressed entry has the COPIED bit");

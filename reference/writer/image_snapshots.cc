@@ -26,7 +26,8 @@ const Snapshot* Find(const std::vector<Snapshot>& all, const std::string& key) {
 Result<std::vector<uint64_t>> ImageWriter::ReadL1(uint64_t offset,
                                                   uint32_t entries) {
   std::vector<uint8_t> raw(uint64_t{entries} * 8);
-  QCOW2REF_RETURN_IF_ERROR(store_->ReadAtZeroFilled(offset, raw.data(), raw.size()));
+  QCOW2REF_RETURN_IF_ERROR(
+      store_->ReadAtZeroFilled(offset, raw.data(), raw.size()));
   std::vector<uint64_t> l1(entries);
   for (uint32_t i = 0; i < entries; ++i) l1[i] = LoadBe64(raw.data() + 8 * i);
   return l1;
@@ -40,7 +41,8 @@ Status ImageWriter::AdjustL1References(const std::vector<uint64_t>& l1,
     const uint64_t table = L1EntryL2Offset(e);
     if (table == 0) continue;
     std::vector<uint8_t> t(g_.cluster_size);
-    QCOW2REF_RETURN_IF_ERROR(store_->ReadAtZeroFilled(table, t.data(), t.size()));
+    QCOW2REF_RETURN_IF_ERROR(
+        store_->ReadAtZeroFilled(table, t.data(), t.size()));
     for (uint64_t i = 0; i < g_.l2_entries; ++i) {
       const uint64_t entry = L2EntryAt(t, i);
       if (entry == 0) continue;
@@ -50,7 +52,8 @@ Status ImageWriter::AdjustL1References(const std::vector<uint64_t>& l1,
       uint64_t first = 0, last = 0;
       if (d.kind == ClusterKind::kCompressed) {
         first = d.compressed_offset >> g_.cluster_bits;
-        last = (d.compressed_offset + d.compressed_bytes - 1) >> g_.cluster_bits;
+        last =
+            (d.compressed_offset + d.compressed_bytes - 1) >> g_.cluster_bits;
       } else if (d.host_offset != 0 && !header_.has_data_file()) {
         first = last = d.host_offset >> g_.cluster_bits;
       } else {
@@ -76,7 +79,8 @@ Status ImageWriter::SetCopiedFlags(bool clear_all) {
     if (table == 0) continue;
     QCOW2REF_ASSIGN_OR_RETURN(uint64_t trc, Refcount(table >> g_.cluster_bits));
     std::vector<uint8_t> t(g_.cluster_size);
-    QCOW2REF_RETURN_IF_ERROR(store_->ReadAtZeroFilled(table, t.data(), t.size()));
+    QCOW2REF_RETURN_IF_ERROR(
+        store_->ReadAtZeroFilled(table, t.data(), t.size()));
     bool changed = false;
     for (uint64_t j = 0; j < g_.l2_entries; ++j) {
       const uint64_t entry = L2EntryAt(t, j);
@@ -86,10 +90,12 @@ Status ImageWriter::SetCopiedFlags(bool clear_all) {
       if (!clear_all && header_.has_data_file()) {
         copied = true;
       } else if (!clear_all && host != 0) {
-        QCOW2REF_ASSIGN_OR_RETURN(uint64_t rc, Refcount(host >> g_.cluster_bits));
+        QCOW2REF_ASSIGN_OR_RETURN(uint64_t rc,
+                                  Refcount(host >> g_.cluster_bits));
         copied = rc == 1;
       }
-      const uint64_t updated = copied ? (entry | kEntryCopied) : (entry & ~kEntryCopied);
+      const uint64_t updated =
+          copied ? (entry | kEntryCopied) : (entry & ~kEntryCopied);
       if (updated != entry) {
         StoreBe64(t.data() + j * g_.l2_entry_bytes, updated);
         changed = true;
@@ -106,7 +112,8 @@ Status ImageWriter::SetCopiedFlags(bool clear_all) {
       l1_[i] = l1e;
       uint8_t b[8];
       StoreBe64(b, l1e);
-      QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(header_.l1_table_offset + 8 * i, b, 8));
+      QCOW2REF_RETURN_IF_ERROR(
+          store_->WriteAt(header_.l1_table_offset + 8 * i, b, 8));
     }
   }
   return store_->Flush();
@@ -116,7 +123,8 @@ Status ImageWriter::WriteSnapshotTable(std::vector<Snapshot> all) {
   const std::vector<uint8_t> bytes = SerializeSnapshotTable(all);
   uint64_t at = 0;
   if (!bytes.empty()) {
-    QCOW2REF_ASSIGN_OR_RETURN(at, Allocate(DivRoundUp(bytes.size(), g_.cluster_size)));
+    QCOW2REF_ASSIGN_OR_RETURN(
+        at, Allocate(DivRoundUp(bytes.size(), g_.cluster_size)));
     QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(at, bytes.data(), bytes.size()));
     QCOW2REF_RETURN_IF_ERROR(store_->Flush());
   }
@@ -167,7 +175,8 @@ Status ImageWriter::SnapshotCreate(const std::string& name) {
     QCOW2REF_ASSIGN_OR_RETURN(copy_at,
                               Allocate(DivRoundUp(l1_bytes, g_.cluster_size)));
     std::vector<uint8_t> raw(l1_bytes);
-    for (uint64_t i = 0; i < l1_.size(); ++i) StoreBe64(raw.data() + 8 * i, l1_[i]);
+    for (uint64_t i = 0; i < l1_.size(); ++i)
+      StoreBe64(raw.data() + 8 * i, l1_[i]);
     QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(copy_at, raw.data(), raw.size()));
   }
   QCOW2REF_RETURN_IF_ERROR(AdjustL1References(l1_, +1));
@@ -177,7 +186,8 @@ Status ImageWriter::SnapshotCreate(const std::string& name) {
   s.l1_size = header_.l1_size;
   uint64_t max_id = 0;
   for (const Snapshot& o : snapshots_) {
-    max_id = std::max<uint64_t>(max_id, std::strtoull(o.id.c_str(), nullptr, 10));
+    max_id =
+        std::max<uint64_t>(max_id, std::strtoull(o.id.c_str(), nullptr, 10));
   }
   s.id = std::to_string(max_id + 1);
   s.name = name;
@@ -241,7 +251,8 @@ Status ImageWriter::SnapshotApply(const std::string& key) {
   for (uint64_t i = 0; i < snap.size(); ++i) {
     StoreBe64(raw.data() + 8 * i, snap[i] & ~kEntryCopied);
   }
-  QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(header_.l1_table_offset, raw.data(), raw.size()));
+  QCOW2REF_RETURN_IF_ERROR(
+      store_->WriteAt(header_.l1_table_offset, raw.data(), raw.size()));
   QCOW2REF_RETURN_IF_ERROR(store_->Flush());
   for (uint64_t i = 0; i < snap.size(); ++i) l1_[i] = snap[i] & ~kEntryCopied;
   QCOW2REF_RETURN_IF_ERROR(AdjustL1References(old, -1));

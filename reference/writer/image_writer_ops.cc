@@ -15,7 +15,7 @@ namespace {
 
 constexpr uint64_t kAllocated32 = 0x00000000ffffffffull;
 constexpr uint64_t kZero32 = 0xffffffff00000000ull;
-constexpr uint64_t kBatchClusters = 64;
+constexpr uint64_t kBatchClusters = 256;
 
 struct PointerUpdate {
   uint64_t table;  // L2 table offset

@@ -350,8 +350,8 @@ class Bench:
         q = subprocess.run(["bazel", "query", "//conformance:run"], cwd=ws, capture_output=True)
         if q.returncode != 0:
             return self.skip(case, "//conformance:run does not exist yet")
-        vectors = [f for f in os.listdir(os.path.join(ws, "vectors", "images"))
-                   if f.endswith(".qcow2")]
+        vectors = [f for _, _, files in os.walk(os.path.join(ws, "vectors", "images"))
+                   for f in files if f.endswith(".qcow2")]
         run = ["bazel", "run", "//conformance:run", "--", "--adapter",
                os.path.join(ws, "conformance", "adapters", "qcow2ref"), "-j", "1"]
         subprocess.run(run, cwd=ws, capture_output=True)  # build it

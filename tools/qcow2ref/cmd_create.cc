@@ -21,17 +21,27 @@ Status CopyInto(ImageWriter* writer, uint64_t size,
   for (uint64_t pos = 0; pos < size;) {
     const uint64_t n = std::min(chunk, size - pos);
     QCOW2REF_RETURN_IF_ERROR(read(pos, buf.data(), n));
-    for (uint64_t c = 0; c < n; c += cs) {
-      const uint64_t m = std::min(cs, n - c);
+    // Runs of non-zero clusters go to the writer in one call, so its
+    // batches (and flushes) cover many clusters.
+    uint64_t run = 0;  // Start of the current run of non-zero clusters.
+    for (uint64_t c = 0; c <= n; c += cs) {
       bool zero = true;
-      for (uint64_t i = 0; i < m && zero; ++i) zero = buf[c + i] == 0;
-      if (zero) continue;
-      if (compress) {
-        QCOW2REF_RETURN_IF_ERROR(
-            writer->WriteCompressed(pos + c, buf.data() + c, m));
-      } else {
-        QCOW2REF_RETURN_IF_ERROR(writer->Write(pos + c, buf.data() + c, m));
+      if (c < n) {
+        const uint64_t m = std::min(cs, n - c);
+        for (uint64_t i = 0; i < m && zero; ++i) zero = buf[c + i] == 0;
       }
+      if (!zero) continue;
+      if (c > run) {
+        const uint64_t len = std::min(c, n) - run;
+        if (compress) {
+          QCOW2REF_RETURN_IF_ERROR(
+              writer->WriteCompressed(pos + run, buf.data() + run, len));
+        } else {
+          QCOW2REF_RETURN_IF_ERROR(
+              writer->Write(pos + run, buf.data() + run, len));
+        }
+      }
+      run = c + cs;
     }
     pos += n;
     if (progress) {

@@ -8,15 +8,18 @@
 namespace qcow2ref::cli {
 
 int RunSnapshot(int argc, char** argv) {
-  if (argc < 3) return UsageFailure("snapshot create|delete|apply|list IMAGE [NAME]");
+  if (argc < 3)
+    return UsageFailure("snapshot create|delete|apply|list IMAGE [NAME]");
   const std::string action = argv[2];
   auto args = ParseArgs(argc, argv, 3, {"--allow-any-path"},
                         {"--secret-file", "--secret-env"});
   if (!args.ok()) return ReportError(args.error());
   const bool list = action == "list";
-  if ((action != "create" && action != "delete" && action != "apply" && !list) ||
+  if ((action != "create" && action != "delete" && action != "apply" &&
+       !list) ||
       args->positional.size() != (list ? 1u : 2u)) {
-    return UsageFailure("snapshot create|delete|apply IMAGE NAME, or snapshot list IMAGE");
+    return UsageFailure(
+        "snapshot create|delete|apply IMAGE NAME, or snapshot list IMAGE");
   }
   auto secret = LoadSecret(*args);
   if (!secret.ok()) return ReportError(secret.error());
