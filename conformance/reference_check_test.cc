@@ -4,6 +4,8 @@
 // following references, which `check` never does (QX.BK.no_follow).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "conformance/vector_manifest.h"
 #include "reference/check/checker.h"
 #include "reference/status/spec_cite.h"
@@ -33,8 +35,16 @@ TEST_P(ReferenceCheckTest, Verdict) {
   if (v.verdict == "valid") {
     ASSERT_TRUE(result.ok()) << v.id << ": " << result.error().ToString();
     for (const Finding& f : result->report.findings) {
-      ADD_FAILURE() << v.id << ": " << SeverityName(f.severity) << " "
-                    << f.clause << ": " << f.message;
+      // A warning is expected only where the vector names its clause (e.g.
+      // a harmless oddity a valid image carries on purpose).
+      const bool intended =
+          f.severity == Severity::kWarning &&
+          std::find(v.clauses.begin(), v.clauses.end(), f.clause) !=
+              v.clauses.end();
+      if (!intended) {
+        ADD_FAILURE() << v.id << ": " << SeverityName(f.severity) << " "
+                      << f.clause << ": " << f.message;
+      }
     }
     EXPECT_TRUE(result->report.clean()) << v.id;
     return;
