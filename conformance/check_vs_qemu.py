@@ -21,7 +21,7 @@ def qemu_verdict(path, pw, cwd):
              "driver=qcow2,encrypt.key-secret=s0,file.filename=" + path] if pw else [path])
     try:
         r = subprocess.run(["qemu-img", "check", "--output=json"] + args, cwd=cwd,
-                           capture_output=True, text=True, timeout=10)
+                           capture_output=True, text=True, timeout=5)
     except subprocess.TimeoutExpired:
         return "timeout"
     try:

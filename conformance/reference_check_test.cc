@@ -37,10 +37,9 @@ TEST_P(ReferenceCheckTest, Verdict) {
     for (const Finding& f : result->report.findings) {
       // A warning is expected only where the vector names its clause (e.g.
       // a harmless oddity a valid image carries on purpose).
-      const bool intended =
-          f.severity == Severity::kWarning &&
-          std::find(v.clauses.begin(), v.clauses.end(), f.clause) !=
-              v.clauses.end();
+      const bool intended = f.severity == Severity::kWarning &&
+                            std::find(v.clauses.begin(), v.clauses.end(),
+                                      f.clause) != v.clauses.end();
       if (!intended) {
         ADD_FAILURE() << v.id << ": " << SeverityName(f.severity) << " "
                       << f.clause << ": " << f.message;

@@ -26,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import qct_exec  # noqa: E402
+import qct_ops  # noqa: E402
 import qct_report  # noqa: E402
 import qct_score  # noqa: E402
 import qct_vectors  # noqa: E402
@@ -38,6 +39,10 @@ SELF_TEST_ADAPTERS = [
     ("reject-everything", "reject_everything"),
     ("wrong-IV-basis", "wrong_iv_basis"),
     ("off-by-one-cluster", "off_by_one_cluster"),
+]
+# Broken writers: run over the op scripts (--ops) only.
+SELF_TEST_WRITERS = [
+    ("writer-skips-zero", "writer_skips_zero"),
 ]
 
 
@@ -54,11 +59,23 @@ def find_root(explicit=None):
 def select(vectors, run_globs, skip_globs):
     out = []
     for v in vectors:
+        if isinstance(v, qct_ops.Accumulated):
+            continue
         if run_globs and not any(fnmatch.fnmatchcase(v.id, g) for g in run_globs):
             continue
         if skip_globs and any(fnmatch.fnmatchcase(v.id, g) for g in skip_globs):
             continue
         out.append(v)
+    # An accumulated op vector runs when its id is selected, with all its scripts.
+    for v in vectors:
+        if isinstance(v, qct_ops.Accumulated):
+            if run_globs and not any(fnmatch.fnmatchcase(v.id, g) for g in run_globs):
+                continue
+            if skip_globs and any(fnmatch.fnmatchcase(v.id, g) for g in skip_globs):
+                continue
+            have = set(x.id for x in out)
+            out += [m for m in v.members if m.id not in have]
+            out.append(v)
     return out
 
 
@@ -123,6 +140,16 @@ def run_suite(adapter, vectors, jobs=1, timeout_scale=1.0, features="", opts=Non
         prog = Progress(len(vectors), quiet=quiet) if progress else None
 
         def one(v):
+            if isinstance(v, qct_ops.OpScript):
+                try:
+                    r = qct_ops.score_script(v, sut, ex, REFERENCE_ADAPTER)
+                except Exception as e:  # A runner bug must not look like a pass.
+                    r = qct_ops._result(v)
+                    r.update(outcome=qct_score.ERROR, detail="runner error: %r" % e)
+                if expectations:
+                    qct_score.apply_expectations(r, expectations)
+                return r
+
             def invoke(command, args, secret, cap, keep):
                 return ex.invoke(v, command, args, secret=secret, cap=cap, keep=keep)
             try:
@@ -136,11 +163,20 @@ def run_suite(adapter, vectors, jobs=1, timeout_scale=1.0, features="", opts=Non
 
         results = [None] * len(vectors)
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futs = {pool.submit(one, v): i for i, v in enumerate(vectors)}
+            futs = {pool.submit(one, v): i for i, v in enumerate(vectors)
+                    if not isinstance(v, qct_ops.Accumulated)}
             for f in concurrent.futures.as_completed(futs):
                 results[futs[f]] = f.result()
                 if prog:
                     prog.update(results[futs[f]])
+        by_id = {r["id"]: r for r in results if r is not None}
+        for i, v in enumerate(vectors):
+            if isinstance(v, qct_ops.Accumulated):
+                results[i] = qct_ops.score_accumulated(v, by_id)
+                if expectations:
+                    qct_score.apply_expectations(results[i], expectations)
+                if prog:
+                    prog.update(results[i])
         if prog:
             prog.finish()
         caps_out = dict(caps)
@@ -183,6 +219,15 @@ def summary_line(doc):
                                           s["total"])
 
 
+def load_all(root, a):
+    """Image vectors, plus the op scripts with --ops / --ops-file (only those with
+    --ops-only)."""
+    items = [] if a.ops_only else qct_vectors.load_vectors(root)
+    if a.ops or a.ops_only or a.ops_file:
+        items += qct_ops.load_ops(root, [os.path.abspath(f) for f in a.ops_file])
+    return items
+
+
 def cmd_run(a):
     root = find_root(a.root)
     if a.self_test:
@@ -190,7 +235,7 @@ def cmd_run(a):
     if not a.adapter:
         sys.exit("run.py: --adapter PATH is required (or --self-test)")
     adapter = os.path.abspath(a.adapter)
-    vectors = select(qct_vectors.load_vectors(root), a.run, a.skip)
+    vectors = select(load_all(root, a), a.run, a.skip)
     if not vectors:
         sys.exit("run.py: no vectors selected")
     expectations = {}
@@ -211,7 +256,8 @@ def cmd_run(a):
     args_summary = {"adapter": os.path.basename(adapter), "run": a.run, "skip": a.skip,
                     "features": a.features, "jobs": a.jobs, "timeout_scale": a.timeout_scale,
                     "strict_errors": a.strict_errors, "expectations": bool(a.expectations),
-                    "unsupported_is_skip": a.unsupported_is_skip}
+                    "unsupported_is_skip": a.unsupported_is_skip,
+                    "ops": bool(a.ops or a.ops_only or a.ops_file)}
     doc = make_doc(root, caps, results, args_summary, started, time.monotonic() - t0)
     if a.report:
         qct_report.write_single(doc, a.report)
@@ -237,15 +283,22 @@ def cmd_run(a):
 def self_test(root, a):
     """Each deliberately broken adapter must FAIL at least one vector and the
     reference adapter must pass every vector it does not skip."""
-    vectors = select(qct_vectors.load_vectors(root), a.run, a.skip)
+    vectors = select(load_all(root, a), a.run, a.skip)
     reference = os.path.abspath(a.adapter) if a.adapter else REFERENCE_ADAPTER
     rows = []
     ok = True
-    plan = [("reference (%s)" % os.path.basename(reference), reference, True)]
-    plan += [(label, os.path.join(BROKEN_DIR, name), False) for label, name in SELF_TEST_ADAPTERS]
-    for label, path, must_pass in plan:
+    ops = [v for v in vectors if isinstance(v, (qct_ops.OpScript, qct_ops.Accumulated))]
+    images = [v for v in vectors if v not in ops]
+    plan = [("reference (%s)" % os.path.basename(reference), reference, True, vectors)]
+    if images:
+        plan += [(label, os.path.join(BROKEN_DIR, name), False, images)
+                 for label, name in SELF_TEST_ADAPTERS]
+    if ops:
+        plan += [(label, os.path.join(BROKEN_DIR, name), False, ops)
+                 for label, name in SELF_TEST_WRITERS]
+    for label, path, must_pass, selected in plan:
         t0 = time.monotonic()
-        caps, results = run_suite(path, vectors, jobs=a.jobs, timeout_scale=a.timeout_scale,
+        caps, results = run_suite(path, selected, jobs=a.jobs, timeout_scale=a.timeout_scale,
                                   opts=qct_score.Options(check_info=False),
                                   as_limit=a.as_limit_mib << 20, progress=False)
         s = qct_score.summarize(results)
@@ -332,6 +385,13 @@ def main(argv=None):
                    help="score exit 2 on n_/i_ vectors as SKIP instead of a refusal")
     p.add_argument("--no-info", action="store_true", help="do not run the informational info check")
     p.add_argument("-q", "--quiet", action="store_true", help="progress: print only failures")
+    p.add_argument("--ops", action="store_true",
+                   help="writer conformance: also run the op scripts of vectors/ops/ through "
+                        "the adapter's write command, judged by the reference checker/reader")
+    p.add_argument("--ops-only", action="store_true", help="--ops without the image vectors")
+    p.add_argument("--ops-file", action="append", default=[], metavar="FILE",
+                   help="op-script manifest or accumulated vector to use instead of "
+                        "vectors/ops/*.json (implies --ops; repeatable)")
     p.add_argument("--self-test", action="store_true",
                    help="run the broken adapters and the reference adapter; verdict table")
     return cmd_run(p.parse_args(argv))

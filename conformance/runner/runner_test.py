@@ -353,5 +353,86 @@ class ExecutorTest(unittest.TestCase):
         self.assertEqual(r["outcome"], S.PASS, r["detail"])
 
 
+
+class OpsTest(unittest.TestCase):
+    """Writer conformance (qct_ops): a fake writer that stores the guest bytes raw and a
+    fake reference whose `check` prints $FAKE_CHECK and whose `read` cats the image."""
+
+    def setUp(self):
+        import qct_ops
+        self.ops = qct_ops
+        self.tmp = tempfile.mkdtemp()
+        self.ref = self.script("ref", 'case $1 in check) echo "$FAKE_CHECK";; '
+                                      'read) cat "$3";; esac')
+        self.v = qct_ops.OpScript({"id": "y_ops_t", "verdict": "valid", "clauses": ["Q2.HDR.magic"],
+                                   "create": {"size": len(DATA), "version": 3},
+                                   "ops": [], "expect": {"guest_sha256": SHA}}, "m")
+        self.data = os.path.join(self.tmp, "data")
+        with open(self.data, "wb") as f:
+            f.write(DATA)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def script(self, name, body):
+        p = os.path.join(self.tmp, name)
+        with open(p, "w") as f:
+            f.write("#!/bin/sh\n" + body + "\n")
+        os.chmod(p, 0o755)
+        return p
+
+    def score(self, writer_body, check='{"corruptions": 0, "leaks": 0}', commands=("write",)):
+        os.environ["FAKE_CHECK"] = check
+        ex = qct_exec.Executor(self.script("w", writer_body), tmp_root=self.tmp)
+        sut = S.Sut(dict(ALL, commands=["capabilities", "read"] + list(commands)))
+        return self.ops.score_script(self.v, sut, ex, self.ref)
+
+    def test_right_content_passes(self):
+        r = self.score('[ "$1 $2 $3 $4 $5" = "write --ops ops.json --out out.qcow2" ] && cp %s out.qcow2' % self.data)
+        self.assertEqual(r["outcome"], S.PASS, r["detail"])
+
+    def test_leaks_are_not_fatal(self):
+        r = self.score("cp %s out.qcow2" % self.data, check='{"corruptions": 0, "leaks": 3}')
+        self.assertEqual(r["outcome"], S.PASS, r["detail"])
+        self.assertEqual(r["checks"]["check"]["leaks"], 3)
+
+    def test_corruption_fails(self):
+        r = self.score("cp %s out.qcow2" % self.data, check='{"corruptions": 1, "leaks": 0}')
+        self.assertEqual(r["outcome"], S.FAIL)
+
+    def test_wrong_content_fails(self):
+        r = self.score("head -c 8192 /dev/zero > out.qcow2")
+        self.assertEqual(r["outcome"], S.FAIL)
+
+    def test_short_content_fails(self):
+        r = self.score("head -c 4096 %s > out.qcow2" % self.data)
+        self.assertEqual(r["outcome"], S.FAIL)
+
+    def test_no_output_fails(self):
+        self.assertEqual(self.score("exit 0")["outcome"], S.FAIL)
+
+    def test_refusal_fails_unsupported_skips(self):
+        self.assertEqual(self.score("exit 1")["outcome"], S.FAIL)
+        self.assertEqual(self.score("exit 2")["outcome"], S.SKIP)
+        self.assertEqual(self.score("kill -SEGV $$")["outcome"], S.CRASH)
+
+    def test_no_write_command_skips(self):
+        self.assertEqual(self.score("exit 0", commands=())["outcome"], S.SKIP)
+
+    def test_accumulated_digest(self):
+        members = [self.ops.OpScript(dict(self.v.raw, id="y_ops_a%d" % i), "m") for i in range(2)]
+        good = hashlib.sha256(bytes.fromhex(SHA) * 2).hexdigest()
+        agg = self.ops.Accumulated({"id": "y_ops_acc", "clauses": ["Q2.HDR.magic"],
+                                    "expect": {"accumulated_sha256": good}}, "m", members)
+        res = {m.id: {"outcome": S.PASS, "invocations": 3, "duration_ms": 1,
+                      "checks": {"guest_sha256": SHA}} for m in members}
+        self.assertEqual(self.ops.score_accumulated(agg, res)["outcome"], S.PASS)
+        agg.raw["expect"]["accumulated_sha256"] = "0" * 64
+        self.assertEqual(self.ops.score_accumulated(agg, res)["outcome"], S.FAIL)
+        res["y_ops_a1"]["outcome"] = S.FAIL
+        agg.raw["expect"]["accumulated_sha256"] = good
+        self.assertEqual(self.ops.score_accumulated(agg, res)["outcome"], S.FAIL)
+
+
 if __name__ == "__main__":
     unittest.main()

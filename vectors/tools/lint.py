@@ -8,6 +8,14 @@ exist and image sha256 matches; every flag has a note; every clause id exists in
 registry (spec/clauses/*.json "id" fields if that directory has JSON files, else
 spec/draft_clauses.txt); every file under images/ is referenced by some manifest.
 
+Op scripts (ops/*_ops_test.json, ops/accumulated_*.json): ids unique across every
+manifest, prefix == verdict, clauses exist, create options and ops well formed, declared
+features cover what the script needs, and expect.guest_sha256 / accumulated_sha256 equal
+what the byte-array model (tools/ops_model.py) computes.
+
+When schemas/ exists, every manifest is also validated against its JSON Schema
+(image_test_v1, kat_v1, ops_test_v1, ops_accumulated_v1) with tools/minischema.py.
+
 Usage: lint.py [--vectors DIR] [--spec DIR]     exit status 1 with one line per problem.
 """
 import glob
@@ -60,6 +68,122 @@ def sha256_file(path):
         for b in iter(lambda: f.read(1 << 20), b""):
             h.update(b)
     return h.hexdigest()
+
+
+def lint_ops(vec, clauses, clause_src, seen_ids, bad):
+    """Checks vectors/ops/; returns the number of op-script ids it registered."""
+    files = sorted(glob.glob(os.path.join(vec, "ops", "*.json")))
+    if not files:
+        return 0
+    sys.path.insert(0, HERE)
+    import ops_model
+    n = 0
+
+    def common(t, where, fname):
+        tid = t.get("id", "?")
+        if not ID_RE.match(tid) or not tid.startswith("y_ops_"):
+            bad("%s: id does not match %s and start with y_ops_" % (where, ID_RE.pattern))
+            return False
+        if tid in seen_ids:
+            bad("%s: id also used in %s" % (where, seen_ids[tid]))
+        seen_ids[tid] = fname
+        if PREFIX[tid[0]] != t.get("verdict"):
+            bad("%s: prefix %s_ but verdict %r" % (where, tid[0], t.get("verdict")))
+        if not t.get("clauses"):
+            bad("%s: no clauses" % where)
+        for c in t.get("clauses", []):
+            if c not in clauses:
+                bad("%s: clause %s not in %s" % (where, c, clause_src))
+        return True
+
+    for path in files:
+        fname = "ops/" + os.path.basename(path)
+        try:
+            with open(path) as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as e:
+            bad("%s: does not parse: %s" % (fname, e))
+            continue
+        if doc.get("schema") == "ops_accumulated_v1":
+            where = "%s: %s" % (fname, doc.get("id"))
+            if common(doc, where, fname):
+                n += 1
+            gen = doc.get("generator", {})
+            for c in gen.get("clauses", []):
+                if c not in clauses:
+                    bad("%s: generator clause %s not in %s" % (where, c, clause_src))
+            try:
+                for i in range(gen["count"]):
+                    probs = ops_model.validate(ops_model.generate_script(gen, i))
+                    if probs:
+                        bad("%s: generated script %d: %s" % (where, i, "; ".join(probs)))
+                        break
+                got, per = ops_model.accumulated_digest(gen)
+            except (KeyError, TypeError, ValueError) as e:
+                bad("%s: bad generator: %r" % (where, e))
+                continue
+            exp = doc.get("expect", {})
+            if got != exp.get("accumulated_sha256"):
+                bad("%s: accumulated_sha256 is not what the model computes (%s)" % (where, got))
+            for i, h in enumerate(exp.get("first_guest_sha256", [])):
+                if i >= len(per) or per[i] != h:
+                    bad("%s: first_guest_sha256[%d] is not what the model computes" % (where, i))
+            continue
+        if doc.get("schema") != "ops_test_v1":
+            bad("%s: schema is %r, want ops_test_v1 or ops_accumulated_v1" % (fname, doc.get("schema")))
+            continue
+        tests = doc.get("tests")
+        if not isinstance(tests, list):
+            bad("%s: no tests list" % fname)
+            continue
+        if doc.get("numberOfTests") != len(tests):
+            bad("%s: numberOfTests %r but %d tests" % (fname, doc.get("numberOfTests"), len(tests)))
+        for t in tests:
+            where = "%s: %s" % (fname, t.get("id", "?"))
+            if not common(t, where, fname):
+                continue
+            n += 1
+            for k in ("create", "ops", "expect"):
+                if k not in t:
+                    bad("%s: missing field %s" % (where, k))
+            if any(k not in t for k in ("create", "ops", "expect")):
+                continue
+            probs = ops_model.validate(t)
+            for p in probs:
+                bad("%s: %s" % (where, p))
+            if probs:
+                continue
+            need = ops_model.features_of(t)
+            if "features" in t and not need <= set(t["features"]):
+                bad("%s: features lack %s" % (where, sorted(need - set(t["features"]))))
+            if t["expect"].get("check") != "clean":
+                bad("%s: expect.check must be \"clean\"" % where)
+            if ops_model.guest_sha256(t) != t["expect"].get("guest_sha256"):
+                bad("%s: expect.guest_sha256 is not what the model computes" % where)
+    return n
+
+
+def lint_schemas(vec, bad):
+    sdir = os.path.join(vec, "schemas")
+    if not os.path.isdir(sdir):
+        return
+    sys.path.insert(0, HERE)
+    import minischema
+    v = minischema.Validator(sdir)
+    plan = [(p, "image_test_v1.json") for p in sorted(glob.glob(os.path.join(vec, "qcow2_*_test.json")))]
+    plan += [(p, "kat_v1.json") for p in sorted(glob.glob(os.path.join(vec, "kat", "*.json")))]
+    for p in sorted(glob.glob(os.path.join(vec, "ops", "*.json"))):
+        plan.append((p, "ops_accumulated_v1.json" if "accumulated" in os.path.basename(p)
+                     else "ops_test_v1.json"))
+    for path, schema in plan:
+        try:
+            with open(path) as f:
+                doc = json.load(f)
+            errs = v.validate(doc, schema)
+        except (OSError, ValueError, KeyError) as e:
+            errs = ["cannot validate: %r" % e]
+        for e in errs[:5]:
+            bad("%s: schema %s: %s" % (os.path.relpath(path, vec), schema, e))
 
 
 def main(argv):
@@ -175,6 +299,9 @@ def main(argv):
             if verdict in ("invalid", "acceptable") and exp.get("qemu") not in ("accepts", "rejects"):
                 bad("%s: expect.qemu must be accepts or rejects" % where)
 
+    n_ops = lint_ops(vec, clauses, clause_src, seen_ids, bad)
+    lint_schemas(vec, bad)
+
     for root, _, files in os.walk(os.path.join(vec, "images")):
         for fn in files:
             p = os.path.normpath(os.path.join(root, fn))
@@ -186,7 +313,8 @@ def main(argv):
     if problems:
         print("lint: %d problem(s)" % len(problems))
         return 1
-    print("lint: OK (%d manifests, %d tests, clauses from %s)" % (len(manifests), len(seen_ids), clause_src))
+    print("lint: OK (%d manifests, %d tests, %d op scripts, clauses from %s)"
+          % (len(manifests), len(seen_ids) - n_ops, n_ops, clause_src))
     return 0
 
 
