@@ -29,7 +29,10 @@ void Push(std::vector<MapEntry>* out, const MapEntry& m) {
 Status MapRange(const Image& img, uint64_t start, uint64_t length, int depth,
                 std::vector<MapEntry>* out) {
   for (uint64_t pos = start; pos < start + length;) {
-    const uint64_t n = std::min(kWindow, start + length - pos);
+    // Past the L1 table the rest is one extent: no window loop over it.
+    const uint64_t n = pos >= img.mapped_limit()
+                           ? start + length - pos
+                           : std::min(kWindow, start + length - pos);
     QCOW2REF_ASSIGN_OR_RETURN(std::vector<Extent> extents,
                               img.MapLayer(pos, n));
     // Like qemu-img, host offsets of encrypted data are not reported: the

@@ -84,6 +84,11 @@ class Image {
   const ByteSource& file() const { return *file_; }
   const std::string& directory() const { return directory_; }
 
+  // Guest bytes the current L1 table can map; everything past it is
+  // unallocated.
+  uint64_t mapped_limit() const {
+    return l1_.size() * geometry_.bytes_per_l2_table();
+  }
   // Guest-visible size of the current view (active layer or snapshot).
   uint64_t guest_size() const { return guest_size_; }
   // The backing file name from the header (Q2.BK.name), if any.

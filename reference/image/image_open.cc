@@ -301,6 +301,11 @@ Status Image::SelectSnapshot(const std::string& key) {
                     "snapshot L1 table exceeds 32 MiB");
   }
   const Snapshot s = *found;
+  // SPEC(QX.LIMIT.virtual_size)
+  if (s.disk_size && *s.disk_size > kMaxVirtualSize) {
+    return Rejected("QX.LIMIT.virtual_size", found->entry_offset + 48,
+                    "snapshot '" + s.name + "' disk size exceeds 2^63-1");
+  }
   QCOW2REF_RETURN_IF_ERROR(
       LoadL1(s.l1_table_offset, s.l1_size, "Q2.SNAP.l1_aligned"));
   // SPEC(Q2.SNAP.disk_size)

@@ -72,8 +72,13 @@ Result<std::vector<Extent>> Image::MapLayer(uint64_t offset,
     const uint64_t cluster_start = pos & ~(g.cluster_size - 1);
     const uint64_t cluster_end = std::min(end, cluster_start + g.cluster_size);
     const uint64_t l1_index = g.l1_index(pos);
-    // SPEC(Q2.MAP.l1_beyond_size)
-    const uint64_t l1e = l1_index < l1_.size() ? l1_[l1_index] : 0;
+    // SPEC(Q2.MAP.l1_beyond_size): everything past the L1 table is one
+    // unallocated extent (a snapshot's disk may be larger than its L1).
+    if (l1_index >= l1_.size()) {
+      Append(&out, {pos, end - pos, ClusterKind::kUnallocated});
+      break;
+    }
+    const uint64_t l1e = l1_[l1_index];
     const uint64_t l2_offset = L1EntryL2Offset(l1e);
     if (l2_offset == 0) {
       // SPEC(Q2.MAP.l1_entry.offset): a whole L2 range is unallocated.
