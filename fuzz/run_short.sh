@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Runs every fuzzer for SECONDS_PER_TARGET seconds on a copy of its seed
+# corpus, with its dictionary and options; fails when one finds a crash, a
+# leak, a timeout or an out-of-memory. Builds the fuzzers first
+# (bazel build --config=fuzz //fuzz:all_fuzzers; needs clang-14).
+#
+#   fuzz/run_short.sh SECONDS_PER_TARGET [TARGET...]
+#
+# Environment: BAZEL_STARTUP_OPTS (startup options for bazel), KEEP_WORK=1
+# (keep the scratch directory). On failure the reproducer is copied to
+# ${FUZZ_ARTIFACTS:-/tmp/qcow2ref-fuzz-artifacts}/<target>/; add it to
+# fuzz/regressions/<target>/ (see fuzz/README.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:?usage: fuzz/run_short.sh SECONDS_PER_TARGET [TARGET...]}
+shift
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  targets=(header_fuzzer decompress_fuzzer luks_fuzzer image_fuzzer
+    structured_image_fuzzer aes_image_fuzzer check_fuzzer)
+fi
+read -r -a startup <<<"${BAZEL_STARTUP_OPTS:-}"
+bazel=(bazel "${startup[@]}")
+"${bazel[@]}" build --config=fuzz --symlink_prefix=/ //fuzz:all_fuzzers 2>&1 |
+  grep -v "Cannot export local symbol" || true
+bin=$("${bazel[@]}" info --config=fuzz bazel-bin 2>/dev/null)/fuzz
+work=$(mktemp -d)
+if [ "${KEEP_WORK:-0}" = 1 ]; then
+  echo "run_short: logs and corpora in $work"
+else
+  trap 'rm -rf "$work"' EXIT
+fi
+artifacts=${FUZZ_ARTIFACTS:-/tmp/qcow2ref-fuzz-artifacts}
+
+corpus_of() {
+  case "$1" in
+    structured_image_fuzzer | check_fuzzer) echo image_fuzzer ;;
+    *) echo "$1" ;;
+  esac
+}
+dict_of() {
+  case "$1" in
+    header_fuzzer | image_fuzzer | structured_image_fuzzer | aes_image_fuzzer | check_fuzzer)
+      echo fuzz/dicts/qcow2.dict ;;
+    luks_fuzzer) echo fuzz/dicts/luks1.dict ;;
+  esac
+}
+
+status=0
+for t in "${targets[@]}"; do
+  [ -x "$bin/$t" ] || { echo "run_short: no fuzzer $t" >&2; exit 2; }
+  mkdir -p "$work/$t/corpus" "$work/$t/artifacts"
+  cp -r "fuzz/corpus/$(corpus_of "$t")/." "$work/$t/corpus/"
+  args=("-max_total_time=$secs" -print_final_stats=1
+    "-artifact_prefix=$work/$t/artifacts/")
+  # [libfuzzer] key = value lines of the options file become -key=value.
+  if [ -f "fuzz/options/$t.options" ]; then
+    while IFS= read -r line; do
+      line=${line//[[:space:]]/}
+      [[ $line == *=* ]] && args+=("-${line}")
+    done <"fuzz/options/$t.options"
+  fi
+  d=$(dict_of "$t")
+  [ -n "$d" ] && args+=("-dict=$d")
+  echo "== $t (${secs}s)"
+  if "$bin/$t" "${args[@]}" "$work/$t/corpus" >"$work/$t/log" 2>&1; then
+    grep -E "^stat::(number_of_executed_units|average_exec_per_sec)|cov: .* ft: " \
+      "$work/$t/log" | grep -E "^stat|DONE" | tr '\n' ' '
+    echo
+  else
+    status=1
+    echo "run_short: $t FAILED; log tail:" >&2
+    tail -40 "$work/$t/log" >&2
+    mkdir -p "$artifacts/$t"
+    cp "$work/$t/artifacts/"* "$artifacts/$t/" 2>/dev/null || true
+    echo "run_short: reproducers in $artifacts/$t/" >&2
+  fi
+done
+exit $status
