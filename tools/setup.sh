@@ -18,8 +18,10 @@ packages=(
   cryptsetup-bin
   libqcow-utils python3-libqcow
   7zip
-  npm
 )
+# npm (for buildifier) only when no Node.js is installed: a machine may carry
+# a newer Node.js than Debian's, which Debian's npm would conflict with.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
