@@ -170,6 +170,7 @@ class Image {
   mutable std::map<uint64_t, std::vector<uint8_t>> l2_cache_;
   // Last decompressed cluster.
   mutable uint64_t decompressed_at_ = UINT64_MAX;
+  mutable uint64_t decompressed_bytes_ = 0;
   mutable std::vector<uint8_t> decompressed_;
 };
 

@@ -44,7 +44,10 @@ Status Image::ReadBacking(uint64_t offset, uint8_t* out,
 
 Status Image::ReadCompressed(const Extent& e, uint8_t* out) const {
   const uint64_t cs = geometry_.cluster_size;
-  if (decompressed_at_ != e.compressed_offset) {
+  // The cache key is the whole descriptor: two entries with one offset but
+  // different lengths must each be judged on their own bytes.
+  if (decompressed_at_ != e.compressed_offset ||
+      decompressed_bytes_ != e.compressed_bytes) {
     // SPEC(Q2.MAP.host_in_file)
     if (e.compressed_offset >= file_->Size()) {
       return Rejected("Q2.MAP.host_in_file", e.compressed_offset,
@@ -62,6 +65,7 @@ Status Image::ReadCompressed(const Extent& e, uint8_t* out) const {
         DecompressCluster(header_.compression_type, in.data(), in.size(),
                           decompressed_.data(), cs, e.compressed_offset));
     decompressed_at_ = e.compressed_offset;
+    decompressed_bytes_ = e.compressed_bytes;
   }
   std::memcpy(out,
               decompressed_.data() + (e.guest_offset - e.cluster_guest_offset),
