@@ -27,7 +27,7 @@ void Push(std::vector<MapEntry>* out, const MapEntry& m) {
 }
 
 Status MapRange(const Image& img, uint64_t start, uint64_t length, int depth,
-                std::vector<MapEntry>* out) {
+                std::vector<MapEntry>* out, uint64_t max_entries) {
   for (uint64_t pos = start; pos < start + length;) {
     // Past the L1 table the rest is one extent: no window loop over it.
     const uint64_t n = pos >= img.mapped_limit()
@@ -63,8 +63,9 @@ Status MapRange(const Image& img, uint64_t start, uint64_t length, int depth,
           const uint64_t inside_end = std::min(end, std::max(s, bsize));
           if (inside_end > s) {
             if (img.backing_image() != nullptr) {
-              QCOW2REF_RETURN_IF_ERROR(MapRange(
-                  *img.backing_image(), s, inside_end - s, depth + 1, out));
+              QCOW2REF_RETURN_IF_ERROR(MapRange(*img.backing_image(), s,
+                                                inside_end - s, depth + 1, out,
+                                                max_entries));
             } else {
               MapEntry r{s, inside_end - s, depth + 1, true, false, true};
               r.offset = s;
@@ -81,6 +82,12 @@ Status MapRange(const Image& img, uint64_t start, uint64_t length, int depth,
         }
       }
     }
+    // SPEC(QX.LIMIT.map_entries)
+    if (out->size() > max_entries) {
+      return Rejected(
+          "QX.LIMIT.map_entries", std::nullopt,
+          "the map has more than " + std::to_string(max_entries) + " entries");
+    }
     pos += n;
   }
   return OkStatus();
@@ -88,9 +95,11 @@ Status MapRange(const Image& img, uint64_t start, uint64_t length, int depth,
 
 }  // namespace
 
-Result<std::vector<MapEntry>> MapGuest(const Image& image) {
+Result<std::vector<MapEntry>> MapGuest(const Image& image,
+                                       uint64_t max_entries) {
   std::vector<MapEntry> out;
-  QCOW2REF_RETURN_IF_ERROR(MapRange(image, 0, image.guest_size(), 0, &out));
+  QCOW2REF_RETURN_IF_ERROR(
+      MapRange(image, 0, image.guest_size(), 0, &out, max_entries));
   return out;
 }
 

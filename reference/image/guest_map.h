@@ -25,8 +25,13 @@ struct MapEntry {
   std::optional<uint64_t> offset;
 };
 
+// At most this many entries (QX.LIMIT.map_entries): a hostile image can
+// repeat one fragmented L2 table under every L1 entry.
+inline constexpr uint64_t kMaxMapEntries = 1u << 20;
+
 // Maps the whole current view of `image`, following opened backing files.
-Result<std::vector<MapEntry>> MapGuest(const Image& image);
+Result<std::vector<MapEntry>> MapGuest(const Image& image,
+                                       uint64_t max_entries = kMaxMapEntries);
 
 }  // namespace qcow2ref
 

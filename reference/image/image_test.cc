@@ -217,6 +217,22 @@ TEST(ImageTest, SnapshotSelection) {
   EXPECT_EQ(img->SelectSnapshot("1").error().clause, "Q2.SNAP.l1_aligned");
 }
 
+TEST(ImageTest, MapEntriesAreBounded) {
+  QCOW2_SPEC("QX.LIMIT.map_entries");
+  // Alternating data and zero clusters: 8 map entries for 8 clusters.
+  auto b = BaseImage();
+  for (int i = 0; i < 8; i += 2) SetL2(b, i, AddData(b, 0x10 + i));
+  for (int i = 1; i < 8; i += 2) SetL2(b, i, 1);
+  auto img = OpenBytes(b);
+  ASSERT_NE(img, nullptr);
+  auto all = MapGuest(*img);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 8u);
+  auto capped = MapGuest(*img, 4);
+  ASSERT_FALSE(capped.ok());
+  EXPECT_EQ(capped.error().clause, "QX.LIMIT.map_entries");
+}
+
 TEST(ReferencesTest, ContainedRelativePaths) {
   QCOW2_SPEC("QX.BK.path_policy");
   EXPECT_TRUE(IsContainedRelativePath("base.qcow2"));
