@@ -50,6 +50,7 @@ bool ClusterUsage::Reference(uint64_t offset, uint64_t length, Owner owner,
   bool ok = true;
   for (uint64_t i = first; i <= last && i < refs_.size(); ++i) {
     const Owner prev = owners_[i];
+    // SPEC(QX.CHECK.overlap)
     // Data clusters may be shared (snapshots); compressed clusters may share
     // a host cluster; L2 tables and snapshot L1s may be shared between
     // snapshots. Anything else sharing a cluster is an overlap.

@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 
 namespace qcow2ref::cli {
 
@@ -96,8 +95,14 @@ Result<std::optional<SecretBytes>> LoadSecret(const Args& args) {
       return IoError("cannot read the secret file " + *file + ": " +
                      std::strerror(errno));
     }
-    std::string bytes((std::istreambuf_iterator<char>(in)),
-                      std::istreambuf_iterator<char>());
+    // A secret is short: never read an unbounded file (e.g. a device).
+    constexpr std::streamsize kMaxSecret = 64 << 10;
+    std::string bytes(kMaxSecret + 1, '\0');
+    in.read(bytes.data(), kMaxSecret + 1);
+    bytes.resize(static_cast<size_t>(in.gcount()));
+    if (bytes.size() > static_cast<size_t>(kMaxSecret)) {
+      return UsageError("the secret file is larger than 64 KiB");
+    }
     SecretBytes secret = SecretFromString(bytes);
     std::fill(bytes.begin(), bytes.end(), '\0');
     return std::optional<SecretBytes>(std::move(secret));

@@ -128,6 +128,7 @@ expect_exit 0 "info without a secret" -- $q info --json $luks
 python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["format-specific"]["data"]["encrypt"]; assert e["format"]=="luks" and e["slots"][0]["active"], e' "$tmp/out" ||
   { echo "FAIL: info --json encrypt section"; fails=$((fails + 1)); }
 expect_exit 3 "passphrase on argv is not an option" -- $q read --passphrase x $luks
+expect_exit 3 "an unbounded secret file is refused" -- $q read --secret-file /dev/zero $luks
 
 # luks-dump agrees with cryptsetup luksDump of the extracted LUKS area.
 expect_exit 0 "luks-dump" -- $q luks-dump $luks
