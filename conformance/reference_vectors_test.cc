@@ -125,6 +125,18 @@ TEST_P(ReferenceVectorsTest, Verdict) {
   if (!v.passphrases.empty()) {
     secret = std::make_unique<SecretBytes>(SecretFromString(v.passphrases[0]));
   }
+  if (v.verdict == "invalid" && v.expect.at("stage") == "check") {
+    // A fault only a checker reports (reference_check_test): this reader
+    // reads such images, and must return what qemu-img reads.
+    auto data = ReadAll(v.image, "", secret.get());
+    ASSERT_TRUE(data.ok()) << v.id << ": " << data.error().ToString();
+    EXPECT_TRUE(ReadEveryView(v.image, secret.get()).ok()) << v.id;
+    ASSERT_TRUE(v.expect.contains("readable")) << v.id;
+    EXPECT_EQ(Sha256Hex(data->data(), data->size()),
+              v.expect.at("readable").at("guest_sha256").get<std::string>())
+        << v.id;
+    return;
+  }
   if (v.verdict == "invalid") {
     Status st = ReadEveryView(v.image, secret.get());
     ASSERT_FALSE(st.ok()) << v.id << ": accepted an invalid image";

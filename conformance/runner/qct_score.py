@@ -12,7 +12,9 @@ conformance/reference_vectors_test.cc:
   ExpectSameMap (zero is compared only where there is no data: qemu refines
   data ranges by host-file holes).
 - invalid: the whole read must be refused; `access` faults: every bad_reads[]
-  slice and the faulty snapshot must be refused too.
+  slice and the faulty snapshot must be refused too; `check` faults: the read
+  may be refused or must return expect.readable, and `check` (when the adapter
+  has it) must report the fault.
 - acceptable: refused => PASS (REJECT); accepted => the content must be
   if_accepted (PASS (ACCEPT)) or FAIL.
 """
@@ -307,8 +309,65 @@ def _refused(sc, inv):
     return False
 
 
+def _score_checker_only(sc):
+    """Stage check: reading is the reader's choice (refuse, or return exactly
+    expect.readable); an adapter with `check` must report the fault: a
+    corruption (or check error), or for finding=warning a warning when its
+    JSON counts warnings."""
+    v, e = sc.v, sc.v.expect
+    secret = v.passphrases[0] if v.passphrases else None
+    readable = e.get("readable")
+    cap = int(readable["virtual_size"]) + 1 if readable else INVALID_READ_CAP
+    inv = sc.run("read", "read", [], secret, cap=cap)
+    if not inv.stdout_capped and _refused(sc, inv):
+        sc.checks["read"] = "REJECT"
+    elif readable:
+        sc.expect_bytes(inv, "accepted, but read", int(readable["virtual_size"]),
+                        readable["guest_sha256"])
+        sc.checks["read"] = "ACCEPT"
+    else:
+        sc.checks["read"] = "ACCEPT"
+    sc.reject_inv = None  # a refusal here is not the verdict
+    if "check" not in sc.sut.commands:
+        sc.checks["check"] = SKIP
+        return PASS, None, ("read as a reader may (%s); the fault needs a checker and the "
+                            "adapter has no `check`" % sc.checks["read"].lower())
+    inv = sc.run("check", "check", [], secret, cap=INFO_CAP, keep=INFO_CAP)
+    if inv.exit_code == 1 and not inv.stdout_capped:
+        # The checker refuses the image: the fault did not pass unnoticed.
+        sc.checks["check"] = PASS
+        return PASS, None, "check refuses the image: %s" % inv.first_stderr_line()
+    if inv.exit_code != 0 or inv.stdout_capped:
+        if inv.exit_code == 2 and sc.opts.unsupported_is_skip:
+            raise _Stop(SKIP, "check: adapter reports unsupported (exit 2)")
+        raise _Stop(FAIL, "check: exit %s: %s" % (inv.exit_code, inv.first_stderr_line()))
+    try:
+        j = json.loads(inv.stdout.decode("utf-8"))
+        if not isinstance(j, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as err:
+        raise _Stop(FAIL, "check: output is not a JSON object (%s)" % err)
+    clauses = {f.get("clause") for f in j.get("findings") or [] if isinstance(f, dict)}
+    if e.get("finding") == "warning":
+        if "warnings" not in j:
+            sc.checks["check"] = SKIP
+            return PASS, None, "check: the fault is a warning and the adapter counts none"
+        flagged = int(j.get("warnings") or 0) > 0
+    else:
+        flagged = int(j.get("corruptions") or 0) > 0 or bool(j.get("check-errors"))
+    if not flagged:
+        raise _Stop(FAIL, "check: reported no %s for %s" % (e.get("finding", "corruption"),
+                                                           v.primary_clause))
+    sc.checks["check"] = PASS
+    if clauses:
+        sc.checks["check_clause"] = v.primary_clause in clauses
+    return PASS, None, "check reports it (read: %s)" % sc.checks["read"].lower()
+
+
 def _score_invalid(sc):
     v, e = sc.v, sc.v.expect
+    if e.get("stage") == "check":
+        return _score_checker_only(sc)
     secret = v.passphrases[0] if v.passphrases else None
     inv = sc.run("read", "read", [], secret, cap=INVALID_READ_CAP)
     if inv.stdout_capped:

@@ -206,6 +206,59 @@ class InvalidTest(unittest.TestCase):
         self.assertEqual(r["outcome"], S.FAIL)
 
 
+class CheckStageTest(unittest.TestCase):
+    E = {"stage": "check", "error_class": "metadata", "finding": "corruption",
+         "readable": {"virtual_size": len(DATA), "guest_sha256": SHA}}
+    CAPS = dict(ALL, commands=["capabilities", "read", "check"])
+
+    @staticmethod
+    def answer(read, check):
+        return lambda c, a, s: read if c == "read" else check
+
+    def test_reader_only_adapter_reads_or_refuses(self):
+        v = vec("invalid", self.E, id="n_t_x")
+        for read in (inv(0, DATA), inv(1)):
+            r, f = score(v, lambda c, a, s: read)
+            self.assertEqual(r["outcome"], S.PASS, r["detail"])
+            self.assertEqual(r["checks"]["check"], S.SKIP)
+            self.assertEqual([c[0] for c in f.calls], ["read"])
+        r, _ = score(v, lambda c, a, s: inv(0, DATA[::-1]))
+        self.assertEqual(r["outcome"], S.FAIL)  # read, but not what qemu-img reads
+        r, _ = score(v, lambda c, a, s: inv(signal=11))
+        self.assertEqual(r["outcome"], S.CRASH)
+
+    def test_checker_must_report_the_fault(self):
+        v = vec("invalid", self.E, id="n_t_x", clauses=["Q2.RC.max_references"])
+        found = json.dumps({"corruptions": 1, "leaks": 0, "findings": [
+            {"severity": "corruption", "clause": "Q2.RC.max_references"}]}).encode()
+        r, _ = score(v, self.answer(inv(0, DATA), inv(0, found)), caps=self.CAPS)
+        self.assertEqual(r["outcome"], S.PASS, r["detail"])
+        self.assertTrue(r["checks"]["check_clause"])
+        clean = b'{"corruptions": 0, "leaks": 2, "check-errors": 0}'
+        r, _ = score(v, self.answer(inv(0, DATA), inv(0, clean)), caps=self.CAPS)
+        self.assertEqual(r["outcome"], S.FAIL)
+        self.assertIn("reported no corruption", r["detail"])
+        r, _ = score(v, self.answer(inv(1), inv(0, b"not json")), caps=self.CAPS)
+        self.assertEqual(r["outcome"], S.FAIL)
+        r, _ = score(v, self.answer(inv(0, DATA), inv(1, err=b"error: cannot open\n")),
+                     caps=self.CAPS)
+        self.assertEqual(r["outcome"], S.PASS)  # refusing to check is noticing
+        r, _ = score(v, self.answer(inv(0, DATA), inv(signal=6)), caps=self.CAPS)
+        self.assertEqual(r["outcome"], S.CRASH)
+
+    def test_warning_findings(self):
+        e = dict(self.E, finding="warning")
+        v = vec("invalid", e, id="n_t_x")
+        r, _ = score(v, self.answer(inv(0, DATA), inv(0, b'{"corruptions": 0}')), caps=self.CAPS)
+        self.assertEqual((r["outcome"], r["checks"]["check"]), (S.PASS, S.SKIP))
+        r, _ = score(v, self.answer(inv(0, DATA), inv(0, b'{"corruptions": 0, "warnings": 0}')),
+                     caps=self.CAPS)
+        self.assertEqual(r["outcome"], S.FAIL)
+        r, _ = score(v, self.answer(inv(0, DATA), inv(0, b'{"corruptions": 0, "warnings": 1}')),
+                     caps=self.CAPS)
+        self.assertEqual(r["outcome"], S.PASS, r["detail"])
+
+
 class AcceptableTest(unittest.TestCase):
     E = {"if_accepted": {"virtual_size": len(DATA), "guest_sha256": SHA}}
 

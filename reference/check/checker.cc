@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "reference/format/cluster_entries.h"
@@ -51,8 +52,10 @@ class Checker {
   void CheckL1Table(uint64_t offset, uint32_t entries, bool active,
                     uint64_t multiplicity);
   void CheckL2Table(uint64_t offset, uint64_t multiplicity, bool active);
+  // guest_offset: the guest offset the entry maps when known (active L2).
   void CheckDataEntry(uint64_t entry, uint64_t bitmap, uint64_t at,
-                      uint64_t multiplicity, bool active);
+                      uint64_t multiplicity, bool active,
+                      std::optional<uint64_t> guest_offset);
   void CheckSnapshots();
   void CheckBitmaps();
   void CheckLuks();
@@ -69,6 +72,8 @@ class Checker {
   // Distinct L2 tables -> references, collected from every L1 table.
   std::map<uint64_t, uint64_t> l2_refs_;
   std::set<uint64_t> active_l2_;
+  // Active L2 table -> the first L1 index naming it (guest offsets).
+  std::map<uint64_t, uint64_t> l2_first_index_;
   // COPIED checks deferred until all references are known.
   struct CopiedCheck {
     uint64_t entry_at;
@@ -171,6 +176,7 @@ void Checker::CheckL1Table(uint64_t offset, uint32_t entries, bool active,
     l2_refs_[l2] += multiplicity;
     if (active) {
       active_l2_.insert(l2);
+      l2_first_index_.emplace(l2, i);
       copied_.push_back(
           {at, l2 >> g_.cluster_bits, (e & kEntryCopied) != 0, true});
     }
@@ -178,7 +184,8 @@ void Checker::CheckL1Table(uint64_t offset, uint32_t entries, bool active,
 }
 
 void Checker::CheckDataEntry(uint64_t entry, uint64_t bitmap, uint64_t at,
-                             uint64_t multiplicity, bool active) {
+                             uint64_t multiplicity, bool active,
+                             std::optional<uint64_t> guest_offset) {
   auto decoded = DecodeL2Entry(g_, h_, entry, bitmap, at);
   if (!decoded.ok()) {
     const Error& e = decoded.error();
@@ -238,7 +245,16 @@ void Checker::CheckDataEntry(uint64_t entry, uint64_t bitmap, uint64_t at,
   if (!has_host) return;
   ++report_->allocated_clusters;
   // External data file clusters are not refcounted.
-  if (h_.has_data_file()) return;
+  if (h_.has_data_file()) {
+    // SPEC(Q2.XDF.host_equals_guest)
+    if (guest_offset && d.host_offset != *guest_offset) {
+      Corrupt("Q2.XDF.host_equals_guest", at,
+              "external data file cluster at host offset " +
+                  std::to_string(d.host_offset) + " maps guest offset " +
+                  std::to_string(*guest_offset));
+    }
+    return;
+  }
   // SPEC(QX.MAP.beyond_eof): as the reader, which refuses such clusters.
   if (d.host_offset >= file_.Size()) {
     Corrupt("QX.MAP.beyond_eof", at,
@@ -260,13 +276,18 @@ void Checker::CheckL2Table(uint64_t offset, uint64_t multiplicity,
     return;
   }
   Use(offset, g_.cluster_size, Owner::kL2, multiplicity);
+  const auto l1_index = l2_first_index_.find(offset);
   for (uint64_t i = 0; i < g_.l2_entries; ++i) {
     const uint8_t* p = raw.data() + i * g_.l2_entry_bytes;
     const uint64_t entry = LoadBe64(p);
     const uint64_t bitmap = g_.extended_l2 ? LoadBe64(p + 8) : 0;
     if (entry == 0 && bitmap == 0) continue;
+    std::optional<uint64_t> guest;
+    if (l1_index != l2_first_index_.end()) {
+      guest = (l1_index->second * g_.l2_entries + i) << g_.cluster_bits;
+    }
     CheckDataEntry(entry, bitmap, offset + i * g_.l2_entry_bytes, multiplicity,
-                   active);
+                   active, guest);
   }
 }
 
@@ -365,14 +386,21 @@ void Checker::CheckRefcounts() {
     const uint64_t at = h_.refcount_table_offset + 8 * i;
     const uint64_t e = LoadBe64(table.data() + 8 * i);
     if (e == 0) continue;
-    // SPEC(Q2.RC.table_entry.aligned)
-    if ((e & 0x1ff) != 0 || (e & ~uint64_t{0x1ff}) % g_.cluster_size != 0) {
+    // SPEC(Q2.RC.table_entry.aligned): reserved bits are reported and then
+    // masked, as QEMU does; an unaligned block cannot be read.
+    const uint64_t off = e & ~uint64_t{0x1ff};
+    if ((e & 0x1ff) != 0) {
       Corrupt("Q2.RC.table_entry.aligned", at,
               "refcount table entry " + std::to_string(i) +
-                  " has reserved bits set or is unaligned");
+                  " has reserved bits 0-8 set");
+    }
+    if (off % g_.cluster_size != 0) {
+      Corrupt("Q2.RC.table_entry.aligned", at,
+              "refcount table entry " + std::to_string(i) +
+                  " points at an unaligned refcount block");
       continue;
     }
-    const uint64_t off = e & ~uint64_t{0x1ff};
+    if (off == 0) continue;
     if (off >= file_.Size() ||
         !file_.ReadAt(off, block.data(), block.size()).ok()) {
       Corrupt("Q2.MAP.host_in_file", at,

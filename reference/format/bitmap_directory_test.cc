@@ -52,10 +52,14 @@ TEST(BitmapDirectoryTest, Rejections) {
   QCOW2_SPEC("Q2.BM.name_size");
   QCOW2_SPEC("Q2.BM.extra_data_compatible");
   QCOW2_SPEC("QX.LIMIT.bitmap_count");
+  QCOW2_SPEC("Q2.BM.table_size");
   EXPECT_EQ(Parse(Entry(0, "")).error().clause, "Q2.BM.name_size");
   // Flag bit 2 (extra_data_compatible) is treated as reserved, as QEMU does.
   EXPECT_EQ(Parse(Entry(0, "b", 4)).error().clause, "Q2.BM.reserved_flags");
-  EXPECT_EQ(Parse(Entry(0, "b", 0, 16, 0)).error().clause,
+  // A table of 0 entries cannot cover the disk; more than 2^27 entries is
+  // QEMU's cap (hand-derived: 0x8000001 > 0x8000000).
+  EXPECT_EQ(Parse(Entry(0, "b", 0, 16, 0)).error().clause, "Q2.BM.table_size");
+  EXPECT_EQ(Parse(Entry(0, "b", 0, 16, 0x8000001)).error().clause,
             "QX.LIMIT.bitmap_count");
   EXPECT_EQ(Parse(Entry(0, "b"), 2).error().clause, "Q2.BM.count");
 }

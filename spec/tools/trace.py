@@ -447,7 +447,9 @@ def analyse(by_id, cites, uncovered, config, problems):
 
     no_code = uncovered.get("no_code", {}) if isinstance(uncovered, dict) else {}
     no_test = uncovered.get("no_test", {}) if isinstance(uncovered, dict) else {}
-    for section, table in (("no_code", no_code), ("no_test", no_test)):
+    no_neg = uncovered.get("no_negative_vector", {}) if isinstance(uncovered, dict) else {}
+    for section, table in (("no_code", no_code), ("no_test", no_test),
+                           ("no_negative_vector", no_neg)):
         if not isinstance(table, dict):
             problems.error("uncovered.json: %s must be an object {id: reason}" % section)
             continue
@@ -462,7 +464,9 @@ def analyse(by_id, cites, uncovered, config, problems):
     code_kinds = tuple(config.get("code_citation_kinds", DEFAULT_CODE_KINDS))
     enforce_code = bool(config.get("enforce_code_citations", False))
     enforce_tests = bool(config.get("enforce_test_citations", False))
-    gaps_code, gaps_test, planned = [], [], []
+    enforce_neg = bool(config.get("enforce_checker_vectors", False))
+    gaps_code, gaps_test, gaps_neg, planned = [], [], [], []
+    checkable = checkable_broken = 0
     for cid in sorted(by_id):
         c = by_id[cid]
         if c["status"] == "planned":
@@ -485,6 +489,20 @@ def analyse(by_id, cites, uncovered, config, problems):
         elif needs_test and cid in no_test:
             problems.warn("uncovered.json: no_test exemption for %s is stale (tested at %s)"
                           % (cid, tests[cid][0]))
+        # A checkable rule (MUST/MUST_NOT the checker enforces) needs an image
+        # that breaks it: an n_ vector, or an i_ vector where readers may differ.
+        needs_neg = c["kind"] in ("MUST", "MUST_NOT") and "checker" in c["applies_to"]
+        has_neg = vectors[cid]["n"] + vectors[cid]["i"] > 0
+        checkable += needs_neg
+        checkable_broken += needs_neg and has_neg
+        if needs_neg and not has_neg:
+            if cid not in no_neg:
+                gaps_neg.append(cid)
+        elif cid in no_neg:
+            problems.warn("uncovered.json: no_negative_vector exemption for %s is stale" % cid)
+    for cid in gaps_neg:
+        msg = "%s (%s, checker) has no n_ or i_ vector that breaks it" % (cid, by_id[cid]["kind"])
+        (problems.error if enforce_neg else problems.warn)(msg)
     for cid in gaps_code:
         msg = "%s (%s, %s) has no SPEC( citation in non-test code" % (
             cid, by_id[cid]["kind"], ",".join(by_id[cid]["applies_to"]))
@@ -496,7 +514,9 @@ def analyse(by_id, cites, uncovered, config, problems):
     exempt = set(k for k in no_code if k in by_id) | set(k for k in no_test if k in by_id)
     return {"code": code, "tests": tests, "vectors": vectors, "gaps_code": gaps_code,
             "gaps_test": gaps_test, "planned": planned, "exempt": exempt,
-            "no_code": no_code, "no_test": no_test,
+            "gaps_neg": gaps_neg, "no_code": no_code, "no_test": no_test,
+            "no_negative_vector": no_neg, "checkable": checkable,
+            "checkable_broken": checkable_broken,
             "enforce_code": enforce_code, "enforce_tests": enforce_tests}
 
 
@@ -647,6 +667,8 @@ def main(argv):
         print("problem: " + e)
     print("trace: %d clauses, %d cited in code, %d tested, %d exempt, %d planned"
           % (len(by_id), n_code, n_test, len(cov["exempt"]), len(cov["planned"])))
+    print("trace: %d checkable clauses, %d broken by an n_/i_ vector, %d exempt (no_negative_vector)"
+          % (cov["checkable"], cov["checkable_broken"], len(cov["no_negative_vector"])))
     print("trace: %d citations scanned, %d problems, %d warnings; enforcement: code %s, tests %s"
           % (len(cites), len(problems.errors), len(problems.warnings),
              "on" if cov["enforce_code"] else "off", "on" if cov["enforce_tests"] else "off"))

@@ -217,6 +217,22 @@ def main():
         expect("clause without test passes with an exemption", c, 0)
 
         c = Case(root)
+        c.config["enforce_checker_vectors"] = True
+        expect("checkable clause broken by an n_ vector passes", c, 0,
+               "1 checkable clauses, 1 broken by an n_/i_ vector")
+        c.sources["vectors/qcow2_hdr_test.json"] = c.sources["vectors/qcow2_hdr_test.json"].replace(
+            '"verdict": "invalid"', '"verdict": "valid"')
+        expect("checkable clause without an n_/i_ vector fails when enforced", c, 1,
+               "Q2.HDRV3.header_length.multiple_of_8 (MUST, checker) has no n_ or i_ vector")
+        c.uncovered["no_negative_vector"] = {
+            "Q2.HDRV3.header_length.multiple_of_8": "reason given by the self-test"}
+        expect("checkable clause without an n_/i_ vector passes with an exemption", c, 0)
+        c.config["enforce_checker_vectors"] = False
+        c.uncovered = {"no_code": {}, "no_test": {}}
+        expect("checkable clause without an n_/i_ vector only warns when not enforced", c, 0,
+               "has no n_ or i_ vector")
+
+        c = Case(root)
         c.uncovered["no_code"]["Q2.HDR.unknown"] = "reason given by the self-test"
         expect("exemption for an unknown id fails", c, 1, "unknown clause id Q2.HDR.unknown")
 

@@ -60,6 +60,11 @@ NOTES = {
     "SubclusterState": {"bugType": "MISSING_CHECK", "description": "Impossible extended-L2 subcluster state."},
     "CompressedStream": {"bugType": "MISSING_CHECK", "description": "Broken or truncated compressed stream: decompression must fail cleanly and never return a short or overlong cluster."},
     "Reference": {"bugType": "MISSING_CHECK", "description": "A file the image needs cannot be named or found."},
+    "CheckerOnly": {"bugType": "CHECKER_ONLY", "description": "The image breaks a rule that does not change what a reader returns (stage check): a reader may read it (and must then return the qemu-img content in expect.readable) or refuse it; a checker must report the named clause."},
+    "RefcountMismatch": {"bugType": "MISSING_CHECK", "description": "A stored refcount disagrees with the references the metadata holds in a way that lets a writer reuse or lose a live cluster."},
+    "Overlap": {"bugType": "MISSING_CHECK", "description": "Two structures share a host cluster; a write to one corrupts the other."},
+    "CopiedFlag": {"bugType": "MISSING_CHECK", "description": "The COPIED bit disagrees with the refcount; a writer trusting it overwrites shared data in place."},
+    "OffsetMismatch": {"bugType": "MISSING_CHECK", "description": "An offset that must equal another (guest and host offset in an external data file) does not."},
     "BitmapDirectory": {"bugType": "MISSING_CHECK", "description": "Bitmap directory entry with a field out of range."},
     "BackingLoop": {"bugType": "RESOURCE_EXHAUSTION", "description": "Backing chain that refers back to itself; QEMU 7.2 recurses; a reader must detect the cycle.", "cves": []},
     "HostPathReference": {"bugType": "UNTRUSTED_REFERENCE", "description": "Backing file named by an absolute host path; opening it leaks host files through the guest view.", "cves": ["CVE-2024-32498"]},
@@ -198,6 +203,11 @@ class Qemu:
         os.unlink(out)
         return h, ""
 
+    def check(self):
+        """qemu-img check's verdict: clean, leaks, corrupt or error (exit 0/3/2/other)."""
+        rc, _, _ = run(["qemu-img", "check", "-U"] + self._src(), self.dir, timeout=20)
+        return {0: "clean", 2: "corrupt", 3: "leaks"}.get(rc, "error")
+
     def map(self):
         rc, out, err = run(["qemu-img", "map", "-U", "--output=json"] + self._src(), self.dir)
         if rc != 0:
@@ -286,6 +296,24 @@ def qemu_evidence(q, snapshot=None):
     return True, "", info, g
 
 
+def check_expect(q, exp, ok, info, g, source):
+    """Stage "check": what a reader that does not check returns (qemu-img's
+    content) and qemu-img check's own verdict. With readable_from_source (QEMU
+    refuses the image for a reason that touches no guest data) the content is
+    qemu-img's reading of the unedited source."""
+    if exp.pop("readable_from_source", False):
+        src = Qemu(source[0], source[1], False)
+        try:
+            ok, err, info, g = qemu_evidence(src)
+        finally:
+            src.close()
+        if not ok:
+            raise SystemExit("qemu-img cannot read the source %s: %s" % (source[0], err))
+    if ok:
+        exp["readable"] = {"virtual_size": info["virtual-size"], "guest_sha256": g}
+    exp["qemu_check"] = q.check()
+
+
 def main():
     qver = subprocess.run(["qemu-img", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     tests = []
@@ -304,6 +332,7 @@ def main():
                       "clauses": clauses, "flags": ["Basic"], "features": features,
                       "importance": imp, "comment": comment, "recipe": "tools/make_valid.sh",
                       "luks": "luks" in features})
+    r_source = {}
     with open(os.path.join(VEC, "recipes", "edits.json")) as f:
         for r in json.load(f)["edits"]:
             t = {"id": r["id"], "verdict": r["verdict"], "image": present[r["id"]],
@@ -313,6 +342,7 @@ def main():
                  "comment": r["comment"] + " (source %s)" % os.path.basename(r["source"]),
                  "recipe": "recipes/edits.json#" + r["id"],
                  "luks": "luks" in r.get("features", []), "rexpect": r.get("expect")}
+            r_source[r["id"]] = (r["source"], r.get("chain", []))
             tests.append(t)
     known = set(present)
     by_area = {}
@@ -332,6 +362,8 @@ def main():
                 ok, err, info, g = qemu_evidence(q, (rexpect or {}).get("snapshot"))
                 if t["verdict"] == "invalid":
                     t["expect"] = dict(rexpect)
+                    if rexpect.get("stage") == "check":
+                        check_expect(q, t["expect"], ok, info, g, r_source.get(t["id"]))
                 else:
                     t["expect"] = {}
                     if ok and t["id"] != "i_bk_absolute_path":

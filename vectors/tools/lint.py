@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 PREFIX = {"y": "valid", "n": "invalid", "i": "acceptable"}
 ID_RE = re.compile(r"^[yni]_[a-z0-9]+(_[a-z0-9]+)*$")
-STAGES = {"open", "access"}
+STAGES = {"open", "access", "check"}
 ERROR_CLASSES = {"header", "unsupported", "metadata", "range", "limit", "reference",
                  "crypto_header", "crypto_key"}
 REQUIRED = ("id", "verdict", "image", "sha256", "clauses", "flags", "features", "importance",
@@ -292,6 +292,13 @@ def main(argv):
                     bad("%s: expect.stage %r" % (where, exp.get("stage")))
                 if exp.get("error_class") not in ERROR_CLASSES:
                     bad("%s: expect.error_class %r" % (where, exp.get("error_class")))
+                if exp.get("stage") == "check":
+                    if exp.get("finding") not in ("corruption", "warning"):
+                        bad("%s: stage check needs expect.finding corruption|warning" % where)
+                    if exp.get("qemu") == "accepts" and "readable" not in exp:
+                        bad("%s: stage check accepted by qemu needs expect.readable" % where)
+                elif "finding" in exp or "readable" in exp:
+                    bad("%s: expect.finding/readable belong to stage check only" % where)
             elif verdict == "acceptable":
                 ia = exp.get("if_accepted")
                 if ia is not None and ("guest_sha256" not in ia or "virtual_size" not in ia):
