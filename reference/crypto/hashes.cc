@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <future>
+#include <vector>
 
 namespace qcow2ref {
 namespace {
@@ -61,31 +63,58 @@ class KeyedHmac {
   CryptoPP::FixedSizeSecBlock<uint8_t, kDigestSize> digest_;
 };
 
-// PBKDF2 (RFC 8018 section 5.2) with the PRF HMAC-H; the same bytes as
-// Crypto++'s PKCS5_PBKDF2_HMAC<H>, including iterations == 0 counting as 1.
-// Crypto++'s version re-hashes HMAC's two pad blocks at every iteration,
-// which doubles the cost of a LUKS unlock (docs/performance.md).
+// T_i of PBKDF2 (RFC 8018 section 5.2): U_1 = PRF(P, S || INT(i)),
+// U_j = PRF(P, U_{j-1}), T_i = U_1 ^ ... ^ U_c, written to out (kD bytes).
+template <class H>
+void Pbkdf2Block(const uint8_t* pw, size_t pw_len, const uint8_t* salt,
+                 size_t salt_len, uint32_t iterations, uint32_t i,
+                 uint8_t* out) {
+  constexpr size_t kD = KeyedHmac<H>::kDigestSize;
+  KeyedHmac<H> hmac(pw, pw_len);
+  SecretBytes u(kD);  // U_j
+  const uint8_t be_i[4] = {
+      static_cast<uint8_t>(i >> 24), static_cast<uint8_t>(i >> 16),
+      static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)};
+  hmac.Mac(salt, salt_len, be_i, sizeof(be_i), u.data());
+  std::memcpy(out, u.data(), kD);
+  for (uint32_t j = 1; j < iterations; ++j) {
+    hmac.Mac(u.data(), kD, nullptr, 0, u.data());
+    CryptoPP::xorbuf(out, u.data(), kD);
+  }
+}
+
+// Below this many iterations a thread costs more than it saves.
+constexpr uint32_t kParallelIterations = 1 << 14;
+
+// PBKDF2 with the PRF HMAC-H; the same bytes as Crypto++'s
+// PKCS5_PBKDF2_HMAC<H>, including iterations == 0 counting as 1. Crypto++'s
+// version re-hashes HMAC's two pad blocks at every iteration, which doubles
+// the cost of a LUKS unlock (docs/performance.md). The output blocks T_i are
+// independent, so a key longer than one digest (a 64-byte XTS key from
+// SHA-256) derives its blocks on one thread each.
 template <class H>
 SecretBytes RunPbkdf2(const uint8_t* pw, size_t pw_len, const uint8_t* salt,
                       size_t salt_len, uint32_t iterations, size_t out_len) {
   constexpr size_t kD = KeyedHmac<H>::kDigestSize;
-  KeyedHmac<H> hmac(pw, pw_len);
-  SecretBytes out(out_len);
-  SecretBytes u(kD);  // U_j
-  SecretBytes t(kD);  // T_i = U_1 ^ U_2 ^ ... ^ U_c
-  for (uint32_t i = 1; (i - 1) * uint64_t{kD} < out_len; ++i) {
-    const uint8_t be_i[4] = {
-        static_cast<uint8_t>(i >> 24), static_cast<uint8_t>(i >> 16),
-        static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)};
-    hmac.Mac(salt, salt_len, be_i, sizeof(be_i), u.data());
-    std::memcpy(t.data(), u.data(), kD);
-    for (uint32_t j = 1; j < iterations; ++j) {
-      hmac.Mac(u.data(), kD, nullptr, 0, u.data());
-      CryptoPP::xorbuf(t.data(), u.data(), kD);
-    }
-    const size_t at = (i - 1) * kD;
-    std::memcpy(out.data() + at, t.data(), std::min(kD, out_len - at));
+  const uint32_t blocks = static_cast<uint32_t>((out_len + kD - 1) / kD);
+  SecretBytes t(uint64_t{blocks} * kD);
+  // Blocks 2.. on their own threads when worth it; the rest on this one.
+  const uint32_t here = iterations >= kParallelIterations
+                            ? std::min<uint32_t>(blocks, 1)
+                            : blocks;
+  std::vector<std::future<void>> others;
+  for (uint32_t i = here + 1; i <= blocks; ++i) {
+    others.push_back(std::async(std::launch::async, Pbkdf2Block<H>, pw, pw_len,
+                                salt, salt_len, iterations, i,
+                                t.data() + (i - 1) * kD));
   }
+  for (uint32_t i = 1; i <= here; ++i) {
+    Pbkdf2Block<H>(pw, pw_len, salt, salt_len, iterations, i,
+                   t.data() + (i - 1) * kD);
+  }
+  for (auto& f : others) f.get();  // Rethrows a block's exception.
+  SecretBytes out(out_len);
+  std::memcpy(out.data(), t.data(), out_len);
   return out;
 }
 

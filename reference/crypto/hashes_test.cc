@@ -47,6 +47,24 @@ TEST(Pbkdf2Test, Rfc7914Sha256) {
             "49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783");
 }
 
+TEST(Pbkdf2Test, ParallelBlocksSha256) {
+  QCOW2_SPEC("L1.PBKDF2.algorithm");
+  // RFC 7914 section 11's second parameter set (P="Password", S="NaCl",
+  // c=80000, dkLen=64): two output blocks, above the iteration count where
+  // they are derived on two threads. Expected bytes from Python's
+  // hashlib.pbkdf2_hmac("sha256", b"Password", b"NaCl", 80000, 64).
+  EXPECT_EQ(Kdf("sha256", "Password", "NaCl", 80000, 64),
+            "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56"
+            "a1d425a1225833549adb841b51c9b3176a272bdebba1d078478f62b397f33c8d");
+  // Five SHA-1 blocks (100 bytes) on five threads; hashlib.pbkdf2_hmac(
+  // "sha1", b"pass", b"salt", 20000, 100).
+  EXPECT_EQ(Kdf("sha1", "pass", "salt", 20000, 100),
+            "22770704018b39b6d90ac127213b7a5ab7d9a9f0e183c3ddc63384f6cbb69955"
+            "b2b5e5e62532242cbbdf5d3e141409d299280c44adcde9fec158bfb74cadb238"
+            "a77971753a77d5e141f2a15261e390123434ee0187090a6781a725a4a1eba7e7"
+            "469aa967");
+}
+
 TEST(Pbkdf2Test, UnknownHash) {
   QCOW2_SPEC("L1.PHDR.hash_spec");
   EXPECT_FALSE(IsKnownHash("whirlpool"));
