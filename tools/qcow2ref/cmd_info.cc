@@ -226,15 +226,11 @@ void PrintHuman(const ordered_json& j) {
 }  // namespace
 
 int RunInfo(int argc, char** argv) {
-  std::set<std::string> flags = ImageFlags();
-  flags.insert("--json");
-  auto args = ParseArgs(argc, argv, 2, flags, kSecretOptions);
-  if (!args.ok()) return ReportError(args.error());
-  if (args->positional.size() != 1) return UsageFailure("info IMAGE [--json]");
-  auto img = OpenImageArg(*args, args->positional[0], false);
-  if (!img.ok()) return ReportError(img.error());
-  const ordered_json j = InfoJson(args->positional[0], *img->image);
-  if (args->Has("--json")) {
+  int rc = kExitOk;
+  auto cmd = OpenJsonImageCommand(argc, argv, "info IMAGE [--json]", &rc);
+  if (!cmd) return rc;
+  const ordered_json j = InfoJson(cmd->path, *cmd->opened.image);
+  if (cmd->json) {
     std::cout << j.dump(4) << "\n";
   } else {
     PrintHuman(j);

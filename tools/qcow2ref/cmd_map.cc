@@ -12,14 +12,10 @@
 namespace qcow2ref::cli {
 
 int RunMap(int argc, char** argv) {
-  std::set<std::string> flags = ImageFlags();
-  flags.insert("--json");
-  auto args = ParseArgs(argc, argv, 2, flags, kSecretOptions);
-  if (!args.ok()) return ReportError(args.error());
-  if (args->positional.size() != 1) return UsageFailure("map IMAGE [--json]");
-  auto img = OpenImageArg(*args, args->positional[0], false);
-  if (!img.ok()) return ReportError(img.error());
-  const Image& image = *img->image;
+  int rc = kExitOk;
+  auto cmd = OpenJsonImageCommand(argc, argv, "map IMAGE [--json]", &rc);
+  if (!cmd) return rc;
+  const Image& image = *cmd->opened.image;
   if (image.header().crypt_method != 0 && !image.can_decrypt()) {
     // Like qemu-img, mapping an encrypted image needs its secret.
     return ReportError(Error{ErrorKind::kUsage, "Q2.ENC.payload", std::nullopt,
@@ -28,7 +24,7 @@ int RunMap(int argc, char** argv) {
   }
   auto map = MapGuest(image);
   if (!map.ok()) return ReportError(map.error());
-  if (args->Has("--json")) {
+  if (cmd->json) {
     // One object per line, like qemu-img.
     std::cout << "[";
     bool first = true;

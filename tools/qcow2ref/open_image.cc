@@ -22,4 +22,30 @@ Result<OpenedImage> OpenImageArg(const Args& args, const std::string& path,
   return opened;
 }
 
+std::optional<JsonImageCommand> OpenJsonImageCommand(int argc, char** argv,
+                                                     const std::string& usage,
+                                                     int* exit_code) {
+  std::set<std::string> flags = ImageFlags();
+  flags.insert("--json");
+  auto args = ParseArgs(argc, argv, 2, flags, kSecretOptions);
+  if (!args.ok()) {
+    *exit_code = ReportError(args.error());
+    return std::nullopt;
+  }
+  if (args->positional.size() != 1) {
+    *exit_code = UsageFailure(usage);
+    return std::nullopt;
+  }
+  JsonImageCommand cmd;
+  cmd.json = args->Has("--json");
+  cmd.path = args->positional[0];
+  auto opened = OpenImageArg(*args, cmd.path, false);
+  if (!opened.ok()) {
+    *exit_code = ReportError(opened.error());
+    return std::nullopt;
+  }
+  cmd.opened = std::move(opened).value();
+  return cmd;
+}
+
 }  // namespace qcow2ref::cli

@@ -26,6 +26,20 @@ Result<OpenedImage> OpenImageArg(const Args& args, const std::string& path,
 // Option names accepted by OpenImageArg.
 std::set<std::string> ImageFlags();
 
+// A parsed `NAME IMAGE [--json]` command line (info, map) and its image,
+// opened without following references.
+struct JsonImageCommand {
+  bool json = false;
+  std::string path;
+  OpenedImage opened;
+};
+
+// Parses and opens; on failure returns nullopt with the exit code (the error
+// already reported) in *exit_code. `usage` is the one-line synopsis.
+std::optional<JsonImageCommand> OpenJsonImageCommand(int argc, char** argv,
+                                                     const std::string& usage,
+                                                     int* exit_code);
+
 }  // namespace qcow2ref::cli
 
 #endif  // QCOW2REF_TOOLS_QCOW2REF_OPEN_IMAGE_H_
