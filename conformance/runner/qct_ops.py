@@ -33,7 +33,9 @@ class OpScript(object):
         self.id = raw["id"]
         self.verdict = raw.get("verdict", "valid")
         self.clauses = list(raw.get("clauses", []))
-        self.features = list(raw.get("features") or script_features(raw))
+        # Manifest entries list their features; generated members get them
+        # from the model (ops_model.features_of).
+        self.features = list(raw.get("features", []))
         self.importance = raw.get("importance", "high")
         self.expect = raw.get("expect", {})
         self.manifest = manifest
@@ -55,22 +57,6 @@ class Accumulated(object):
         self.id = raw["id"]
         self.manifest = manifest
         self.members = members
-
-
-def script_features(raw):
-    c = raw.get("create", {})
-    f = ["v%d" % c.get("version", 3)]
-    if c.get("extended_l2"):
-        f.append("xl2")
-    if c.get("compression") == "zstd":
-        f.append("zstd")
-    if c.get("encrypt"):
-        f.append(c["encrypt"])
-    if c.get("refcount_order", 4) != 4:
-        f.append("refcount_order_%d" % c["refcount_order"])
-    if any(o.get("op") == "compressed" for o in raw.get("ops", [])):
-        f.append("compressed")
-    return f
 
 
 def load_model(root):
@@ -97,7 +83,7 @@ def load_ops(root, files=None):
             for i in range(gen["count"]):
                 s = model.generate_script(gen, i)
                 s["expect"] = {"guest_sha256": model.guest_sha256(s), "check": "clean"}
-                s["features"] = script_features(s)
+                s["features"] = sorted(model.features_of(s))
                 members.append(OpScript(s, name, accumulated=doc["id"]))
             out += members
             out.append(Accumulated(doc, name, members))
