@@ -1,5 +1,7 @@
 // ImageWriter's internal snapshots: create, delete, apply.
 #include <ctime>
+#include <functional>
+#include <map>
 #include <set>
 
 #include "reference/format/cluster_entries.h"
@@ -33,8 +35,9 @@ Result<std::vector<uint64_t>> ImageWriter::ReadL1(uint64_t offset,
   return l1;
 }
 
-Status ImageWriter::AdjustL1References(const std::vector<uint64_t>& l1,
-                                       int delta) {
+Status ImageWriter::ForEachReference(
+    const std::vector<uint64_t>& l1,
+    const std::function<Status(uint64_t cluster)>& visit) {
   // SPEC(Q2.SNAP.refcounts): one reference per L1 entry to its L2 table,
   // and one per L2 entry to its cluster, as QEMU counts them.
   for (uint64_t e : l1) {
@@ -60,13 +63,40 @@ Status ImageWriter::AdjustL1References(const std::vector<uint64_t>& l1,
         continue;
       }
       for (uint64_t c = first; c <= last; ++c) {
-        QCOW2REF_ASSIGN_OR_RETURN(uint64_t rc, Refcount(c));
-        QCOW2REF_RETURN_IF_ERROR(SetRefcount(c, delta > 0 ? rc + 1 : rc - 1));
+        QCOW2REF_RETURN_IF_ERROR(visit(c));
       }
     }
-    const uint64_t c = table >> g_.cluster_bits;
+    QCOW2REF_RETURN_IF_ERROR(visit(table >> g_.cluster_bits));
+  }
+  return OkStatus();
+}
+
+Status ImageWriter::AdjustL1References(const std::vector<uint64_t>& l1,
+                                       int delta) {
+  return ForEachReference(l1, [&](uint64_t c) -> Status {
     QCOW2REF_ASSIGN_OR_RETURN(uint64_t rc, Refcount(c));
-    QCOW2REF_RETURN_IF_ERROR(SetRefcount(c, delta > 0 ? rc + 1 : rc - 1));
+    return SetRefcount(c, delta > 0 ? rc + 1 : rc - 1);
+  });
+}
+
+Status ImageWriter::CheckReferencesFit(const std::vector<uint64_t>& l1) {
+  // SPEC(Q2.RC.max_references): refused before anything is written, so a
+  // refusal leaves no half-counted references, leaked L1 copy or cleared
+  // COPIED bits behind.
+  std::map<uint64_t, uint64_t> added;
+  QCOW2REF_RETURN_IF_ERROR(ForEachReference(l1, [&](uint64_t c) -> Status {
+    ++added[c];
+    return OkStatus();
+  }));
+  const uint64_t max = header_.refcount_order >= 6
+                           ? UINT64_MAX
+                           : (uint64_t{1} << header_.refcount_bits()) - 1;
+  for (const auto& [c, n] : added) {
+    QCOW2REF_ASSIGN_OR_RETURN(uint64_t rc, Refcount(c));
+    if (rc > max || n > max - rc) {
+      return Unsupported("Q2.RC.max_references", c << g_.cluster_bits,
+                         "the refcount would overflow the refcount width");
+    }
   }
   return OkStatus();
 }
@@ -164,6 +194,7 @@ Status ImageWriter::SnapshotCreate(const std::string& name) {
     return Error{ErrorKind::kUsage, "QX.LIMIT.snapshot_count", std::nullopt,
                  "the image already has 65536 snapshots"};
   }
+  QCOW2REF_RETURN_IF_ERROR(CheckReferencesFit(l1_));
   QCOW2REF_RETURN_IF_ERROR(Flush());
   // COPIED bits go first: a bit missing on a cluster with refcount 1 only
   // costs a copy later; a bit left on a shared cluster would let a writer
@@ -242,6 +273,7 @@ Status ImageWriter::SnapshotApply(const std::string& key) {
   QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint64_t> snap,
                             ReadL1(s.l1_table_offset, s.l1_size));
   snap.resize(header_.l1_size, 0);
+  QCOW2REF_RETURN_IF_ERROR(CheckReferencesFit(snap));
   QCOW2REF_RETURN_IF_ERROR(Flush());
   QCOW2REF_RETURN_IF_ERROR(SetCopiedFlags(true));
   QCOW2REF_RETURN_IF_ERROR(AdjustL1References(snap, +1));

@@ -7,6 +7,7 @@
 #define QCOW2REF_REFERENCE_WRITER_IMAGE_WRITER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -86,7 +87,14 @@ class ImageWriter {
                        bool compress, bool zero);
   // Prepares the copy of a shared L2 table: its entries lose COPIED.
   Status AddTableReferences(std::vector<uint8_t>* table);
+  // Calls `visit` once per reference `l1` holds (its L2 tables and the
+  // clusters they map).
+  Status ForEachReference(const std::vector<uint64_t>& l1,
+                          const std::function<Status(uint64_t)>& visit);
   Status AdjustL1References(const std::vector<uint64_t>& l1, int delta);
+  // Q2.RC.max_references: one more reference to everything `l1` reaches
+  // fits the refcount width (checked before a snapshot writes anything).
+  Status CheckReferencesFit(const std::vector<uint64_t>& l1);
   Status SetCopiedFlags(bool clear_all);
   Status WriteSnapshotTable(std::vector<Snapshot> snapshots);
   Result<std::vector<uint64_t>> ReadL1(uint64_t offset, uint32_t entries);
