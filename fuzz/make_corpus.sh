@@ -10,6 +10,7 @@
 #   aes_image_fuzzer   the crypt_method 1 vectors, and LUKS vectors re-keyed
 #                      by luks_seed_gen for the passphrase "aes-basic-pw"
 #   decompress_fuzzer  the compressed clusters of the vectors, with selector
+#   ops_fuzzer         hand-made op scripts (tools/ops_seed_gen.py)
 #
 # Needs clang-14 (it builds the fuzzers for the merge). Environment:
 #   BAZEL_STARTUP_OPTS  startup options for bazel (e.g. --output_base=...)
@@ -27,7 +28,8 @@ trap 'rm -rf "$stage"' EXIT
   //fuzz:luks_seed_gen
 bin=$("${bazel[@]}" info --config=fuzz bazel-bin 2>/dev/null)/fuzz
 
-all=(header_fuzzer image_fuzzer luks_fuzzer aes_image_fuzzer decompress_fuzzer)
+all=(header_fuzzer image_fuzzer luks_fuzzer aes_image_fuzzer decompress_fuzzer
+  ops_fuzzer)
 for t in "${all[@]}"; do mkdir -p "$stage/$t"; done
 targets=("${all[@]}")
 [ $# -gt 0 ] && targets=("$@")
@@ -45,6 +47,8 @@ done
 for f in vectors/images/enc/*.qcow2; do
   python3 "$tool" truncate "$f" "$stage/aes_image_fuzzer/$(basename "$f" .qcow2)" 131072
 done
+
+python3 fuzz/tools/ops_seed_gen.py "$stage/ops_fuzzer"
 
 # Cheap LUKS areas for every cipher family, mode and IV generator.
 for s in aes-128-cbc-plain64 aes-128-xts-plain64 aes-128-cbc-essiv:sha256 \

@@ -17,7 +17,7 @@ shift
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(header_fuzzer decompress_fuzzer luks_fuzzer image_fuzzer
-    structured_image_fuzzer aes_image_fuzzer check_fuzzer)
+    structured_image_fuzzer aes_image_fuzzer check_fuzzer ops_fuzzer)
 fi
 read -r -a startup <<<"${BAZEL_STARTUP_OPTS:-}"
 bazel=(bazel "${startup[@]}")

@@ -22,7 +22,7 @@ LIBS="-lcrypto++ -lz -lzstd"
 
 # The library: every non-test source of the packages the targets use.
 objs=()
-for dir in status io format crypto image check; do
+for dir in status io format crypto image check writer; do
   for src in "$ROOT"/reference/$dir/*.cc; do
     case "$src" in *_test.cc) continue ;; esac
     obj=$BUILD/$dir-$(basename "$src" .cc).o
@@ -44,6 +44,7 @@ targets=(
   "aes_image_fuzzer:aes_image_fuzzer.cc:aes_image_fuzzer:qcow2.dict"
   "decompress_fuzzer:decompress_fuzzer.cc:decompress_fuzzer:"
   "check_fuzzer:check_fuzzer.cc:image_fuzzer:qcow2.dict"
+  "ops_fuzzer:ops_fuzzer.cc:ops_fuzzer:"
 )
 
 zip_dir() {  # zip_dir DIR ZIPFILE (flat, like `zip -j`)
