@@ -114,7 +114,7 @@ SecretBytes RunPbkdf2(const uint8_t* pw, size_t pw_len, const uint8_t* salt,
   }
   for (auto& f : others) f.get();  // Rethrows a block's exception.
   SecretBytes out(out_len);
-  std::memcpy(out.data(), t.data(), out_len);
+  if (out_len > 0) std::memcpy(out.data(), t.data(), out_len);
   return out;
 }
 
