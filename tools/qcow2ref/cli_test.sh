@@ -221,5 +221,22 @@ expect_exit 0 "the remaining key reads the data" -- $q read "$tmp/k.qcow2" --off
 cmp -s "$tmp/out" "$tmp/data.bin" && pass=$((pass + 1)) || { echo "FAIL: data changed by key management"; fails=$((fails + 1)); }
 expect_exit 0 "check after key management" -- $q check "$tmp/k.qcow2" --secret-file "$tmp/k3"
 
+# --- write --input streams the file in 4 MiB chunks: 9 MiB + 123 bytes spans
+# three chunks (plain), and a 9 MiB compressible input three compressed ones.
+head -c 9437307 /dev/urandom >"$tmp/big.bin"
+expect_exit 0 "create 16M" -- $q create "$tmp/big.qcow2" --size 16M --cluster-size 4K
+expect_exit 0 "write a 9 MiB input" -- $q write "$tmp/big.qcow2" --offset 4097 --input "$tmp/big.bin"
+expect_exit 0 "read it back" -- $q read "$tmp/big.qcow2" --offset 4097 --length 9437307
+cmp -s "$tmp/out" "$tmp/big.bin" && pass=$((pass + 1)) || { echo "FAIL: streamed write differs"; fails=$((fails + 1)); }
+expect_exit 3 "write past the end is refused before writing" -- $q write "$tmp/big.qcow2" --offset 8M --input "$tmp/big.bin"
+expect_exit 0 "nothing was written past 8M" -- $q read "$tmp/big.qcow2" --offset 8M --length 4096
+cmp -s <(tail -c +$((8388608 - 4097 + 1)) "$tmp/big.bin" | head -c 4096) "$tmp/out" && pass=$((pass + 1)) ||
+  { echo "FAIL: a refused write changed data"; fails=$((fails + 1)); }
+yes qcow2ref | head -c 9437184 >"$tmp/text.bin"
+expect_exit 0 "compressed write of a 9 MiB input" -- $q write "$tmp/big.qcow2" --offset 0 --compress --input "$tmp/text.bin"
+expect_exit 0 "read compressed back" -- $q read "$tmp/big.qcow2" --length 9437184
+cmp -s "$tmp/out" "$tmp/text.bin" && pass=$((pass + 1)) || { echo "FAIL: streamed compressed write differs"; fails=$((fails + 1)); }
+expect_exit 0 "check after streamed writes" -- $q check "$tmp/big.qcow2"
+
 echo "cli_test: ${pass} passed, ${fails} failed"
 [ "$fails" = 0 ]

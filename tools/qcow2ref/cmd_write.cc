@@ -1,6 +1,10 @@
 // qcow2ref write / zero / discard: guest writes into an existing image.
+#include <algorithm>
+#include <memory>
+#include <string>
 #include <vector>
 
+#include "reference/status/checked_math.h"
 #include "tools/qcow2ref/cli.h"
 #include "tools/qcow2ref/commands.h"
 #include "tools/qcow2ref/writer_args.h"
@@ -9,6 +13,8 @@ namespace qcow2ref::cli {
 namespace {
 
 enum class Op { kWrite, kZero, kDiscard };
+
+constexpr uint64_t kInputChunk = 4ull << 20;
 
 int RunOp(int argc, char** argv, Op op) {
   std::set<std::string> flags = {"--allow-any-path", "--compress"};
@@ -24,15 +30,13 @@ int RunOp(int argc, char** argv, Op op) {
   }
   auto offset = ParseSize(*args->Get("--offset"), "--offset");
   if (!offset.ok()) return ReportError(offset.error());
-  std::vector<uint8_t> data;
+  std::unique_ptr<ByteSource> input;
   uint64_t length = 0;
   if (op == Op::kWrite) {
     auto in = FileSource::Open(*args->Get("--input"));
     if (!in.ok()) return ReportError(in.error());
-    data.resize((*in)->Size());
-    Status st = (*in)->ReadAt(0, data.data(), data.size());
-    if (!st.ok()) return ReportError(st.error());
-    length = data.size();
+    input = std::move(in).value();
+    length = input->Size();
   } else {
     auto l = ParseSize(*args->Get("--length"), "--length");
     if (!l.ok()) return ReportError(l.error());
@@ -44,13 +48,30 @@ int RunOp(int argc, char** argv, Op op) {
                                     secret->has_value() ? &**secret : nullptr,
                                     args->Has("--allow-any-path"));
   if (!writer.ok()) return ReportError(writer.error());
+  // Refused before the first byte is written (the writer checks each call).
+  if (!RangeWithin(*offset, length, (*writer)->size())) {
+    return ReportError(UsageError(
+        "range [" + std::to_string(*offset) + ", +" + std::to_string(length) +
+        ") goes past the virtual size " + std::to_string((*writer)->size())));
+  }
   Status st;
   switch (op) {
-    case Op::kWrite:
-      st = args->Has("--compress")
-               ? (*writer)->WriteCompressed(*offset, data.data(), length)
-               : (*writer)->Write(*offset, data.data(), length);
+    case Op::kWrite: {
+      // The input is streamed in chunks (a multiple of every cluster size,
+      // so compressed chunks stay cluster aligned): memory stays bounded
+      // however large the file is.
+      std::vector<uint8_t> buf(std::min<uint64_t>(kInputChunk, length));
+      for (uint64_t done = 0; st.ok() && done < length;) {
+        const uint64_t n = std::min<uint64_t>(buf.size(), length - done);
+        st = input->ReadAt(done, buf.data(), n);
+        if (!st.ok()) break;
+        st = args->Has("--compress")
+                 ? (*writer)->WriteCompressed(*offset + done, buf.data(), n)
+                 : (*writer)->Write(*offset + done, buf.data(), n);
+        done += n;
+      }
       break;
+    }
     case Op::kZero:
       st = (*writer)->WriteZeroes(*offset, length);
       break;
