@@ -316,17 +316,7 @@ def _score_checker_only(sc):
     JSON counts warnings."""
     v, e = sc.v, sc.v.expect
     secret = v.passphrases[0] if v.passphrases else None
-    readable = e.get("readable")
-    cap = int(readable["virtual_size"]) + 1 if readable else INVALID_READ_CAP
-    inv = sc.run("read", "read", [], secret, cap=cap)
-    if not inv.stdout_capped and _refused(sc, inv):
-        sc.checks["read"] = "REJECT"
-    elif readable:
-        sc.expect_bytes(inv, "accepted, but read", int(readable["virtual_size"]),
-                        readable["guest_sha256"])
-        sc.checks["read"] = "ACCEPT"
-    else:
-        sc.checks["read"] = "ACCEPT"
+    sc.checks["read"] = _read_or_refuse(sc, e.get("readable"), secret)[0]
     sc.reject_inv = None  # a refusal here is not the verdict
     if "check" not in sc.sut.commands:
         sc.checks["check"] = SKIP
@@ -402,19 +392,26 @@ def _score_invalid(sc):
     return PASS, None, how
 
 
+def _read_or_refuse(sc, content, secret):
+    """Whole read where refusing is allowed: ("REJECT", how) or ("ACCEPT",
+    how); an accepted read must return exactly `content` when it is given."""
+    cap = int(content["virtual_size"]) + 1 if content else INVALID_READ_CAP
+    inv = sc.run("read", "read", [], secret, cap=cap)
+    if not inv.stdout_capped and _refused(sc, inv):
+        return "REJECT", ("rejected" if inv.exit_code == 1
+                          else "rejected as unsupported (exit 2)")
+    if content:
+        sc.expect_bytes(inv, "accepted, but read", int(content["virtual_size"]),
+                        content["guest_sha256"])
+        return "ACCEPT", "accepted with the expected content"
+    return "ACCEPT", "accepted (the vector gives no content to compare)"
+
+
 def _score_acceptable(sc):
     v, e = sc.v, sc.v.expect
     secret = v.passphrases[0] if v.passphrases else None
-    acc = e.get("if_accepted")
-    cap = int(acc["virtual_size"]) + 1 if acc else INVALID_READ_CAP
-    inv = sc.run("read", "read", [], secret, cap=cap)
-    if not inv.stdout_capped and _refused(sc, inv):
-        how = "rejected" if inv.exit_code == 1 else "rejected as unsupported (exit 2)"
-        return PASS, "REJECT", how
-    if acc:
-        sc.expect_bytes(inv, "accepted, but read", int(acc["virtual_size"]), acc["guest_sha256"])
-        return PASS, "ACCEPT", "accepted with the expected content"
-    return PASS, "ACCEPT", "accepted (the vector gives no content to compare)"
+    i_outcome, how = _read_or_refuse(sc, e.get("if_accepted"), secret)
+    return PASS, i_outcome, how
 
 
 def strict_match(v, token):
