@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <future>
+#include <system_error>
 #include <vector>
 
 namespace qcow2ref {
@@ -98,17 +99,25 @@ SecretBytes RunPbkdf2(const uint8_t* pw, size_t pw_len, const uint8_t* salt,
   constexpr size_t kD = KeyedHmac<H>::kDigestSize;
   const uint32_t blocks = static_cast<uint32_t>((out_len + kD - 1) / kD);
   SecretBytes t(uint64_t{blocks} * kD);
-  // Blocks 2.. on their own threads when worth it; the rest on this one.
-  const uint32_t here = iterations >= kParallelIterations
-                            ? std::min<uint32_t>(blocks, 1)
-                            : blocks;
+  // Blocks 2.. on their own threads when worth it; block 1, and any block
+  // whose thread cannot be started, on this one.
+  const bool parallel = iterations >= kParallelIterations;
   std::vector<std::future<void>> others;
-  for (uint32_t i = here + 1; i <= blocks; ++i) {
-    others.push_back(std::async(std::launch::async, Pbkdf2Block<H>, pw, pw_len,
-                                salt, salt_len, iterations, i,
-                                t.data() + (i - 1) * kD));
+  std::vector<uint32_t> here;
+  for (uint32_t i = 1; i <= blocks; ++i) {
+    if (parallel && i > 1) {
+      try {
+        others.push_back(std::async(std::launch::async, Pbkdf2Block<H>, pw,
+                                    pw_len, salt, salt_len, iterations, i,
+                                    t.data() + (i - 1) * kD));
+        continue;
+      } catch (const std::system_error&) {
+        // No thread (resource limits): derive the block here instead.
+      }
+    }
+    here.push_back(i);
   }
-  for (uint32_t i = 1; i <= here; ++i) {
+  for (uint32_t i : here) {
     Pbkdf2Block<H>(pw, pw_len, salt, salt_len, iterations, i,
                    t.data() + (i - 1) * kD);
   }
