@@ -52,6 +52,9 @@ class ImageWriter {
   // one may end at the end of the disk). A cluster that does not shrink is
   // stored uncompressed.
   Status WriteCompressed(uint64_t offset, const uint8_t* data, uint64_t length);
+  // The checks Write (compressed: WriteCompressed) makes before writing
+  // anything, for callers that split one request into several calls.
+  Status CheckWrite(uint64_t offset, uint64_t length, bool compressed) const;
   // Makes every write so far durable: the acknowledgement point.
   Status Flush();
 

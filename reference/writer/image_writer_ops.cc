@@ -283,9 +283,10 @@ Status ImageWriter::Discard(uint64_t offset, uint64_t length) {
   return WriteZeroes(offset, length);
 }
 
-Status ImageWriter::WriteCompressed(uint64_t offset, const uint8_t* data,
-                                    uint64_t length) {
+Status ImageWriter::CheckWrite(uint64_t offset, uint64_t length,
+                               bool compressed) const {
   QCOW2REF_RETURN_IF_ERROR(CheckRange(offset, length, header_.size));
+  if (!compressed) return OkStatus();
   const uint64_t cs = g_.cluster_size;
   // SPEC(QX.WRITE.no_compressed_encryption): QEMU's driver would store them
   // in plaintext; we refuse.
@@ -305,6 +306,13 @@ Status ImageWriter::WriteCompressed(uint64_t offset, const uint8_t* data,
       (length % cs != 0 && offset + length != header_.size)) {
     return UsageError("compressed writes must cover whole clusters");
   }
+  return OkStatus();
+}
+
+Status ImageWriter::WriteCompressed(uint64_t offset, const uint8_t* data,
+                                    uint64_t length) {
+  QCOW2REF_RETURN_IF_ERROR(CheckWrite(offset, length, true));
+  const uint64_t cs = g_.cluster_size;
   for (uint64_t pos = offset; pos < offset + length; pos += cs) {
     std::vector<std::vector<uint8_t>> contents(1, std::vector<uint8_t>(cs, 0));
     const uint64_t n = std::min(cs, offset + length - pos);

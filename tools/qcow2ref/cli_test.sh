@@ -236,6 +236,10 @@ yes qcow2ref | head -c 9437184 >"$tmp/text.bin"
 expect_exit 0 "compressed write of a 9 MiB input" -- $q write "$tmp/big.qcow2" --offset 0 --compress --input "$tmp/text.bin"
 expect_exit 0 "read compressed back" -- $q read "$tmp/big.qcow2" --length 9437184
 cmp -s "$tmp/out" "$tmp/text.bin" && pass=$((pass + 1)) || { echo "FAIL: streamed compressed write differs"; fails=$((fails + 1)); }
+head -c 5243000 "$tmp/big.bin" >"$tmp/odd.bin"
+expect_exit 3 "a compressed write ending inside a cluster is refused before its first chunk" -- $q write "$tmp/big.qcow2" --offset 0 --compress --input "$tmp/odd.bin"
+expect_exit 0 "read after the refused write" -- $q read "$tmp/big.qcow2" --length 9437184
+cmp -s "$tmp/out" "$tmp/text.bin" && pass=$((pass + 1)) || { echo "FAIL: a refused compressed write changed data"; fails=$((fails + 1)); }
 expect_exit 0 "check after streamed writes" -- $q check "$tmp/big.qcow2"
 
 echo "cli_test: ${pass} passed, ${fails} failed"

@@ -4,7 +4,6 @@
 #include <string>
 #include <vector>
 
-#include "reference/status/checked_math.h"
 #include "tools/qcow2ref/cli.h"
 #include "tools/qcow2ref/commands.h"
 #include "tools/qcow2ref/writer_args.h"
@@ -48,13 +47,10 @@ int RunOp(int argc, char** argv, Op op) {
                                     secret->has_value() ? &**secret : nullptr,
                                     args->Has("--allow-any-path"));
   if (!writer.ok()) return ReportError(writer.error());
-  // Refused before the first byte is written (the writer checks each call).
-  if (!RangeWithin(*offset, length, (*writer)->size())) {
-    return ReportError(UsageError(
-        "range [" + std::to_string(*offset) + ", +" + std::to_string(length) +
-        ") goes past the virtual size " + std::to_string((*writer)->size())));
-  }
-  Status st;
+  // The whole request is judged before its first chunk is written.
+  Status st = (*writer)->CheckWrite(
+      *offset, length, op == Op::kWrite && args->Has("--compress"));
+  if (!st.ok()) return ReportError(st.error());
   switch (op) {
     case Op::kWrite: {
       // The input is streamed in chunks (a multiple of every cluster size,
