@@ -73,15 +73,20 @@ void Pbkdf2Block(const uint8_t* pw, size_t pw_len, const uint8_t* salt,
   constexpr size_t kD = KeyedHmac<H>::kDigestSize;
   KeyedHmac<H> hmac(pw, pw_len);
   SecretBytes u(kD);  // U_j
+  // T_i accumulates in this thread's own buffer: the blocks' outputs share a
+  // cache line, and xoring into them every iteration from two threads made
+  // both crawl (false sharing).
+  SecretBytes t(kD);
   const uint8_t be_i[4] = {
       static_cast<uint8_t>(i >> 24), static_cast<uint8_t>(i >> 16),
       static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)};
   hmac.Mac(salt, salt_len, be_i, sizeof(be_i), u.data());
-  std::memcpy(out, u.data(), kD);
+  std::memcpy(t.data(), u.data(), kD);
   for (uint32_t j = 1; j < iterations; ++j) {
     hmac.Mac(u.data(), kD, nullptr, 0, u.data());
-    CryptoPP::xorbuf(out, u.data(), kD);
+    CryptoPP::xorbuf(t.data(), u.data(), kD);
   }
+  std::memcpy(out, t.data(), kD);
 }
 
 // Below this many iterations a thread costs more than it saves.
