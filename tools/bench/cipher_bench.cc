@@ -11,7 +11,8 @@
 //     the master-key digest's iteration counts, timed with qcow2ref's Pbkdf2
 //     and with Crypto++'s stock PKCS5_PBKDF2_HMAC.
 //
-// Times are CPU seconds of the benchmarking thread (so MB/s is per core).
+// Times are CPU seconds of the benchmarking thread (so MB/s is per core),
+// except the PBKDF2 floor: CPU seconds of the process (all its threads).
 // Prints one JSON object on stdout.
 #include <cryptopp/aes.h>
 #include <cryptopp/cpu.h>
@@ -45,6 +46,19 @@ double Seconds(const std::function<void()>& f) {
   const double t0 = CpuNow();
   f();
   return CpuNow() - t0;
+}
+
+// CPU seconds of the whole process (Pbkdf2 derives output blocks on threads
+// of their own: their CPU time belongs to the floor too).
+double ProcessCpuSeconds(const std::function<void()>& f) {
+  auto now = [] {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+  };
+  const double t0 = now();
+  f();
+  return now() - t0;
 }
 
 // Best of three passes, in MB/s (10^6 bytes per CPU second).
@@ -144,7 +158,7 @@ int Pbkdf2(const std::string& path) {
   const uint8_t pw[] = "benchmark";
   const uint8_t salt[32] = {};
   auto ours = [&](uint32_t iterations, size_t out_len) {
-    return Seconds([&] {
+    return ProcessCpuSeconds([&] {
       (void)qcow2ref::Pbkdf2(h.hash_spec, pw, sizeof(pw) - 1, salt,
                              sizeof(salt), iterations, out_len);
     });
