@@ -18,6 +18,9 @@ namespace qcow2ref {
 // SPEC(L1.OPS.sector_size)
 inline constexpr size_t kSectorSize = 512;
 
+// Requests of at least this many bytes are split over two threads.
+inline constexpr size_t kParallelBytes = 256 * 1024;
+
 enum class CipherFamily { kAes, kSerpent, kTwofish, kCast5 };
 enum class CipherMode { kEcb, kCbc, kCtr, kXts };
 enum class IvGen { kPlain, kPlain64, kEssiv };
@@ -53,6 +56,7 @@ class SectorCipher {
 
   // Decrypts/encrypts `length` bytes (a multiple of 512) in place; the first
   // sector has number `first_sector`, the next first_sector + 1, ...
+  // From kParallelBytes on, the second half runs on a second thread.
   Status Decrypt(uint8_t* data, size_t length, uint64_t first_sector);
   Status Encrypt(uint8_t* data, size_t length, uint64_t first_sector);
 
@@ -63,14 +67,20 @@ class SectorCipher {
 
  private:
   SectorCipher() = default;
+  static Result<std::unique_ptr<SectorCipher>> CreateOne(
+      const CipherSuite& suite, const uint8_t* key, size_t key_len);
   Status Process(bool encrypt, uint8_t* data, size_t length,
                  uint64_t first_sector);
+  Status ProcessLarge(bool encrypt, uint8_t* data, size_t length,
+                      uint64_t first_sector);
   void MakeIv(uint64_t sector, uint8_t* iv);
 
   CipherSuite suite_;
   std::unique_ptr<CryptoPP::SymmetricCipher> enc_;
   std::unique_ptr<CryptoPP::SymmetricCipher> dec_;
   std::unique_ptr<CryptoPP::BlockCipher> essiv_;  // ECB cipher for ESSIV.
+  // Same suite and key, for the second thread of large requests.
+  std::unique_ptr<SectorCipher> twin_;
 };
 
 }  // namespace qcow2ref
