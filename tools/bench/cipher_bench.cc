@@ -11,8 +11,8 @@
 //     the master-key digest's iteration counts, timed with qcow2ref's Pbkdf2
 //     and with Crypto++'s stock PKCS5_PBKDF2_HMAC.
 //
-// Times are CPU seconds of the benchmarking thread (so MB/s is per core),
-// except the PBKDF2 floor: CPU seconds of the process (all its threads).
+// Times are CPU seconds of the whole process (SectorCipher and Pbkdf2 use a
+// second thread for large requests), so MB/s is per CPU second.
 // Prints one JSON object on stdout.
 #include <cryptopp/aes.h>
 #include <cryptopp/cpu.h>
@@ -35,19 +35,6 @@
 
 namespace {
 
-// CPU seconds of this thread: robust when other jobs share the cores.
-double CpuNow() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-double Seconds(const std::function<void()>& f) {
-  const double t0 = CpuNow();
-  f();
-  return CpuNow() - t0;
-}
-
 // CPU seconds of the whole process (Pbkdf2 derives output blocks on threads
 // of their own: their CPU time belongs to the floor too).
 double ProcessCpuSeconds(const std::function<void()>& f) {
@@ -64,7 +51,7 @@ double ProcessCpuSeconds(const std::function<void()>& f) {
 // Best of three passes, in MB/s (10^6 bytes per CPU second).
 double BestMbps(size_t bytes, const std::function<void()>& pass) {
   double best = 1e30;
-  for (int i = 0; i < 3; ++i) best = std::min(best, Seconds(pass));
+  for (int i = 0; i < 3; ++i) best = std::min(best, ProcessCpuSeconds(pass));
   return bytes / best / 1e6;
 }
 
@@ -140,7 +127,7 @@ double StockPbkdf2Seconds(uint32_t iterations, size_t out_len) {
   const uint8_t salt[32] = {};
   std::vector<uint8_t> out(out_len);
   CryptoPP::PKCS5_PBKDF2_HMAC<H> kdf;
-  return Seconds([&] {
+  return ProcessCpuSeconds([&] {
     kdf.DeriveKey(out.data(), out.size(), 0, pw, sizeof(pw) - 1, salt,
                   sizeof(salt), iterations);
   });
