@@ -221,6 +221,13 @@ expect_exit 0 "the remaining key reads the data" -- $q read "$tmp/k.qcow2" --off
 cmp -s "$tmp/out" "$tmp/data.bin" && pass=$((pass + 1)) || { echo "FAIL: data changed by key management"; fails=$((fails + 1)); }
 expect_exit 0 "check after key management" -- $q check "$tmp/k.qcow2" --secret-file "$tmp/k3"
 
+# --- read writes chunk k-1 on another thread while chunk k is read: a
+# failing output is still one clear error.
+if [ -w /dev/full ]; then
+  expect_exit 1 "read to a full device" -- $q read $v/hdr/y_hdr_v3_c64k_basic.qcow2 --output /dev/full
+  grep -q 'write error' "$tmp/err" && pass=$((pass + 1)) || { echo "FAIL: no write error message"; fails=$((fails + 1)); }
+fi
+
 # --- write --input streams the file in 4 MiB chunks: 9 MiB + 123 bytes spans
 # three chunks (plain), and a 9 MiB compressible input three compressed ones.
 head -c 9437307 /dev/urandom >"$tmp/big.bin"

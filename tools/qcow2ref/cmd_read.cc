@@ -2,6 +2,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <future>
 #include <vector>
 
 #include "reference/image/image.h"
@@ -60,21 +61,36 @@ int RunRead(int argc, char** argv) {
           IoError("cannot create " + *path + ": " + std::strerror(errno)));
     }
   }
-  std::vector<uint8_t> buf(std::min(kChunk, std::max<uint64_t>(length, 1)));
+  // Two buffers: chunk k is read and decrypted while chunk k-1 is written
+  // out on another thread.
+  const size_t size = std::min(kChunk, std::max<uint64_t>(length, 1));
+  std::vector<uint8_t> bufs[2] = {std::vector<uint8_t>(size),
+                                  std::vector<uint8_t>(size)};
+  std::future<int> writing;  // The previous chunk's write: 0 or an errno.
+  int write_errno = 0;
+  auto wait_write = [&] {
+    if (writing.valid() && write_errno == 0) write_errno = writing.get();
+    return write_errno == 0;
+  };
   int rc = kExitOk;
-  for (uint64_t done = 0; done < length;) {
-    const uint64_t n = std::min<uint64_t>(buf.size(), length - done);
+  for (uint64_t done = 0, k = 0; done < length; ++k) {
+    const uint64_t n = std::min<uint64_t>(size, length - done);
+    std::vector<uint8_t>& buf = bufs[k % 2];
     Status st = image.Read(offset + done, buf.data(), n);
+    if (!wait_write()) break;
     if (!st.ok()) {
       rc = ReportError(st.error());
       break;
     }
-    if (std::fwrite(buf.data(), 1, n, out) != n) {
-      rc = ReportError(
-          IoError("write error: " + std::string(std::strerror(errno))));
-      break;
-    }
+    writing = std::async(std::launch::async, [&buf, n, out] {
+      const bool ok = std::fwrite(buf.data(), 1, n, out) == n;
+      return ok ? 0 : (errno != 0 ? errno : EIO);
+    });
     done += n;
+  }
+  if (!wait_write() && rc == kExitOk) {
+    rc = ReportError(
+        IoError("write error: " + std::string(std::strerror(write_errno))));
   }
   if (out != stdout)
     std::fclose(out);
