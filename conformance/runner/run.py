@@ -20,6 +20,7 @@ import os
 import platform
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -123,9 +124,11 @@ class Progress(object):
 
 def run_suite(adapter, vectors, jobs=1, timeout_scale=1.0, features="", opts=None,
               expectations=None, as_limit=qct_exec.AS_LIMIT_BYTES, quiet=False,
-              progress=True, tmp_root=None):
+              progress=True, tmp_root=None, stop_at_fail=False):
     """Runs every vector; returns (caps, results) or raises SystemExit when
-    the adapter cannot state its capabilities."""
+    the adapter cannot state its capabilities. With stop_at_fail, vectors not
+    started when one FAILs are SKIP (the self-test needs one failure)."""
+    failed = threading.Event()
     tmp_root = tempfile.mkdtemp(prefix="qcow2ct-", dir=tmp_root)
     try:
         ex = qct_exec.Executor(adapter, tmp_root=tmp_root, timeout_scale=timeout_scale,
@@ -140,6 +143,17 @@ def run_suite(adapter, vectors, jobs=1, timeout_scale=1.0, features="", opts=Non
         prog = Progress(len(vectors), quiet=quiet) if progress else None
 
         def one(v):
+            if failed.is_set():
+                r = qct_ops._result(v) if isinstance(v, qct_ops.OpScript) else \
+                    qct_score.score_vector(v, qct_score.Sut({"features": []}), None, opts)
+                r.update(outcome=qct_score.SKIP, detail="not run: an earlier vector failed")
+                return r
+            r = score_one(v)
+            if stop_at_fail and r["outcome"] == qct_score.FAIL:
+                failed.set()
+            return r
+
+        def score_one(v):
             if isinstance(v, qct_ops.OpScript):
                 try:
                     r = qct_ops.score_script(v, sut, ex, REFERENCE_ADAPTER)
@@ -300,7 +314,8 @@ def self_test(root, a):
         t0 = time.monotonic()
         caps, results = run_suite(path, selected, jobs=a.jobs, timeout_scale=a.timeout_scale,
                                   opts=qct_score.Options(check_info=False),
-                                  as_limit=a.as_limit_mib << 20, progress=False)
+                                  as_limit=a.as_limit_mib << 20, progress=False,
+                                  stop_at_fail=not must_pass)
         s = qct_score.summarize(results)
         bad = s["fail"] + s["crash"] + s["timeout"] + s["error"]
         good = (bad == 0 and s["pass"] > 0) if must_pass else s["fail"] >= 1
