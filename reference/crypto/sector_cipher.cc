@@ -68,7 +68,15 @@ std::unique_ptr<CryptoPP::BlockCipher> MakeBlockEncryptor(CipherFamily f) {
   return nullptr;
 }
 
-const char* FamilyName(CipherFamily f) {
+// Key sizes (bytes, one XTS half) each family accepts in LUKS as QEMU does.
+bool FamilyKeySizeOk(CipherFamily f, size_t n) {
+  if (f == CipherFamily::kCast5) return n == 16;
+  return n == 16 || n == 24 || n == 32;
+}
+
+}  // namespace
+
+const char* CipherFamilyName(CipherFamily f) {
   switch (f) {
     case CipherFamily::kAes:
       return "aes";
@@ -79,25 +87,17 @@ const char* FamilyName(CipherFamily f) {
     case CipherFamily::kCast5:
       return "cast5";
   }
-  return "?";
+  return "aes";
 }
-
-// Key sizes (bytes, one XTS half) each family accepts in LUKS as QEMU does.
-bool FamilyKeySizeOk(CipherFamily f, size_t n) {
-  if (f == CipherFamily::kCast5) return n == 16;
-  return n == 16 || n == 24 || n == 32;
-}
-
-}  // namespace
 
 std::string CipherSuite::Name() const {
   static const char* kModes[] = {"ecb", "cbc", "ctr", "xts"};
   static const char* kIvs[] = {"plain", "plain64", "essiv"};
   const size_t bits =
       (mode == CipherMode::kXts ? key_bytes / 2 : key_bytes) * 8;
-  std::string s = std::string(FamilyName(family)) + "-" + std::to_string(bits) +
-                  "-" + kModes[static_cast<int>(mode)] + "-" +
-                  kIvs[static_cast<int>(ivgen)];
+  std::string s = std::string(CipherFamilyName(family)) + "-" +
+                  std::to_string(bits) + "-" + kModes[static_cast<int>(mode)] +
+                  "-" + kIvs[static_cast<int>(ivgen)];
   if (ivgen == IvGen::kEssiv) s += ":" + iv_hash;
   return s;
 }

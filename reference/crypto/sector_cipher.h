@@ -25,6 +25,9 @@ enum class CipherFamily { kAes, kSerpent, kTwofish, kCast5 };
 enum class CipherMode { kEcb, kCbc, kCtr, kXts };
 enum class IvGen { kPlain, kPlain64, kEssiv };
 
+// The LUKS cipher-name of a family: "aes", "serpent", "twofish", "cast5".
+const char* CipherFamilyName(CipherFamily f);
+
 struct CipherSuite {
   CipherFamily family = CipherFamily::kAes;
   CipherMode mode = CipherMode::kXts;

@@ -21,20 +21,6 @@ std::string ModeString(const CipherSuite& s) {
   return m;
 }
 
-std::string FamilyString(CipherFamily f) {
-  switch (f) {
-    case CipherFamily::kAes:
-      return "aes";
-    case CipherFamily::kSerpent:
-      return "serpent";
-    case CipherFamily::kTwofish:
-      return "twofish";
-    case CipherFamily::kCast5:
-      return "cast5";
-  }
-  return "aes";
-}
-
 std::string Uuid(const RandomFill& random) {
   uint8_t b[16];
   random(b, sizeof b);
@@ -112,7 +98,7 @@ Result<LuksArea> CreateLuksArea(const LuksCreateOptions& o,
   }
   LuksArea area;
   LuksHeader& h = area.header;
-  h.cipher_name = FamilyString(o.suite.family);
+  h.cipher_name = CipherFamilyName(o.suite.family);
   h.cipher_mode = ModeString(o.suite);
   h.hash_spec = o.hash;
   h.key_bytes = static_cast<uint32_t>(o.suite.key_bytes);
