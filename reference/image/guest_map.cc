@@ -1,6 +1,9 @@
 #include "reference/image/guest_map.h"
 
 #include <algorithm>
+#include <optional>
+
+#include "reference/status/checked_math.h"
 
 namespace qcow2ref {
 namespace {
@@ -9,25 +12,44 @@ namespace {
 // time in proportion to its metadata: unallocated L2 ranges are one extent.
 constexpr uint64_t kWindow = uint64_t{1} << 40;
 
-void Push(std::vector<MapEntry>* out, const MapEntry& m) {
-  if (!out->empty()) {
-    MapEntry& last = out->back();
-    const bool same = last.depth == m.depth && last.present == m.present &&
-                      last.zero == m.zero && last.data == m.data &&
-                      last.compressed == m.compressed &&
-                      last.start + last.length == m.start &&
-                      last.offset.has_value() == m.offset.has_value() &&
-                      (!m.offset || *last.offset + last.length == *m.offset);
-    if (same) {
-      last.length += m.length;
-      return;
+// Merges adjacent entries that differ only in position and hands each
+// finished entry to `visit`: the map streams, whatever its length.
+class Emitter {
+ public:
+  explicit Emitter(const std::function<Status(const MapEntry&)>& visit)
+      : visit_(visit) {}
+  Status Push(const MapEntry& m) {
+    if (pending_) {
+      MapEntry& last = *pending_;
+      const bool same = last.depth == m.depth && last.present == m.present &&
+                        last.zero == m.zero && last.data == m.data &&
+                        last.compressed == m.compressed &&
+                        last.start + last.length == m.start &&
+                        last.offset.has_value() == m.offset.has_value() &&
+                        (!m.offset || *last.offset + last.length == *m.offset);
+      if (same) {
+        last.length += m.length;
+        return OkStatus();
+      }
+      QCOW2REF_RETURN_IF_ERROR(visit_(last));
     }
+    pending_ = m;
+    return OkStatus();
   }
-  out->push_back(m);
-}
+  Status Finish() {
+    if (!pending_) return OkStatus();
+    Status st = visit_(*pending_);
+    pending_.reset();
+    return st;
+  }
+
+ private:
+  const std::function<Status(const MapEntry&)>& visit_;
+  std::optional<MapEntry> pending_;
+};
 
 Status MapRange(const Image& img, uint64_t start, uint64_t length, int depth,
-                std::vector<MapEntry>* out, uint64_t max_entries) {
+                Emitter* out) {
   for (uint64_t pos = start; pos < start + length;) {
     // Past the L1 table the rest is one extent: no window loop over it.
     const uint64_t n = pos >= img.mapped_limit()
@@ -45,16 +67,16 @@ Status MapRange(const Image& img, uint64_t start, uint64_t length, int depth,
         case ClusterKind::kNormal:
           m.present = m.data = true;
           if (e.has_host) m.offset = e.host_offset;
-          Push(out, m);
+          QCOW2REF_RETURN_IF_ERROR(out->Push(m));
           break;
         case ClusterKind::kCompressed:
           m.present = m.data = m.compressed = true;
-          Push(out, m);
+          QCOW2REF_RETURN_IF_ERROR(out->Push(m));
           break;
         case ClusterKind::kZero:
           m.present = m.zero = true;
           if (e.has_host) m.offset = e.host_offset;
-          Push(out, m);
+          QCOW2REF_RETURN_IF_ERROR(out->Push(m));
           break;
         case ClusterKind::kUnallocated: {
           const uint64_t bsize = img.backing_opened() ? img.backing_size() : 0;
@@ -63,30 +85,23 @@ Status MapRange(const Image& img, uint64_t start, uint64_t length, int depth,
           const uint64_t inside_end = std::min(end, std::max(s, bsize));
           if (inside_end > s) {
             if (img.backing_image() != nullptr) {
-              QCOW2REF_RETURN_IF_ERROR(MapRange(*img.backing_image(), s,
-                                                inside_end - s, depth + 1, out,
-                                                max_entries));
+              QCOW2REF_RETURN_IF_ERROR(MapRange(
+                  *img.backing_image(), s, inside_end - s, depth + 1, out));
             } else {
               MapEntry r{s, inside_end - s, depth + 1, true, false, true};
               r.offset = s;
-              Push(out, r);
+              QCOW2REF_RETURN_IF_ERROR(out->Push(r));
             }
           }
           if (end > inside_end) {
             MapEntry z{inside_end, end - inside_end, depth};
             z.zero = true;
             if (e.has_host) z.offset = e.host_offset + (inside_end - s);
-            Push(out, z);
+            QCOW2REF_RETURN_IF_ERROR(out->Push(z));
           }
           break;
         }
       }
-    }
-    // SPEC(QX.LIMIT.map_entries)
-    if (out->size() > max_entries) {
-      return Rejected(
-          "QX.LIMIT.map_entries", std::nullopt,
-          "the map has more than " + std::to_string(max_entries) + " entries");
     }
     pos += n;
   }
@@ -95,11 +110,30 @@ Status MapRange(const Image& img, uint64_t start, uint64_t length, int depth,
 
 }  // namespace
 
+Status ForEachMapEntry(const Image& image, uint64_t start, uint64_t length,
+                       const std::function<Status(const MapEntry&)>& visit) {
+  if (!RangeWithin(start, length, image.guest_size())) {
+    return UsageError("map range past the guest size");
+  }
+  Emitter out(visit);
+  QCOW2REF_RETURN_IF_ERROR(MapRange(image, start, length, 0, &out));
+  return out.Finish();
+}
+
 Result<std::vector<MapEntry>> MapGuest(const Image& image,
                                        uint64_t max_entries) {
   std::vector<MapEntry> out;
-  QCOW2REF_RETURN_IF_ERROR(
-      MapRange(image, 0, image.guest_size(), 0, &out, max_entries));
+  QCOW2REF_RETURN_IF_ERROR(ForEachMapEntry(
+      image, 0, image.guest_size(), [&](const MapEntry& m) -> Status {
+        // SPEC(QX.LIMIT.map_entries): the cap holds for the whole call.
+        if (out.size() >= max_entries) {
+          return Rejected("QX.LIMIT.map_entries", std::nullopt,
+                          "the map has more than " +
+                              std::to_string(max_entries) + " entries");
+        }
+        out.push_back(m);
+        return OkStatus();
+      }));
   return out;
 }
 

@@ -5,6 +5,7 @@
 #define QCOW2REF_REFERENCE_IMAGE_GUEST_MAP_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -28,6 +29,13 @@ struct MapEntry {
 // At most this many entries (QX.LIMIT.map_entries): a hostile image can
 // repeat one fragmented L2 table under every L1 entry.
 inline constexpr uint64_t kMaxMapEntries = 1u << 20;
+
+// Calls `visit` for each entry of the map of [start, start + length) of the
+// current view, in guest order, adjacent like entries merged, following
+// opened backing files. Memory stays constant; time grows with the
+// metadata that describes the range.
+Status ForEachMapEntry(const Image& image, uint64_t start, uint64_t length,
+                       const std::function<Status(const MapEntry&)>& visit);
 
 // Maps the whole current view of `image`, following opened backing files.
 Result<std::vector<MapEntry>> MapGuest(const Image& image,

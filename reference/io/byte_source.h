@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "reference/status/status.h"
@@ -57,6 +58,11 @@ class FileSource : public ByteSource {
   uint64_t Size() const override { return size_; }
   Status ReadAt(uint64_t offset, uint8_t* out, size_t length) const override;
   std::string Name() const override { return path_; }
+  // The first run of data at or after `from`: [start, end), both at most
+  // Size(); (Size(), Size()) when only holes follow. Found with
+  // SEEK_DATA/SEEK_HOLE; where the file system has neither, everything is
+  // data.
+  Result<std::pair<uint64_t, uint64_t>> NextData(uint64_t from) const;
 
  private:
   FileSource(int fd, uint64_t size, std::string path)

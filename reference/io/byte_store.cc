@@ -33,8 +33,10 @@ Status MemoryStore::WriteAt(uint64_t offset, const uint8_t* data,
 Result<std::unique_ptr<FileStore>> FileStore::Open(const std::string& path,
                                                    bool create,
                                                    bool overwrite) {
-  int flags = O_RDWR | O_CLOEXEC;
-  if (create) flags |= O_CREAT | (overwrite ? O_TRUNC : O_EXCL);
+  // Non-blocking and without O_TRUNC at first: a FIFO or a device cannot
+  // hang the open, and nothing is truncated before the type is judged.
+  int flags = O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+  if (create) flags |= O_CREAT | (overwrite ? 0 : O_EXCL);
   const int fd = ::open(path.c_str(), flags, 0644);
   if (fd < 0) {
     if (errno == EEXIST) {
@@ -46,6 +48,23 @@ Result<std::unique_ptr<FileStore>> FileStore::Open(const std::string& path,
   if (::fstat(fd, &st) != 0) {
     ::close(fd);
     return IoError("cannot stat " + path);
+  }
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+    ::close(fd);
+    return IoError(path + " is not a regular file");
+  }
+  const int fl = ::fcntl(fd, F_GETFL);
+  if (fl < 0 || ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+    ::close(fd);
+    return IoError("cannot use " + path);
+  }
+  if (create && overwrite && S_ISREG(st.st_mode) && st.st_size != 0) {
+    if (::ftruncate(fd, 0) != 0) {
+      const int err = errno;
+      ::close(fd);
+      return IoError("cannot truncate " + path + ": " + std::strerror(err));
+    }
+    st.st_size = 0;
   }
   return std::unique_ptr<FileStore>(
       new FileStore(fd, static_cast<uint64_t>(st.st_size), path));

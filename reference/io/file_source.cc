@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -11,7 +12,9 @@
 namespace qcow2ref {
 
 Result<std::unique_ptr<FileSource>> FileSource::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Non-blocking, so that a FIFO or a device cannot hang the open; the
+  // type is judged before any read and the flag dropped for regular files.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     return IoError("cannot open " + path + ": " + std::strerror(errno));
   }
@@ -25,6 +28,12 @@ Result<std::unique_ptr<FileSource>> FileSource::Open(const std::string& path) {
     ::close(fd);
     return IoError(path + " is not a regular file");
   }
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    int err = errno;
+    ::close(fd);
+    return IoError("cannot use " + path + ": " + std::strerror(err));
+  }
   uint64_t size = static_cast<uint64_t>(st.st_size);
   if (S_ISBLK(st.st_mode)) {
     off_t end = ::lseek(fd, 0, SEEK_END);
@@ -34,6 +43,22 @@ Result<std::unique_ptr<FileSource>> FileSource::Open(const std::string& path) {
 }
 
 FileSource::~FileSource() { ::close(fd_); }
+
+Result<std::pair<uint64_t, uint64_t>> FileSource::NextData(
+    uint64_t from) const {
+  if (from >= size_) return std::make_pair(size_, size_);
+  off_t data = ::lseek(fd_, static_cast<off_t>(from), SEEK_DATA);
+  if (data < 0) {
+    // ENXIO: no data at or after `from`. Any other error (a file system
+    // without SEEK_DATA): everything counts as data.
+    if (errno == ENXIO) return std::make_pair(size_, size_);
+    return std::make_pair(from, size_);
+  }
+  off_t hole = ::lseek(fd_, data, SEEK_HOLE);
+  uint64_t end = hole < 0 ? size_ : static_cast<uint64_t>(hole);
+  const uint64_t start = std::min<uint64_t>(static_cast<uint64_t>(data), size_);
+  return std::make_pair(start, std::max(start, std::min(end, size_)));
+}
 
 Status FileSource::ReadAt(uint64_t offset, uint8_t* out, size_t length) const {
   if (!RangeWithin(offset, length, size_)) {

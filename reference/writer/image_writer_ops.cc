@@ -124,8 +124,12 @@ Status ImageWriter::WriteClusters(
       std::vector<uint8_t> buf = content;
       if (header_.has_data_file()) {
         // SPEC(Q2.XDF.host_equals_guest)
-        QCOW2REF_RETURN_IF_ERROR(EncryptFor(guest, guest, buf.data(), cs));
-        QCOW2REF_RETURN_IF_ERROR(data_file_->WriteAt(guest, buf.data(), cs));
+        // The data file holds the guest disk byte for byte: the last
+        // cluster stops at the virtual size (a sector multiple), as QEMU's
+        // does, so a raw data file is exactly the disk.
+        const uint64_t n = std::min(cs, header_.size - guest);
+        QCOW2REF_RETURN_IF_ERROR(EncryptFor(guest, guest, buf.data(), n));
+        QCOW2REF_RETURN_IF_ERROR(data_file_->WriteAt(guest, buf.data(), n));
         entry = kEntryCopied | guest;
       } else {
         uint64_t host = 0;

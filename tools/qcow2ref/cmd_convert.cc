@@ -4,16 +4,14 @@
 
 #include "reference/format/endian.h"
 #include "reference/format/header.h"
+#include "reference/image/guest_map.h"
 #include "tools/qcow2ref/cli.h"
 #include "tools/qcow2ref/commands.h"
+#include "tools/qcow2ref/copy_into.h"
 #include "tools/qcow2ref/open_image.h"
 #include "tools/qcow2ref/writer_args.h"
 
 namespace qcow2ref::cli {
-
-Status CopyInto(ImageWriter* writer, uint64_t size,
-                const std::function<Status(uint64_t, uint8_t*, uint64_t)>& read,
-                bool compress, bool progress);
 
 int RunConvert(int argc, char** argv) {
   std::set<std::string> flags = CreateFlags();
@@ -66,13 +64,24 @@ int RunConvert(int argc, char** argv) {
                   args->Has("--force"));
   if (!writer.ok()) return ReportError(writer.error());
   const bool progress = args->Has("--progress") && isatty(2);
-  Status st = CopyInto(
-      writer->get(), std::min(size, opts->size),
-      [&](uint64_t off, uint8_t* out, uint64_t len) {
-        return is_qcow2 ? source.image->Read(off, out, len)
-                        : (*raw)->ReadAt(off, out, len);
-      },
-      args->Has("--compress"), progress);
+  CopySource from = RawCopySource(**raw);
+  if (is_qcow2) {
+    const Image& image = *source.image;
+    from.size = size;
+    from.read = [&image](uint64_t off, uint8_t* out, uint64_t len) {
+      return image.Read(off, out, len);
+    };
+    // The source's allocation map, backing files included: ranges that read
+    // as zeros (zero clusters, unallocated without backing) are skipped.
+    from.for_each_data = [&image](const CopySource::Visit& visit) {
+      return ForEachMapEntry(image, 0, image.guest_size(),
+                             [&](const MapEntry& m) -> Status {
+                               if (!m.data || m.zero) return OkStatus();
+                               return visit(m.start, m.start + m.length);
+                             });
+    };
+  }
+  Status st = CopyInto(writer->get(), from, args->Has("--compress"), progress);
   if (!st.ok()) return ReportError(st.error());
   return kExitOk;
 }
