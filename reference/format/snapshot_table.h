@@ -28,7 +28,9 @@ struct Snapshot {
 };
 
 // Parses `count` entries from `table` (the bytes at `table_offset`, up to the
-// end of the file or the table limit). Fails when an entry overruns.
+// end of the file or the table limit). Fails when an entry overruns; the
+// alignment padding after the last entry may lie past the end
+// (Q2.SNAP.table_bounds).
 Result<std::vector<Snapshot>> ParseSnapshotTable(const uint8_t* table,
                                                  size_t length, uint32_t count,
                                                  uint64_t table_offset);

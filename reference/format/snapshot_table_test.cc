@@ -57,5 +57,27 @@ TEST(SnapshotTableTest, OverrunAndLimits) {
             "QX.LIMIT.snapshot_table_size");
 }
 
+TEST(SnapshotTableTest, LastPaddingPastEof) {
+  // QEMU sizes the table without the last entry's padding: 67 bytes of a
+  // 72-byte entry may end the file (errata #27).
+  QCOW2_SPEC("Q2.SNAP.table_bounds");
+  auto b = OneEntry();
+  auto s = ParseSnapshotTable(b.data(), 67, 1, 0);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ((*s)[0].name, "s1");
+  // One byte of the name missing: refused.
+  EXPECT_EQ(ParseSnapshotTable(b.data(), 66, 1, 0).error().clause,
+            "Q2.SNAP.table_bounds");
+  // Only the last entry's padding may be missing: a second entry would start
+  // at 72, past a 67-byte table.
+  auto two = b;
+  two.insert(two.end(), b.begin(), b.end());
+  EXPECT_EQ(ParseSnapshotTable(two.data(), 67, 2, 0).error().clause,
+            "Q2.SNAP.table_bounds");
+  EXPECT_TRUE(ParseSnapshotTable(two.data(), 72 + 67, 2, 0).ok());
+  EXPECT_EQ(ParseSnapshotTable(two.data(), 72 + 66, 2, 0).error().clause,
+            "Q2.SNAP.table_bounds");
+}
+
 }  // namespace
 }  // namespace qcow2ref

@@ -214,6 +214,12 @@ io y_snap_v2.qcow2 "write -P 0xe5 0 16k"
 qemu-img snapshot -c s1 y_snap_v2.qcow2
 io y_snap_v2.qcow2 "write -P 0xe6 4k 4k"
 zero_snapshot_dates y_snap_v2.qcow2 1
+# The snapshot table is written last, so it ends the file: QEMU does not write
+# the last entry's alignment padding, which would lie past EOF (errata #27).
+mk y_snap_qemu_padding_past_eof.qcow2 1M compat=1.1,cluster_size=64k
+io y_snap_qemu_padding_past_eof.qcow2 "write -P 0xe7 0 64k"
+qemu-img snapshot -c first y_snap_qemu_padding_past_eof.qcow2
+zero_snapshot_dates y_snap_qemu_padding_past_eof.qcow2 1
 
 # ------------------------------------------------------------------------------------- bm
 area bm
