@@ -261,6 +261,7 @@ Status ImageWriter::SnapshotDelete(const std::string& key) {
 }
 
 Status ImageWriter::SnapshotApply(const std::string& key) {
+  QCOW2REF_RETURN_IF_ERROR(CheckGuestDataMayChange());
   const Snapshot* found = Find(snapshots_, key);
   if (found == nullptr) return UsageError("no snapshot '" + key + "'");
   const Snapshot s = *found;

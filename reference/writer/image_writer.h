@@ -74,6 +74,8 @@ class ImageWriter {
   ImageWriter() = default;
   class Batch;
   Status Load(WriterOptions options);
+  // Fails when guest data must not change (QX.WRITE.enabled_bitmap_refused).
+  Status CheckGuestDataMayChange() const;
   // Refcounts.
   Result<uint64_t> Refcount(uint64_t cluster);
   Status SetRefcount(uint64_t cluster, uint64_t value);
@@ -116,6 +118,7 @@ class ImageWriter {
   std::map<uint64_t, std::vector<uint8_t>> refblocks_;
   std::map<uint64_t, std::vector<uint8_t>> l2_cache_;
   std::vector<Snapshot> snapshots_;
+  std::string enabled_bitmap_;  // Name of an enabled bitmap, if any.
 };
 
 }  // namespace qcow2ref

@@ -236,6 +236,7 @@ Status CheckRange(uint64_t offset, uint64_t length, uint64_t size) {
 
 Status ImageWriter::Write(uint64_t offset, const uint8_t* data,
                           uint64_t length) {
+  QCOW2REF_RETURN_IF_ERROR(CheckGuestDataMayChange());
   QCOW2REF_RETURN_IF_ERROR(CheckRange(offset, length, header_.size));
   const uint64_t cs = g_.cluster_size;
   uint64_t pos = offset;
@@ -261,6 +262,7 @@ Status ImageWriter::Write(uint64_t offset, const uint8_t* data,
 }
 
 Status ImageWriter::WriteZeroes(uint64_t offset, uint64_t length) {
+  QCOW2REF_RETURN_IF_ERROR(CheckGuestDataMayChange());
   QCOW2REF_RETURN_IF_ERROR(CheckRange(offset, length, header_.size));
   const uint64_t cs = g_.cluster_size;
   uint64_t pos = offset;
@@ -289,6 +291,7 @@ Status ImageWriter::Discard(uint64_t offset, uint64_t length) {
 
 Status ImageWriter::CheckWrite(uint64_t offset, uint64_t length,
                                bool compressed) const {
+  QCOW2REF_RETURN_IF_ERROR(CheckGuestDataMayChange());
   QCOW2REF_RETURN_IF_ERROR(CheckRange(offset, length, header_.size));
   if (!compressed) return OkStatus();
   const uint64_t cs = g_.cluster_size;
