@@ -270,6 +270,47 @@ Result<uint64_t> ImageWriter::Allocate(uint64_t clusters) {
   return at;
 }
 
+Result<uint64_t> ImageWriter::PlaceCompressed(uint64_t bytes) {
+  // SPEC(QX.WRITE.compressed_dense): compressed clusters are packed back to
+  // back, byte for byte as QEMU packs them, continuing into the next host
+  // cluster when it is the next one allocated. Every host cluster a
+  // compressed cluster touches counts one reference for it
+  // (Q2.RC.covers_references); the counts are raised here, before any
+  // pointer names the data (QX.WRITE.order_data_before_pointer).
+  const uint64_t cs = g_.cluster_size;
+  const uint64_t at = compressed_next_;
+  if (at % cs != 0) {
+    const uint64_t cluster = at >> g_.cluster_bits;
+    const uint64_t cluster_end = (cluster + 1) * cs;
+    const uint64_t room = cluster_end - at;
+    const uint64_t more = bytes > room ? DivRoundUp(bytes - room, cs) : 0;
+    const uint64_t max = header_.refcount_order >= 6
+                             ? UINT64_MAX
+                             : (uint64_t{1} << header_.refcount_bits()) - 1;
+    QCOW2REF_ASSIGN_OR_RETURN(uint64_t rc, Refcount(cluster));
+    // Growing the refcount structures first may place blocks at the end of
+    // the file; the data may continue only into the very next cluster.
+    if (more > 0) {
+      QCOW2REF_RETURN_IF_ERROR(
+          EnsureCoverage((next_free_ >> g_.cluster_bits) + more + 1));
+    }
+    if (rc < max && (more == 0 || next_free_ == cluster_end)) {
+      QCOW2REF_RETURN_IF_ERROR(SetRefcount(cluster, rc + 1));
+      if (more > 0) {
+        QCOW2REF_ASSIGN_OR_RETURN(uint64_t next, Allocate(more));
+        if (next != cluster_end) {
+          return IoError("internal: compressed data lost its contiguity");
+        }
+      }
+      compressed_next_ = at + bytes;
+      return at;
+    }
+  }
+  QCOW2REF_ASSIGN_OR_RETURN(uint64_t fresh, Allocate(DivRoundUp(bytes, cs)));
+  compressed_next_ = fresh + bytes;
+  return fresh;
+}
+
 // ------------------------------------------------------------------- tables
 
 Result<std::vector<uint8_t>*> ImageWriter::L2Table(uint64_t offset) {

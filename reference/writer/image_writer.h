@@ -82,6 +82,10 @@ class ImageWriter {
   Status EnsureCoverage(uint64_t clusters);
   Result<std::vector<uint8_t>*> RefBlock(uint64_t index, bool create);
   Result<uint64_t> Allocate(uint64_t clusters);
+  // Where `bytes` of compressed data go: right after the previous compressed
+  // cluster when they fit (or the next cluster is free to continue into),
+  // else at the start of new clusters. Counts the references.
+  Result<uint64_t> PlaceCompressed(uint64_t bytes);
   // Tables.
   Result<std::vector<uint8_t>*> L2Table(uint64_t offset);
   uint64_t L2EntryAt(const std::vector<uint8_t>& t, uint64_t i) const;
@@ -114,7 +118,8 @@ class ImageWriter {
   std::vector<uint64_t> l1_;
   std::vector<uint64_t> reftable_;
   uint64_t reftable_offset_ = 0;
-  uint64_t next_free_ = 0;  // Append pointer, cluster aligned.
+  uint64_t next_free_ = 0;        // Append pointer, cluster aligned.
+  uint64_t compressed_next_ = 0;  // Byte after the last compressed data.
   std::map<uint64_t, std::vector<uint8_t>> refblocks_;
   std::map<uint64_t, std::vector<uint8_t>> l2_cache_;
   std::vector<Snapshot> snapshots_;

@@ -107,14 +107,17 @@ Status ImageWriter::WriteClusters(
       std::vector<uint8_t> packed =
           CompressCluster(header_.compression_type, content.data(), cs);
       if (!packed.empty()) {
-        const uint64_t n = DivRoundUp(packed.size(), cs);
-        QCOW2REF_ASSIGN_OR_RETURN(uint64_t at, Allocate(n));
-        packed.resize(DivRoundUp(packed.size(), 512) * 512, 0);
+        const uint64_t used = packed.size();
+        QCOW2REF_ASSIGN_OR_RETURN(uint64_t at, PlaceCompressed(used));
+        // The last sector is completed with zeros; the next compressed
+        // cluster may start right after `used` and overwrite them.
+        packed.resize(DivRoundUp(at + used, 512) * 512 - at, 0);
         QCOW2REF_RETURN_IF_ERROR(
             store_->WriteAt(at, packed.data(), packed.size()));
-        // SPEC(Q2.CMP.descriptor): additional sectors after the first.
+        // SPEC(Q2.CMP.descriptor): additional sectors after the first one
+        // the data starts in.
         const CompressedLayout c = CompressedLayoutFor(g_.cluster_bits);
-        const uint64_t extra = packed.size() / 512 - 1;
+        const uint64_t extra = ((at + used - 1) >> 9) - (at >> 9);
         entry = kL2Compressed | (extra << c.offset_bits) | at;
         release_old = owns || d.kind == ClusterKind::kCompressed;
       }
@@ -320,11 +323,19 @@ Status ImageWriter::WriteCompressed(uint64_t offset, const uint8_t* data,
                                     uint64_t length) {
   QCOW2REF_RETURN_IF_ERROR(CheckWrite(offset, length, true));
   const uint64_t cs = g_.cluster_size;
-  for (uint64_t pos = offset; pos < offset + length; pos += cs) {
-    std::vector<std::vector<uint8_t>> contents(1, std::vector<uint8_t>(cs, 0));
-    const uint64_t n = std::min(cs, offset + length - pos);
-    std::memcpy(contents[0].data(), data + (pos - offset), n);
-    QCOW2REF_RETURN_IF_ERROR(WriteClusters(pos / cs, 1, contents, true, false));
+  // Batches of clusters, one ordered write (and its barriers) each.
+  for (uint64_t pos = offset; pos < offset + length;) {
+    std::vector<std::vector<uint8_t>> contents;
+    const uint64_t first = pos / cs;
+    while (pos < offset + length && contents.size() < kBatchClusters) {
+      std::vector<uint8_t> c(cs, 0);
+      const uint64_t n = std::min(cs, offset + length - pos);
+      std::memcpy(c.data(), data + (pos - offset), n);
+      contents.push_back(std::move(c));
+      pos += n;
+    }
+    QCOW2REF_RETURN_IF_ERROR(
+        WriteClusters(first, contents.size(), contents, true, false));
   }
   return OkStatus();
 }

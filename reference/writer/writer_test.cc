@@ -4,6 +4,8 @@
 // bookkeeping).
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "reference/check/checker.h"
 #include "reference/format/cluster_entries.h"
 #include "reference/format/endian.h"
@@ -136,6 +138,69 @@ TEST(WriterTest, CompressedWhenItShrinks) {
   auto back = ReadBack(bytes);
   EXPECT_TRUE(std::equal(text.begin(), text.end(), back.begin()));
   EXPECT_TRUE(std::equal(noise.begin(), noise.end(), back.begin() + 65536));
+}
+
+// Text-like bytes that deflate to roughly half their size.
+std::vector<uint8_t> HalfCompressible(size_t n, uint32_t seed) {
+  std::vector<uint8_t> out(n);
+  uint32_t x = seed;
+  for (auto& b : out) {
+    x = x * 1664525 + 1013904223;
+    b = static_cast<uint8_t>('a' + (x >> 24) % 23);
+  }
+  return out;
+}
+
+TEST(WriterTest, PacksCompressedClustersDensely) {
+  QCOW2_SPEC("QX.WRITE.compressed_dense");
+  QCOW2_SPEC("Q2.RC.covers_references");
+  for (int refcount_order : {4, 0}) {
+    SCOPED_TRACE(refcount_order);
+    CreateOptions o;
+    o.size = 1 << 20;
+    o.cluster_bits = 12;
+    o.refcount_order = refcount_order;
+    Made m = Make(o);
+    const uint64_t cs = 4096;
+    auto data = HalfCompressible(16 * cs, 11);
+    ASSERT_TRUE(m.writer->WriteCompressed(0, data.data(), data.size()).ok());
+    // Overwrite a few packed clusters: their shares are given back.
+    auto again = HalfCompressible(3 * cs, 12);
+    ASSERT_TRUE(
+        m.writer->WriteCompressed(5 * cs, again.data(), again.size()).ok());
+    ASSERT_TRUE(m.writer->Flush().ok());
+    const auto& bytes = m.store->bytes();
+    ExpectClean(bytes);  // Refcounts recomputed independently.
+    std::copy(again.begin(), again.end(), data.begin() + 5 * cs);
+    auto back = ReadBack(bytes);
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), back.begin()));
+    auto img =
+        Image::OpenSource(std::make_unique<MemorySource>(bytes), OpenOptions());
+    ASSERT_TRUE(img.ok());
+    auto e = (*img)->MapLayer(0, 16 * cs);
+    ASSERT_TRUE(e.ok());
+    std::set<uint64_t> hosts;
+    int crossing = 0, shared_start = 0;
+    for (const Extent& x : *e) {
+      ASSERT_EQ(x.kind, ClusterKind::kCompressed);
+      const uint64_t first = x.compressed_offset / cs;
+      const uint64_t last = (x.compressed_offset + x.compressed_bytes - 1) / cs;
+      if (last != first) ++crossing;
+      if (x.compressed_offset % cs != 0) ++shared_start;
+      for (uint64_t c = first; c <= last; ++c) hosts.insert(c);
+    }
+    if (refcount_order == 0) {
+      // 1-bit refcounts: a host cluster holds one reference at most.
+      EXPECT_EQ(shared_start, 0);
+      EXPECT_EQ(crossing, 0);
+    } else {
+      // 19 compressed clusters of ~half a cluster each in about 10 host
+      // clusters, some of them continuing into the next host cluster.
+      EXPECT_GT(shared_start, 8);
+      EXPECT_GT(crossing, 0);
+      EXPECT_LE(hosts.size(), 12u);
+    }
+  }
 }
 
 TEST(WriterTest, RefusesCompressionInEncryptedImages) {

@@ -12,7 +12,8 @@ JSON, default SCRATCH/bench.json). Ratios are "how many times faster qcow2ref
 is" (reference time / qcow2ref time), so >= 1 means qcow2ref wins.
 
 Cases: read to raw (plain, zlib, legacy AES, LUKS xts, LUKS cbc-essiv),
-raw -> LUKS convert (skipped until `qcow2ref convert` exists), the in-process
+raw -> LUKS convert, compressed convert (text, noise, zeros, a mix: time and
+image size), convert of an empty 2 PiB image, the in-process
 Crypto++ cipher ceiling, LUKS unlock vs the PBKDF2 floor, check and map on a
 sparse 1 TiB and a fully allocated 4 GiB image, and the conformance suite.
 Python 3 standard library only.
@@ -267,6 +268,91 @@ class Bench:
         self.add(case, _mbps(size, ours), _mbps(size, ref), "%.2fx" % ratio, ">= %.1fx" % target,
                  _yes(ratio >= target), "spread %s" % _spreads(ours, ref))
 
+    def compress_inputs(self):
+        """Raw inputs for compressed convert: text, noise, zeros and a mix."""
+        size = self.img.size_mib * MIB
+
+        def text(tmp):
+            r = random.Random(3)
+            words = [bytes(r.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(r.randint(2, 9)))
+                     for _ in range(5000)]
+            with open(tmp, "wb") as f:
+                done = 0
+                while done < size:
+                    chunk = b" ".join(r.choice(words) for _ in range(1 << 16))[: size - done]
+                    f.write(chunk)
+                    done += len(chunk)
+
+        def noise(tmp):
+            with open(tmp, "wb") as f:
+                f.write(random.Random(4).randbytes(size))
+
+        def zeros(tmp):
+            with open(tmp, "wb") as f:
+                f.truncate(size)
+
+        def mix(tmp):
+            with open(self.img.path("cmp-text.raw"), "rb") as t, \
+                    open(self.img.path("cmp-noise.raw"), "rb") as n, open(tmp, "wb") as f:
+                quarter = size // 4
+                f.write(t.read(quarter) + n.read(quarter) + bytes(quarter) + t.read(size - 3 * quarter))
+
+        out = {}
+        for name, build in (("text", text), ("noise", noise), ("zeros", zeros), ("mix", mix)):
+            out[name] = self.img.make("cmp-%s.raw" % name, build)
+        return out
+
+    def compress_case(self):
+        """Compressed convert next to `qemu-img convert -c`: size and time."""
+        out = self.img.path("out.qcow2")
+
+        def clean():
+            if os.path.exists(out):
+                os.remove(out)
+        for name, src in self.compress_inputs().items():
+            case = "convert --compress, %s (%d MiB)" % (name, self.img.size_mib)
+            ours_cmd = [self.q, "convert", "--compress", src, out]
+            qemu_cmd = ["qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", src, out]
+            clean()
+            timed(qemu_cmd)
+            theirs_size = os.path.getsize(out)
+            clean()
+            timed(ours_cmd)
+            ours_size = os.path.getsize(out)
+            ours, ref = side_by_side(lambda: timed(ours_cmd), lambda: timed(qemu_cmd),
+                                     self.args.repeats, before=clean)
+            clean()
+            ratio = ref["median_s"] / ours["median_s"]
+            size_ratio = ours_size / theirs_size
+            self.results[case] = {"ours": ours, "qemu-img": ref, "ratio": ratio,
+                                  "size": ours_size, "qemu_size": theirs_size}
+            met = ratio >= 1.0 and size_ratio <= 1.02
+            self.add(case, "%.3f s, %d bytes" % (ours["median_s"], ours_size),
+                     "%.3f s, %d bytes" % (ref["median_s"], theirs_size),
+                     "%.2fx speed, %.3fx size" % (ratio, size_ratio), ">= 1.0x, <= 1.02x size",
+                     _yes(met), "spread %s" % _spreads(ours, ref))
+
+    def sparse_convert_case(self):
+        """convert of an empty 2 PiB image: the cost follows the metadata."""
+        src = self.img.make("empty-2p.qcow2", lambda tmp: subprocess.run(
+            ["qemu-img", "create", "-q", "-f", "qcow2", tmp, "2P"], check=True))
+        out = self.img.path("out.qcow2")
+
+        def clean():
+            if os.path.exists(out):
+                os.remove(out)
+        case = "convert of an empty 2 PiB qcow2"
+        ours_cmd = [self.q, "convert", src, out]
+        qemu_cmd = ["qemu-img", "convert", "-O", "qcow2", src, out]
+        ours, ref = side_by_side(lambda: timed(ours_cmd), lambda: timed(qemu_cmd),
+                                 self.args.repeats, before=clean)
+        clean()
+        ratio = ref["median_s"] / ours["median_s"]
+        self.results[case] = {"ours": ours, "qemu-img": ref, "ratio": ratio}
+        self.add(case, "%.3f s (cpu %.2f s)" % (ours["median_s"], ours["cpu_s"]),
+                 "%.3f s (cpu %.2f s)" % (ref["median_s"], ref["cpu_s"]), "%.1fx" % ratio,
+                 "< 1 s cpu", _yes(ours["cpu_s"] < 1.0), "")
+
     def cipher_ceiling(self, luks_read):
         runs = [json.loads(subprocess.run([self.cb, "ciphers", "64"], check=True,
                                           capture_output=True, text=True).stdout)
@@ -381,6 +467,10 @@ class Bench:
                 reads[kind] = self.read_case(kind, target)
         if want("convert"):
             self.convert_case(1.5)
+        if want("compress"):
+            self.compress_case()
+        if want("sparse-convert"):
+            self.sparse_convert_case()
         if want("cipher"):
             self.cipher_ceiling(reads.get("luks-xts"))
         if want("unlock"):
@@ -442,7 +532,8 @@ def main():
     ap.add_argument("--scratch", default="/tmp/qcow2ref-bench")
     ap.add_argument("--json", default=None, help="default SCRATCH/bench.json")
     ap.add_argument("--only", default=None,
-                    help="comma list: read, read-<kind>, convert, cipher, unlock, metadata, conformance")
+                    help="comma list: read, read-<kind>, convert, compress, sparse-convert, cipher, "
+                         "unlock, metadata, conformance")
     ap.add_argument("--no-conformance", action="store_true")
     ap.add_argument("--qcow2ref", default=os.path.join(HERE, "..", "qcow2ref", "qcow2ref"))
     ap.add_argument("--cipher-bench", default=os.path.join(HERE, "cipher_bench"))
