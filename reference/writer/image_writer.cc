@@ -9,6 +9,7 @@
 #include "reference/format/limits.h"
 #include "reference/format/refcount.h"
 #include "reference/status/checked_math.h"
+#include "reference/writer/soundness.h"
 
 namespace qcow2ref {
 ImageWriter::~ImageWriter() = default;
@@ -18,6 +19,7 @@ Result<std::unique_ptr<ImageWriter>> ImageWriter::Open(
   std::unique_ptr<ImageWriter> w(new ImageWriter());
   w->store_ = std::move(store);
   QCOW2REF_RETURN_IF_ERROR(w->Load(std::move(options)));
+  QCOW2REF_RETURN_IF_ERROR(ProveSoundForWriting(*w->store_));
   return w;
 }
 

@@ -7,6 +7,7 @@
 #include "reference/status/checked_math.h"
 #include "reference/writer/luks_create.h"
 #include "reference/writer/random_source.h"
+#include "reference/writer/soundness.h"
 
 namespace qcow2ref {
 namespace {
@@ -26,6 +27,8 @@ Result<Opened> OpenArea(ByteStore* store, const SecretBytes& key) {
     return Error{ErrorKind::kUsage, "Q2.FDE.only_luks", std::nullopt,
                  "the image is not LUKS-encrypted"};
   }
+  // Key slots live in the LUKS area: nothing else may share its clusters.
+  QCOW2REF_RETURN_IF_ERROR(ProveSoundForWriting(*store));
   Opened out;
   out.area.header = *img->luks();
   out.offset = img->extensions().fde->offset;
