@@ -459,6 +459,7 @@ void Checker::CheckCopiedFlags() {
     // checkable when the refcount is itself right).
     if (usage_->references(c.cluster) != rc) continue;
     if (c.copied != (rc == 1)) {
+      report_->copied_fixes.push_back({c.entry_at, rc == 1});
       // A COPIED bit on a shared cluster lets a writer overwrite data that
       // another view still reads: corruption. A missing bit on a cluster
       // with refcount 1 only costs an extra copy (it is what a crash in the

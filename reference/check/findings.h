@@ -42,6 +42,13 @@ struct CheckReport {
     uint64_t computed;
   };
   std::vector<Leak> leaks;
+  // L1/L2 entries whose COPIED bit disagrees with a right refcount, with the
+  // value it should have (used by the full repair).
+  struct CopiedFix {
+    uint64_t entry_offset;
+    bool copied;
+  };
+  std::vector<CopiedFix> copied_fixes;
 
   int Count(Severity s) const;
   bool clean() const {

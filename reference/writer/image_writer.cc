@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "reference/check/rebuild.h"
 #include "reference/format/cluster_entries.h"
 #include "reference/format/compression.h"
 #include "reference/format/endian.h"
@@ -18,6 +19,21 @@ Result<std::unique_ptr<ImageWriter>> ImageWriter::Open(
     std::unique_ptr<ByteStore> store, WriterOptions options) {
   std::unique_ptr<ImageWriter> w(new ImageWriter());
   w->store_ = std::move(store);
+  // SPEC(QX.WRITE.dirty_refused): a dirty image (lazy refcounts) has its
+  // refcounts rebuilt before anything else is written, as QEMU does.
+  uint8_t features[8];
+  if (w->store_->Size() >= 80 && w->store_->ReadAt(72, features, 8).ok() &&
+      (LoadBe64(features) & (kIncompatDirty | kIncompatCorrupt)) ==
+          kIncompatDirty &&
+      w->store_->Size() >= 104) {
+    uint8_t version[4];
+    QCOW2REF_RETURN_IF_ERROR(w->store_->ReadAt(4, version, 4));
+    if (LoadBe32(version) >= 3) {
+      QCOW2REF_ASSIGN_OR_RETURN(RebuildSummary rebuilt,
+                                RebuildRefcounts(w->store_.get()));
+      (void)rebuilt;
+    }
+  }
   QCOW2REF_RETURN_IF_ERROR(w->Load(std::move(options)));
   QCOW2REF_RETURN_IF_ERROR(ProveSoundForWriting(*w->store_));
   return w;

@@ -155,7 +155,7 @@ grep -q 'No errors were found' "$tmp/out" && pass=$((pass + 1)) || { echo "FAIL:
 expect_exit 1 "check a corrupt image" -- $q check --json $v/map/n_map_l2_unaligned_data.qcow2
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["corruptions"]>=1 and any(f["clause"]=="Q2.MAP.l2_entry.aligned" for f in d["findings"]), d' "$tmp/out" ||
   { echo "FAIL: check --json findings"; fails=$((fails + 1)); }
-expect_exit 3 "only leak repair exists" -- $q check --repair all $v/hdr/y_hdr_v3_c64k_basic.qcow2
+expect_exit 3 "--repair takes leaks or all" -- $q check --repair everything $v/hdr/y_hdr_v3_c64k_basic.qcow2
 # A leak made by hand: one more cluster at the end of the file with
 # refcount 1 in the (16-bit) refcount block.
 cp $v/hdr/y_hdr_v3_c64k_basic.qcow2 "$tmp/leak.qcow2"

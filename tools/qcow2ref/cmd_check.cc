@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "reference/check/checker.h"
+#include "reference/check/rebuild.h"
 #include "reference/check/repair.h"
+#include "reference/io/byte_store.h"
 #include "tools/qcow2ref/cli.h"
 #include "tools/qcow2ref/commands.h"
 
@@ -54,21 +56,32 @@ int RunCheck(int argc, char** argv) {
                         {"--repair", "--secret-file", "--secret-env"});
   if (!args.ok()) return ReportError(args.error());
   if (args->positional.size() != 1) {
-    return UsageFailure("check IMAGE [--json] [--repair leaks]");
+    return UsageFailure("check IMAGE [--json] [--repair leaks|all]");
   }
   const auto repair = args->Get("--repair");
-  if (repair && *repair != "leaks") {
-    // SPEC(QX.CHECK.repair_leaks_only)
-    return UsageFailure(
-        "only '--repair leaks' is supported: other repairs "
-        "could lose data");
+  if (repair && *repair != "leaks" && *repair != "all") {
+    return UsageFailure("--repair takes 'leaks' or 'all'");
   }
   const std::string& path = args->positional[0];
   auto result = RunChecker(path, *args);
   if (!result.ok()) return ReportError(result.error());
   CheckReport report = std::move(result->report);
   std::string repair_note;
-  if (repair && !report.leaks.empty()) {
+  if (repair && *repair == "all" && !report.clean()) {
+    auto store = FileStore::Open(path, false, false);
+    if (!store.ok()) return ReportError(store.error());
+    auto done = RebuildRefcounts(store->get());
+    if (!done.ok()) return ReportError(done.error());
+    repair_note =
+        "rebuilt refcounts: " + std::to_string(done->refcounts_changed) +
+        " clusters had a wrong count, " + std::to_string(done->copied_fixed) +
+        " COPIED bits fixed" +
+        (done->dirty_cleared ? ", dirty bit cleared" : "");
+    auto again = RunChecker(path, *args);
+    if (!again.ok()) return ReportError(again.error());
+    report = std::move(again->report);
+  } else if (repair && !report.leaks.empty()) {
+    // SPEC(QX.CHECK.repair_leaks_only)
     auto fixed = RepairLeaks(path, report);
     if (!fixed.ok()) return ReportError(fixed.error());
     repair_note = "repaired " + std::to_string(*fixed) + " leaked clusters";
