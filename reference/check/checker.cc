@@ -11,6 +11,7 @@
 #include "reference/format/limits.h"
 #include "reference/format/refcount.h"
 #include "reference/image/image.h"
+#include "reference/io/byte_store.h"
 #include "reference/status/checked_math.h"
 
 namespace qcow2ref {
@@ -59,6 +60,7 @@ class Checker {
   void CheckSnapshots();
   void CheckBitmaps();
   void CheckLuks();
+  void CheckKeyVerification();
   void CheckRefcounts();
   void CheckCopiedFlags();
 
@@ -357,6 +359,25 @@ void Checker::CheckBitmaps() {
   }
 }
 
+void Checker::CheckKeyVerification() {
+  if (h_.crypt_method == 1) {
+    // SPEC(QX.ENC.aes.no_key_check): nothing in the image confirms a key, so
+    // a clean check never vouches for the passphrase.
+    Add(Severity::kWarning, "QX.ENC.aes.no_key_check", 32,
+        "legacy AES has no key check: no passphrase can be verified, and a "
+        "wrong one reads as garbage");
+  }
+  if (!img_.luks()) return;
+  bool any_enabled = false;
+  for (const LuksKeySlot& k : img_.luks()->slots) any_enabled |= k.enabled();
+  if (!any_enabled) {
+    // SPEC(QX.LUKS.no_active_slot)
+    Add(Severity::kWarning, "QX.LUKS.no_active_slot",
+        img_.extensions().fde->offset + 208,
+        "no LUKS key slot is active: no passphrase can unlock the data");
+  }
+}
+
 void Checker::CheckLuks() {
   if (!img_.extensions().fde) return;
   const FdePointer& f = *img_.extensions().fde;
@@ -489,6 +510,7 @@ std::unique_ptr<ClusterUsage> Checker::Run() {
   }
   CheckBitmaps();
   CheckLuks();
+  CheckKeyVerification();
   CheckRefcounts();
   CheckCopiedFlags();
   return std::move(usage_);
@@ -501,7 +523,15 @@ Result<CheckResult> CheckImage(std::unique_ptr<ByteSource> file,
   CheckResult result;
   OpenOptions open;
   open.secret = options.secret;
-  auto img = Image::OpenSource(std::move(file), open);
+  // Borrowed, so that the image can be opened a second time.
+  auto img =
+      Image::OpenSource(std::make_unique<BorrowedSource>(file.get()), open);
+  if (!img.ok() && img.error().clause == "QX.LUKS.no_active_slot") {
+    // No slot can be tried, so there is no passphrase to verify: check the
+    // structure without it (CheckKeyVerification warns).
+    open.secret = nullptr;
+    img = Image::OpenSource(std::make_unique<BorrowedSource>(file.get()), open);
+  }
   if (!img.ok()) {
     const Error& e = img.error();
     if (e.kind == ErrorKind::kIo) return e;

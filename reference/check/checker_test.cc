@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 
 #include "reference/check/layout_svg.h"
 #include "reference/check/repair.h"
@@ -192,7 +193,56 @@ TEST(CheckerTest, HeaderFaultStopsTheCheck) {
   EXPECT_EQ(r->report.findings[0].clause, "Q2.HDR.l1_size.covers_size");
 }
 
+TEST(CheckerTest, LegacyAesKeyCannotBeVerified) {
+  QCOW2_SPEC("QX.ENC.aes.no_key_check");
+  Built b = Clean();
+  PutBe(b.bytes, 32, 1, 4);  // crypt_method 1: legacy AES.
+  auto r = Check(b);
+  EXPECT_TRUE(Has(r, "QX.ENC.aes.no_key_check", Severity::kWarning));
+  EXPECT_TRUE(r.report.clean());  // A warning, not a corruption.
+  const SecretBytes wrong = SecretFromString("not-the-key");
+  CheckOptions options;
+  options.secret = &wrong;
+  auto with_key = CheckImage(std::make_unique<MemorySource>(b.bytes), options);
+  ASSERT_TRUE(with_key.ok());
+  EXPECT_TRUE(Has(*with_key, "QX.ENC.aes.no_key_check", Severity::kWarning));
+  EXPECT_TRUE(with_key->report.clean());
+}
+
+// y_luks_small_c4k (LUKS area at 0x4000) with key slot 0, its only enabled
+// slot, disabled.
+std::vector<uint8_t> LuksWithoutActiveSlot() {
+  std::ifstream in("vectors/images/luks/y_luks_small_c4k.qcow2",
+                   std::ios::binary);
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+  EXPECT_GT(bytes.size(), 0x4000u + 592);
+  if (bytes.size() > 0x4000 + 592) {
+    EXPECT_EQ(bytes[0x4000 + 209], 0xAC);  // Enabled: 0x00AC71F3.
+    PutBe(bytes, 0x4000 + 208, 0x0000DEAD, 4);
+  }
+  return bytes;
+}
+
+TEST(CheckerTest, LuksWithoutActiveSlotIsAWarning) {
+  QCOW2_SPEC("QX.LUKS.no_active_slot");
+  const std::vector<uint8_t> bytes = LuksWithoutActiveSlot();
+  const SecretBytes any = SecretFromString("any passphrase");
+  for (const SecretBytes* secret :
+       {static_cast<const SecretBytes*>(nullptr), &any}) {
+    CheckOptions options;
+    options.secret = secret;
+    auto r = CheckImage(std::make_unique<MemorySource>(bytes), options);
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(Has(*r, "QX.LUKS.no_active_slot", Severity::kWarning))
+        << (secret ? "with" : "without") << " a secret";
+    EXPECT_TRUE(r->report.clean());
+    EXPECT_EQ(r->report.Count(Severity::kWarning), 1);
+  }
+}
+
 TEST(LayoutTest, SvgIsWellFormedAndMarksViolations) {
+  QCOW2_SPEC("QX.CLI.svg_well_formed");
   Built b = Clean();
   b.SetL2(1, 0x8000000000000000ull | 3 * kC);
   auto r = Check(b);
@@ -200,6 +250,12 @@ TEST(LayoutTest, SvgIsWellFormedAndMarksViolations) {
   EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
   EXPECT_NE(svg.find("</svg>"), std::string::npos);
   EXPECT_NE(svg.find("t&lt;&amp;&gt;"), std::string::npos);
+  // Bytes XML 1.0 forbids even as references are shown as text.
+  const std::string hostile =
+      RenderLayoutSvg(*r.usage, r.report, std::string("a\x01\xff\0b", 5));
+  EXPECT_NE(hostile.find("a\\x01\\xff\\x00b"), std::string::npos);
+  EXPECT_EQ(hostile.find('\x01'), std::string::npos);
+  EXPECT_EQ(hostile.find('\xff'), std::string::npos);
   EXPECT_NE(svg.find("stroke=\"#d00000\""), std::string::npos);
   const std::string text = RenderLayoutText(*r.usage, r.report);
   EXPECT_NE(text.find("VIOLATION"), std::string::npos);

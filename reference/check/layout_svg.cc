@@ -4,6 +4,8 @@
 #include <set>
 #include <sstream>
 
+#include "reference/status/text_escape.h"
+
 namespace qcow2ref {
 namespace {
 
@@ -52,29 +54,6 @@ const char* Colour(Owner o) {
   return "#ffffff";
 }
 
-std::string Escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 // Per-cluster state from the findings (offsets name the cluster).
 std::vector<Cell> Cells(const ClusterUsage& u, const CheckReport& r) {
   std::vector<Cell> cells(u.size());
@@ -108,12 +87,13 @@ std::string RenderLayoutSvg(const ClusterUsage& u, const CheckReport& r,
   const int legend_y = 40 + rows * kCell + 20;
   const int height = legend_y + 16 * 16;
   std::ostringstream s;
+  // SPEC(QX.CLI.svg_well_formed): the title (the image path) is any bytes.
   s << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
     << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\""
     << kColumns * kCell + 260 << "\" height=\"" << height << "\">\n"
-    << "<title>" << Escape(title) << "</title>\n"
+    << "<title>" << EscapeForXml(title) << "</title>\n"
     << "<text x=\"4\" y=\"16\" font-family=\"monospace\" font-size=\"12\">"
-    << Escape(title) << ": " << cells.size() << " clusters of "
+    << EscapeForXml(title) << ": " << cells.size() << " clusters of "
     << (uint64_t{1} << u.cluster_bits()) << " bytes"
     << (per_cell > 1 ? ", " + std::to_string(per_cell) + " per cell" : "")
     << "</text>\n";

@@ -195,6 +195,22 @@ TEST(LuksUnlockTest, IterationCap) {
   EXPECT_EQ(r.error().clause, "QX.LIMIT.pbkdf2_iterations_cap");
 }
 
+TEST(LuksUnlockTest, NoActiveSlotIsNotAWrongPassphrase) {
+  QCOW2_SPEC("QX.LUKS.no_active_slot");
+  SecretBytes master(16);
+  auto area = BuildArea("hunter2", master);
+  auto h = ParseLuksHeader(area.data(), 592, 0, kAreaLength);
+  ASSERT_TRUE(h.ok());
+  h->slots[0].active = kLuksSlotDisabled;
+  MemorySource src(area);
+  auto r = UnlockLuks(*h, src, 4096, SecretFromString("hunter2"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().clause, "QX.LUKS.no_active_slot");
+  EXPECT_EQ(r.error().offset, std::optional<uint64_t>(4096 + 208));
+  EXPECT_NE(r.error().message.find("no LUKS key slot is active"),
+            std::string::npos);
+}
+
 TEST(LegacyAesTest, KeyIsFirstSixteenBytesZeroPadded) {
   QCOW2_SPEC("Q2.ENC.aes.key_128");
   QCOW2_SPEC("Q2.ENC.aes.cbc");

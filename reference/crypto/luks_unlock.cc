@@ -65,6 +65,14 @@ Result<bool> LuksMasterKeyMatches(const LuksHeader& h,
 Result<LuksUnlockResult> UnlockLuks(const LuksHeader& h, const ByteSource& file,
                                     uint64_t area_offset,
                                     const SecretBytes& pass) {
+  // SPEC(QX.LUKS.no_active_slot): say so rather than blame the passphrase.
+  bool any_enabled = false;
+  for (const LuksKeySlot& s : h.slots) any_enabled |= s.enabled();
+  if (!any_enabled) {
+    return Rejected("QX.LUKS.no_active_slot", area_offset + 208,
+                    "no LUKS key slot is active: no passphrase can unlock "
+                    "the image");
+  }
   QCOW2REF_RETURN_IF_ERROR(CheckIterations(h.mk_digest_iter, area_offset + 164,
                                            "master key digest"));
   // SPEC(L1.MKD.try_active_slots)

@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
+
+#include "reference/status/text_escape.h"
+#include "tools/qcow2ref/secret_file.h"
 
 namespace qcow2ref::cli {
 
@@ -90,21 +92,7 @@ Result<std::optional<SecretBytes>> LoadSecret(const Args& args) {
   // in a wiping SecByteBlock, never printed.
   // SPEC(QX.ENC.secret_bytes): exact bytes, no newline stripping.
   if (file) {
-    std::ifstream in(*file, std::ios::binary);
-    if (!in) {
-      return IoError("cannot read the secret file " + *file + ": " +
-                     std::strerror(errno));
-    }
-    // A secret is short: never read an unbounded file (e.g. a device).
-    constexpr std::streamsize kMaxSecret = 64 << 10;
-    std::string bytes(kMaxSecret + 1, '\0');
-    in.read(bytes.data(), kMaxSecret + 1);
-    bytes.resize(static_cast<size_t>(in.gcount()));
-    if (bytes.size() > static_cast<size_t>(kMaxSecret)) {
-      return UsageError("the secret file is larger than 64 KiB");
-    }
-    SecretBytes secret = SecretFromString(bytes);
-    std::fill(bytes.begin(), bytes.end(), '\0');
+    QCOW2REF_ASSIGN_OR_RETURN(SecretBytes secret, ReadSecretFile(*file));
     return std::optional<SecretBytes>(std::move(secret));
   }
   if (env) {
@@ -119,10 +107,9 @@ Result<std::optional<SecretBytes>> LoadSecret(const Args& args) {
 
 int ReportError(const Error& error) {
   // SPEC(QX.CLI.one_line_error)
-  std::string line = error.ToString();
-  for (char& c : line) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
+  // SPEC(QX.CLI.control_escape): a NUL, newline or escape sequence in a
+  // name can neither cut the line nor reach the terminal.
+  const std::string line = EscapeForTerminal(error.ToString());
   std::fprintf(stderr, "qcow2ref: %s\n", line.c_str());
   switch (error.kind) {
     case ErrorKind::kRejected:
@@ -137,7 +124,8 @@ int ReportError(const Error& error) {
 }
 
 int UsageFailure(const std::string& message) {
-  std::fprintf(stderr, "qcow2ref: usage: %s\n", message.c_str());
+  std::fprintf(stderr, "qcow2ref: usage: %s\n",
+               EscapeForTerminal(message).c_str());
   return kExitUsage;
 }
 

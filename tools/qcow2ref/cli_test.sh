@@ -9,7 +9,10 @@ set -uo pipefail
 # QCOW2_SPEC("QX.ENC.secret_bytes") QCOW2_SPEC("QX.ENC.secret_hygiene")
 # QCOW2_SPEC("Q2.ENC.payload") QCOW2_SPEC("Q2.RC.no_leaks")
 # QCOW2_SPEC("QX.CHECK.repair_leaks_only") QCOW2_SPEC("QX.LUKS.keep_last_slot")
-# QCOW2_SPEC("QX.LUKS.key_order")
+# QCOW2_SPEC("QX.LUKS.key_order") QCOW2_SPEC("QX.CLI.json_bytes")
+# QCOW2_SPEC("QX.CLI.control_escape") QCOW2_SPEC("QX.CLI.svg_well_formed")
+# QCOW2_SPEC("QX.ENC.secret_file") QCOW2_SPEC("QX.ENC.aes.no_key_check")
+# QCOW2_SPEC("QX.LUKS.no_active_slot")
 q=tools/qcow2ref/qcow2ref
 v=vectors/images
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
@@ -248,6 +251,152 @@ expect_exit 3 "a compressed write ending inside a cluster is refused before its 
 expect_exit 0 "read after the refused write" -- $q read "$tmp/big.qcow2" --length 9437184
 cmp -s "$tmp/out" "$tmp/text.bin" && pass=$((pass + 1)) || { echo "FAIL: a refused compressed write changed data"; fails=$((fails + 1)); }
 expect_exit 0 "check after streamed writes" -- $q check "$tmp/big.qcow2"
+
+# --- Hostile names: names are bytes until printed (QX.CLI.json_bytes,
+# QX.CLI.control_escape, QX.CLI.svg_well_formed). JSON must parse (python's
+# json refuses invalid UTF-8), human output must be UTF-8 without control
+# characters, the error line must keep its "(at byte N)", SVG must parse.
+json_ok() {  # json_ok FILE DESCRIPTION [PYTHON ASSERTION on d]
+  if python3 - "$1" "${3:-True}" <<'PY'; then pass=$((pass + 1)); else echo "FAIL: $2: $(head -c 600 "$1")"; fails=$((fails + 1)); fi
+import json, sys
+def raw(s):  # Reverses the README's escape: \\ is a backslash, \xHH a byte.
+    out, i = bytearray(), 0
+    while i < len(s):
+        if s.startswith("\\\\", i): out += b"\\"; i += 2
+        elif s.startswith("\\x", i): out.append(int(s[i + 2:i + 4], 16)); i += 4
+        else: out += s[i].encode(); i += 1
+    return bytes(out)
+d = json.loads(open(sys.argv[1], "rb").read())
+assert eval(sys.argv[2]), sys.argv[2]
+PY
+}
+human_ok() {  # human_ok FILE DESCRIPTION: UTF-8, no control characters
+  if python3 -c 'import sys, unicodedata
+t = open(sys.argv[1], "rb").read().decode("utf-8")
+bad = [c for c in t if c not in "\n\t" and unicodedata.category(c) == "Cc"]
+assert not bad, bad' "$1" 2>/dev/null; then pass=$((pass + 1)); else
+    echo "FAIL: $2: raw bytes reached the terminal: $(od -c "$1" | head -5)"; fails=$((fails + 1)); fi
+}
+if command -v qemu-img >/dev/null; then
+  # B: a backing name with NUL, 0xff, ^A and ESC; a feature name with 0xff.
+  qemu-img create -q -f qcow2 -o lazy_refcounts=on -u -b /BBBBBBBBBBBB -F raw "$tmp/hb.qcow2" 1M
+  # S: a snapshot name with 0xff, ^A, NUL and ESC, at a path with 0xff ^A.
+  qemu-img create -q -f qcow2 "$tmp/hs.qcow2" 1M
+  qemu-img snapshot -c SSSSSSSS "$tmp/hs.qcow2"
+  # qemu-img 7.2 ends the file before the last entry's 8-byte padding, which
+  # qcow2ref refuses (Q2.SNAP.table_bounds): pad to a whole cluster.
+  truncate -s %65536 "$tmp/hs.qcow2"
+  python3 - "$tmp/hb.qcow2" "$tmp/hs.qcow2" <<'PY'
+import sys
+def patch(path, old, new):
+    d = open(path, "rb").read()
+    assert d.count(old) == 1 and len(old) == len(new), (path, old)
+    open(path, "wb").write(d.replace(old, new))
+patch(sys.argv[1], b"/BBBBBBBBBBBB", b"/B\x00\xff\x01\x1b[31mB\\B")
+patch(sys.argv[1], b"lazy refcounts", b"lazy\xff\x01\x1bref\xc3\xa9ts")
+patch(sys.argv[2], b"SSSSSSSS", b"S\xff\x01\x00\x1bS\\S")
+PY
+  odd="$tmp/"$'\xff\x01'"odd.qcow2"
+  cp "$tmp/hs.qcow2" "$odd"
+  expect_exit 0 "info --json, hostile backing and feature names" -- $q info --json "$tmp/hb.qcow2"
+  json_ok "$tmp/out" "info --json backing/feature names" \
+    'raw(d["backing-filename"]) == b"/B\x00\xff\x01\x1b[31mB\\B" and d["backing-filename-escaped"] and raw(d["qcow2ref"]["compatible-features"][0]["name"]) == b"lazy\xff\x01\x1bref\xc3\xa9ts"'
+  expect_exit 0 "info, hostile names" -- $q info "$tmp/hb.qcow2"
+  human_ok "$tmp/out" "info human output"
+  grep -qF 'backing file: /B\x00\xff\x01\x1b[31mB\\B' "$tmp/out" && pass=$((pass + 1)) ||
+    { echo "FAIL: info shows the backing name escaped: $(cat "$tmp/out")"; fails=$((fails + 1)); }
+  expect_exit 1 "read refuses the hostile absolute backing name" -- $q read "$tmp/hb.qcow2"
+  expect_stderr '^qcow2ref: QX\.BK\.path_policy: .*/B\\x00\\xff\\x01\\x1b\[31mB\\\\B.* \(at byte [0-9]+\)$' "a NUL in a name does not cut the error line"
+  human_ok "$tmp/err" "error line"
+  expect_exit 0 "info --json, hostile snapshot name and path" -- $q info --json "$odd"
+  json_ok "$tmp/out" "info --json snapshot name and path" \
+    'raw(d["snapshots"][0]["name"]) == b"S\xff\x01\x00\x1bS\\S" and d["snapshots"][0]["name-escaped"] and raw(d["filename"]).endswith(b"/\xff\x01odd.qcow2")'
+  expect_exit 0 "info, hostile snapshot name and path" -- $q info "$odd"
+  human_ok "$tmp/out" "info human output (snapshot, path)"
+  expect_exit 0 "check --json, hostile path" -- $q check --json "$odd"
+  json_ok "$tmp/out" "check --json" 'd["filename-escaped"] and d["corruptions"] == 0'
+  expect_exit 0 "check, hostile path" -- $q check "$odd"
+  human_ok "$tmp/out" "check human output"
+  expect_exit 0 "map --json, hostile path" -- $q map --json "$odd"
+  json_ok "$tmp/out" "map --json" 'len(d) >= 1'
+  expect_exit 0 "snapshot list, hostile snapshot name" -- $q snapshot list "$odd"
+  human_ok "$tmp/out" "snapshot list"
+  grep -qF 'S\xff\x01\x00\x1bS\\S' "$tmp/out" && pass=$((pass + 1)) ||
+    { echo "FAIL: snapshot list shows the name escaped: $(cat "$tmp/out")"; fails=$((fails + 1)); }
+  expect_exit 0 "layout --svg, hostile path" -- $q layout --svg "$tmp/odd.svg" "$odd"
+  python3 -c 'import sys, xml.etree.ElementTree as E
+r = E.parse(sys.argv[1]).getroot()
+t = [e.text for e in r.iter() if e.tag.endswith("title")][0]
+assert t.endswith("\\xff\\x01odd.qcow2"), t' "$tmp/odd.svg" 2>"$tmp/err" &&
+    pass=$((pass + 1)) || { echo "FAIL: layout SVG with a hostile path: $(cat "$tmp/err")"; fails=$((fails + 1)); }
+else
+  echo "SKIP: qemu-img not installed: hostile backing/feature/snapshot names not built"
+fi
+# A LUKS UUID with invalid UTF-8 and control characters.
+expect_exit 0 "create LUKS for the UUID" -- $q create "$tmp/hu.qcow2" --size 1M --encrypt luks --luks-iterations 1000 --secret-file "$tmp/k1"
+python3 - "$tmp/hu.qcow2" <<'PY'
+import sys
+d = bytearray(open(sys.argv[1], "rb").read())
+ext = int.from_bytes(d[100:104], "big")  # The extensions follow the header.
+off = None
+while off is None:
+    t = int.from_bytes(d[ext:ext + 4], "big"); n = int.from_bytes(d[ext + 4:ext + 8], "big")
+    if t == 0x0537BE77: off = int.from_bytes(d[ext + 8:ext + 16], "big")
+    assert t != 0, "no FDE extension"
+    ext += 8 + (n + 7) // 8 * 8
+d[off + 168:off + 172] = b"\xff\x01\x1b\x7f"
+open(sys.argv[1], "wb").write(bytes(d))
+PY
+expect_exit 0 "info --json, hostile LUKS UUID" -- $q info --json "$tmp/hu.qcow2"
+json_ok "$tmp/out" "info --json LUKS UUID" \
+  'raw(d["format-specific"]["data"]["encrypt"]["uuid"]).startswith(b"\xff\x01\x1b\x7f") and d["format-specific"]["data"]["encrypt"]["uuid-escaped"]'
+expect_exit 0 "info, hostile LUKS UUID" -- $q info "$tmp/hu.qcow2"
+human_ok "$tmp/out" "info human output (UUID)"
+expect_exit 0 "luks-dump, hostile LUKS UUID" -- $q luks-dump "$tmp/hu.qcow2"
+human_ok "$tmp/out" "luks-dump"
+expect_exit 0 "check --json, hostile LUKS UUID" -- $q check --json "$tmp/hu.qcow2"
+json_ok "$tmp/out" "check --json (UUID)"
+
+# --- A secret file must be a regular, readable file (QX.ENC.secret_file):
+# never an empty passphrase from a directory, never a hang on a FIFO.
+expect_exit 3 "a directory as the secret file" -- $q read --secret-file "$tmp" $luks
+expect_stderr '^qcow2ref: QX\.ENC\.secret_file: .*directory' "secret file directory message"
+expect_exit 3 "a directory as the new secret file" -- $q luks add-key "$tmp/k.qcow2" --secret-file "$tmp/k3" --new-secret-file "$tmp"
+expect_exit 3 "a missing secret file" -- $q read --secret-file "$tmp/no-such-secret" $luks
+expect_stderr '^qcow2ref: QX\.ENC\.secret_file: ' "missing secret file message"
+mkfifo "$tmp/fifo"
+expect_exit 3 "a FIFO as the secret file (no hang)" -- timeout 20 $q read --secret-file "$tmp/fifo" $luks
+expect_stderr '^qcow2ref: QX\.ENC\.secret_file: .*not a regular file' "secret file FIFO message"
+
+# --- Legacy AES has no key check (QX.ENC.aes.no_key_check): read says so on
+# stderr (exit 0); check warns (a warning: exit 0, still clean).
+expect_exit 0 "create AES" -- $q create "$tmp/aes.qcow2" --size 1M --encrypt aes --secret-file "$tmp/k1"
+expect_exit 0 "write AES" -- $q write "$tmp/aes.qcow2" --offset 0 --input "$tmp/data.bin" --secret-file "$tmp/k1"
+expect_exit 0 "read AES with the right key" -- $q read "$tmp/aes.qcow2" --length 200000 --secret-file "$tmp/k1"
+cmp -s "$tmp/out" "$tmp/data.bin" && pass=$((pass + 1)) || { echo "FAIL: AES data differs"; fails=$((fails + 1)); }
+expect_stderr '^qcow2ref: note: QX\.ENC\.aes\.no_key_check: .*could not be verified' "AES read note"
+expect_exit 0 "read AES with a wrong key (garbage, exit 0)" -- $q read "$tmp/aes.qcow2" --length 200000 --secret-file "$tmp/k2"
+cmp -s "$tmp/out" "$tmp/data.bin" && { echo "FAIL: a wrong AES key read the data"; fails=$((fails + 1)); }
+expect_stderr '^qcow2ref: note: QX\.ENC\.aes\.no_key_check: .*could not be verified' "AES wrong-key read note"
+for s in "--secret-file $tmp/k2" ""; do
+  expect_exit 0 "check AES ${s:-without a key}" -- $q check --json "$tmp/aes.qcow2" $s
+  json_ok "$tmp/out" "check AES warning ${s:-without a key}" \
+    'd["corruptions"] == 0 and d["warnings"] == 1 and any(f["clause"] == "QX.ENC.aes.no_key_check" and f["severity"] == "warning" for f in d["findings"])'
+done
+
+# --- A LUKS image without an active key slot says so (QX.LUKS.no_active_slot)
+# instead of blaming the passphrase, and check warns.
+expect_exit 0 "create LUKS" -- $q create "$tmp/k0.qcow2" --size 1M --encrypt luks --luks-iterations 1000 --secret-file "$tmp/k1"
+fde=$($q info --json "$tmp/k0.qcow2" | python3 -c 'import json,sys
+print([x for x in json.load(sys.stdin)["qcow2ref"]["extensions"] if x["name"].startswith("full disk")][0]["offset"])')
+printf '\x00\x00\xde\xad' | dd of="$tmp/k0.qcow2" bs=1 seek=$((fde + 208)) conv=notrunc status=none
+expect_exit 1 "read a LUKS image without an active slot" -- $q read "$tmp/k0.qcow2" --secret-file "$tmp/k1"
+expect_stderr "^qcow2ref: QX\.LUKS\.no_active_slot: no LUKS key slot is active.* \(at byte $((fde + 208))\)\$" "no active slot message"
+for s in "--secret-file $tmp/k1" ""; do
+  expect_exit 0 "check a LUKS image without an active slot ${s:-without a key}" -- $q check --json "$tmp/k0.qcow2" $s
+  json_ok "$tmp/out" "no active slot warning ${s:-without a key}" \
+    'd["corruptions"] == 0 and any(f["clause"] == "QX.LUKS.no_active_slot" and f["severity"] == "warning" for f in d["findings"])'
+done
 
 echo "cli_test: ${pass} passed, ${fails} failed"
 [ "$fails" = 0 ]

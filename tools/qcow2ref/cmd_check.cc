@@ -8,8 +8,10 @@
 #include "reference/check/rebuild.h"
 #include "reference/check/repair.h"
 #include "reference/io/byte_store.h"
+#include "reference/status/text_escape.h"
 #include "tools/qcow2ref/cli.h"
 #include "tools/qcow2ref/commands.h"
+#include "tools/qcow2ref/json_text.h"
 
 namespace qcow2ref::cli {
 namespace {
@@ -92,11 +94,14 @@ int RunCheck(int argc, char** argv) {
   if (args->Has("--json")) {
     auto j = ReportJson(path, report);
     if (!repair_note.empty()) j["repair"] = repair_note;
-    std::cout << j.dump(4) << "\n";
+    // SPEC(QX.CLI.json_bytes): messages may quote names from the image.
+    std::cout << DumpJson(j, 4) << "\n";
   } else {
     for (const Finding& f : report.findings) {
-      std::printf("%s: %s: %s", SeverityName(f.severity), f.clause.c_str(),
-                  f.message.c_str());
+      // SPEC(QX.CLI.control_escape)
+      std::printf("%s: %s: %s", SeverityName(f.severity),
+                  EscapeForTerminal(f.clause).c_str(),
+                  EscapeForTerminal(f.message).c_str());
       if (f.offset) {
         std::printf(" (at byte %llu)",
                     static_cast<unsigned long long>(*f.offset));

@@ -5,8 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include "reference/image/image.h"
+#include "reference/status/text_escape.h"
 #include "tools/qcow2ref/cli.h"
 #include "tools/qcow2ref/commands.h"
+#include "tools/qcow2ref/json_text.h"
 #include "tools/qcow2ref/open_image.h"
 
 namespace qcow2ref::cli {
@@ -187,39 +189,42 @@ ordered_json InfoJson(const std::string& path, const Image& img) {
   return j;
 }
 
+// A string as raw bytes made printable; anything else as (ASCII) JSON.
+std::string Text(const ordered_json& v) {
+  // SPEC(QX.CLI.control_escape)
+  if (v.is_string()) return EscapeForTerminal(v.get_ref<const std::string&>());
+  return DumpJson(v, -1, true);
+}
+
 void PrintHuman(const ordered_json& j) {
-  std::cout << "image: " << j["filename"].get<std::string>() << "\n"
+  std::cout << "image: " << Text(j["filename"]) << "\n"
             << "file format: qcow2\n"
             << "virtual size: " << j["virtual-size"] << " bytes\n"
             << "disk size: " << j["actual-size"] << " bytes\n"
             << "cluster_size: " << j["cluster-size"] << "\n";
   if (j.contains("backing-filename")) {
-    std::cout << "backing file: " << j["backing-filename"].get<std::string>()
-              << "\n";
+    std::cout << "backing file: " << Text(j["backing-filename"]) << "\n";
     if (j.contains("backing-filename-format")) {
-      std::cout << "backing file format: "
-                << j["backing-filename-format"].get<std::string>() << "\n";
+      std::cout << "backing file format: " << Text(j["backing-filename-format"])
+                << "\n";
     }
   }
   const ordered_json& d = j["format-specific"]["data"];
   std::cout << "Format specific information:\n";
   for (auto it = d.begin(); it != d.end(); ++it) {
-    std::cout << "    " << it.key() << ": "
-              << (it->is_string() ? it->get<std::string>() : it->dump())
-              << "\n";
+    std::cout << "    " << it.key() << ": " << Text(*it) << "\n";
   }
   if (j.contains("snapshots")) {
     std::cout << "Snapshot list:\nID  TAG  VM-STATE-SIZE  DATE-SEC\n";
     for (const auto& s : j["snapshots"]) {
-      std::cout << s["id"].get<std::string>() << "  "
-                << s["name"].get<std::string>() << "  " << s["vm-state-size"]
-                << "  " << s["date-sec"] << "\n";
+      std::cout << Text(s["id"]) << "  " << Text(s["name"]) << "  "
+                << s["vm-state-size"] << "  " << s["date-sec"] << "\n";
     }
   }
   const ordered_json& q = j["qcow2ref"];
   std::cout << "Header:\n";
   for (auto it = q.begin(); it != q.end(); ++it) {
-    std::cout << "    " << it.key() << ": " << it->dump() << "\n";
+    std::cout << "    " << it.key() << ": " << DumpJson(*it, -1, true) << "\n";
   }
 }
 
@@ -231,7 +236,8 @@ int RunInfo(int argc, char** argv) {
   if (!cmd) return rc;
   const ordered_json j = InfoJson(cmd->path, *cmd->opened.image);
   if (cmd->json) {
-    std::cout << j.dump(4) << "\n";
+    // SPEC(QX.CLI.json_bytes): names from the image are bytes.
+    std::cout << DumpJson(j, 4) << "\n";
   } else {
     PrintHuman(j);
   }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "reference/image/image.h"
+#include "reference/status/text_escape.h"
 #include "tools/qcow2ref/cli.h"
 #include "tools/qcow2ref/commands.h"
 #include "tools/qcow2ref/open_image.h"
@@ -40,12 +41,15 @@ int RunLuksDump(int argc, char** argv) {
                   std::to_string(img->image->header().crypt_method) + ")"});
   }
   const LuksHeader& h = *luks;
+  // SPEC(QX.CLI.control_escape): header strings and the path are bytes.
   std::printf("LUKS header information for %s\n\n",
-              args->positional[0].c_str());
+              EscapeForTerminal(args->positional[0]).c_str());
   std::printf("Version:       \t%u\n", h.version);
-  std::printf("Cipher name:   \t%s\n", h.cipher_name.c_str());
-  std::printf("Cipher mode:   \t%s\n", h.cipher_mode.c_str());
-  std::printf("Hash spec:     \t%s\n", h.hash_spec.c_str());
+  std::printf("Cipher name:   \t%s\n",
+              EscapeForTerminal(h.cipher_name).c_str());
+  std::printf("Cipher mode:   \t%s\n",
+              EscapeForTerminal(h.cipher_mode).c_str());
+  std::printf("Hash spec:     \t%s\n", EscapeForTerminal(h.hash_spec).c_str());
   std::printf("Payload offset:\t%u\n", h.payload_offset);
   std::printf("MK bits:       \t%u\n", h.key_bytes * 8);
   std::printf("MK digest:     \t%s\n",
@@ -55,7 +59,7 @@ int RunLuksDump(int argc, char** argv) {
                        "               \t")
                   .c_str());
   std::printf("MK iterations: \t%u\n", h.mk_digest_iter);
-  std::printf("UUID:          \t%s\n\n", h.uuid.c_str());
+  std::printf("UUID:          \t%s\n\n", EscapeForTerminal(h.uuid).c_str());
   for (int i = 0; i < kLuksSlots; ++i) {
     const LuksKeySlot& k = h.slots[i];
     if (!k.enabled()) {

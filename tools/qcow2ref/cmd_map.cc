@@ -7,6 +7,7 @@
 #include "reference/image/image.h"
 #include "tools/qcow2ref/cli.h"
 #include "tools/qcow2ref/commands.h"
+#include "tools/qcow2ref/json_text.h"
 #include "tools/qcow2ref/open_image.h"
 
 namespace qcow2ref::cli {
@@ -38,7 +39,7 @@ int RunMap(int argc, char** argv) {
       j["data"] = m.data;
       if (m.compressed) j["compressed"] = true;
       if (m.offset) j["offset"] = *m.offset;
-      std::cout << (first ? "" : ",\n") << j.dump();
+      std::cout << (first ? "" : ",\n") << DumpJson(j);
       first = false;
     }
     std::cout << "]\n";

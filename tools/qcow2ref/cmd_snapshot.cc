@@ -1,6 +1,7 @@
 // qcow2ref snapshot create|delete|apply|list: internal snapshots.
 #include <cstdio>
 
+#include "reference/status/text_escape.h"
 #include "tools/qcow2ref/cli.h"
 #include "tools/qcow2ref/commands.h"
 #include "tools/qcow2ref/writer_args.h"
@@ -36,8 +37,9 @@ int RunSnapshot(int argc, char** argv) {
   if (list) {
     std::printf("%-6s %-24s %12s %12s\n", "ID", "TAG", "DATE-SEC", "DISK-SIZE");
     for (const Snapshot& s : (*writer)->snapshots()) {
-      std::printf("%-6s %-24s %12u %12llu\n", s.id.c_str(), s.name.c_str(),
-                  s.date_sec,
+      // SPEC(QX.CLI.control_escape): ids and names are bytes.
+      std::printf("%-6s %-24s %12u %12llu\n", EscapeForTerminal(s.id).c_str(),
+                  EscapeForTerminal(s.name).c_str(), s.date_sec,
                   static_cast<unsigned long long>(s.disk_size.value_or(0)));
     }
   }

@@ -5,6 +5,7 @@
 
 #include "tools/qcow2ref/cli.h"
 #include "tools/qcow2ref/commands.h"
+#include "tools/qcow2ref/last_resort.h"
 
 namespace {
 
@@ -40,9 +41,7 @@ constexpr const char* kUsage =
     "exit codes: 0 ok, 1 image rejected (check: findings), 2 unsupported\n"
     "feature, 3 usage\n";
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Dispatch(int argc, char** argv) {
   using namespace qcow2ref::cli;
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 ||
       std::strcmp(argv[1], "help") == 0) {
@@ -65,4 +64,10 @@ int main(int argc, char** argv) {
   if (command == "layout") return RunLayout(argc, argv);
   std::fputs(kUsage, stderr);
   return UsageFailure("unknown command '" + command + "'");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return qcow2ref::cli::RunGuarded(Dispatch, argc, argv);
 }
