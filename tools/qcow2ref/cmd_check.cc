@@ -6,6 +6,7 @@
 
 #include "reference/check/checker.h"
 #include "reference/check/repair.h"
+#include "reference/image/references.h"
 #include "tools/qcow2ref/cli.h"
 #include "tools/qcow2ref/commands.h"
 
@@ -46,6 +47,7 @@ Result<CheckResult> RunChecker(const std::string& path, const Args& args) {
   QCOW2REF_ASSIGN_OR_RETURN(auto file, FileSource::Open(path));
   CheckOptions options;
   if (secret) options.secret = &*secret;
+  options.directory = DirectoryOf(path);
   return CheckImage(std::move(file), options);
 }
 
