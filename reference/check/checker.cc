@@ -12,6 +12,7 @@
 #include "reference/format/refcount.h"
 #include "reference/image/image.h"
 #include "reference/io/byte_store.h"
+#include "reference/io/referenced_file.h"
 #include "reference/status/checked_math.h"
 
 namespace qcow2ref {
@@ -50,6 +51,7 @@ class Checker {
                  const char* what, std::vector<uint8_t>* out);
 
   void CheckHeader();
+  void CheckDataFileIdentity();
   void CheckL1Table(uint64_t offset, uint32_t entries, bool active,
                     uint64_t multiplicity);
   void CheckL2Table(uint64_t offset, uint64_t multiplicity, bool active);
@@ -147,7 +149,26 @@ void Checker::CheckHeader() {
     Corrupt("Q2.SNAP.not_with_xdf", 60,
             "an image with an external data file has internal snapshots");
   }
+  CheckDataFileIdentity();
   Use(0, g_.cluster_size, Owner::kHeader);
+}
+
+void Checker::CheckDataFileIdentity() {
+  const auto& name = img_.extensions().data_file;
+  const auto self = file_.Identity();
+  if (!h_.has_data_file() || !name || !self || options_.directory.empty()) {
+    return;
+  }
+  ReferenceRequest request;
+  request.directory = options_.directory;
+  request.name = *name;
+  // SPEC(QX.BK.same_file): stat, never open: check reads no named file.
+  if (IdentityOfPath(ReferencedPath(request)) == self) {
+    Corrupt("QX.BK.same_file", std::nullopt,
+            "the external data file name '" + *name +
+                "' names the image itself: guest writes would overwrite its "
+                "metadata");
+  }
 }
 
 void Checker::CheckL1Table(uint64_t offset, uint32_t entries, bool active,

@@ -6,6 +6,7 @@
 #define QCOW2REF_REFERENCE_CHECK_CHECKER_H_
 
 #include <memory>
+#include <string>
 
 #include "reference/check/cluster_usage.h"
 #include "reference/check/findings.h"
@@ -20,6 +21,10 @@ struct CheckOptions {
   const SecretBytes* secret = nullptr;
   // Decompress every compressed cluster (Q2.CMP.exact_cluster).
   bool decompress = true;
+  // The image's directory: when set, the external data file's name is
+  // resolved there and stat'ed (never opened) to see whether it is the image
+  // itself (QX.BK.same_file).
+  std::string directory;
 };
 
 struct CheckResult {

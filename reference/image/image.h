@@ -58,9 +58,11 @@ struct Extent {
 
 class Image;
 
-// Shared by every image of one chain: loop detection and the memory budget.
+// Shared by every image of one chain: loop and same-file detection, and the
+// memory budget.
 struct ChainState {
-  std::set<std::pair<uint64_t, uint64_t>> open_files;  // (dev, inode)
+  std::set<FileId> images;      // Every image file of the chain.
+  std::set<FileId> data_files;  // Every external data file opened.
   uint64_t metadata_bytes = 0;
 };
 
@@ -104,6 +106,9 @@ class Image {
   uint64_t backing_size() const;
   // The external data file, if opened.
   const ByteSource* data_file() const { return data_file_.get(); }
+  // Every host file of the chain opened so far (images and data files): what
+  // an output of the same command must not be (QX.CLI.output_not_input).
+  std::set<FileId> chain_files() const;
 
   // The LUKS header of a crypt_method 2 image.
   const std::optional<LuksHeader>& luks() const { return luks_; }

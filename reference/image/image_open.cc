@@ -21,15 +21,24 @@ Result<std::unique_ptr<Image>> Image::Open(const std::string& path,
                                            const OpenOptions& options) {
   QCOW2REF_ASSIGN_OR_RETURN(auto file, FileSource::Open(path));
   auto chain = std::make_shared<ChainState>();
-  QCOW2REF_RETURN_IF_ERROR(RegisterInChain(chain.get(), path, 0));
+  QCOW2REF_RETURN_IF_ERROR(RegisterImage(chain.get(), *file, 0));
   return OpenInChain(std::move(file), options, DirectoryOf(path), chain, 0);
 }
 
 Result<std::unique_ptr<Image>> Image::OpenSource(
     std::unique_ptr<ByteSource> source, const OpenOptions& options,
     const std::string& directory) {
-  return OpenInChain(std::move(source), options, directory,
-                     std::make_shared<ChainState>(), 0);
+  auto chain = std::make_shared<ChainState>();
+  // A file store the writer holds has an identity too: its data file and
+  // backing files must not be the image itself.
+  QCOW2REF_RETURN_IF_ERROR(RegisterImage(chain.get(), *source, 0));
+  return OpenInChain(std::move(source), options, directory, chain, 0);
+}
+
+std::set<FileId> Image::chain_files() const {
+  std::set<FileId> files = chain_->images;
+  files.insert(chain_->data_files.begin(), chain_->data_files.end());
+  return files;
 }
 
 Result<std::unique_ptr<Image>> Image::OpenInChain(
@@ -226,6 +235,7 @@ Status Image::OpenReferences(int depth) {
         data_file_,
         OpenReferencedFile(directory_, *extensions_.data_file,
                            options_.allow_any_path, "external data file", 0));
+    QCOW2REF_RETURN_IF_ERROR(RegisterDataFile(chain_.get(), *data_file_, 0));
   }
   if (!backing_name_) return OkStatus();
   const uint64_t at = header_.backing_file_offset;
@@ -240,7 +250,7 @@ Status Image::OpenReferences(int depth) {
       OpenReferencedFile(directory_, *backing_name_, options_.allow_any_path,
                          "backing file", at));
   const std::string path = file->Name();
-  QCOW2REF_RETURN_IF_ERROR(RegisterInChain(chain_.get(), path, at));
+  QCOW2REF_RETURN_IF_ERROR(RegisterImage(chain_.get(), *file, at));
   // SPEC(Q2.BK.format)
   std::string format;
   if (extensions_.backing_format) {

@@ -7,10 +7,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "reference/io/descriptor.h"
+#include "reference/io/file_id.h"
 #include "reference/status/status.h"
 
 namespace qcow2ref {
@@ -31,6 +34,9 @@ class ByteSource {
 
   // A human-readable name for messages (a path, or "<memory>").
   virtual std::string Name() const = 0;
+
+  // The host file's device and inode; nullopt for memory.
+  virtual std::optional<FileId> Identity() const { return std::nullopt; }
 };
 
 // An owned in-memory buffer.
@@ -50,7 +56,11 @@ class MemorySource : public ByteSource {
 // A read-only host file (opened with O_RDONLY; size taken at open).
 class FileSource : public ByteSource {
  public:
+  // A path the user gave: a regular file or a block device.
   static Result<std::unique_ptr<FileSource>> Open(const std::string& path);
+  // A descriptor already judged by AdoptDescriptor (takes ownership).
+  static std::unique_ptr<FileSource> Adopt(const OpenedFd& fd,
+                                           std::string path);
   ~FileSource() override;
   FileSource(const FileSource&) = delete;
   FileSource& operator=(const FileSource&) = delete;
@@ -58,6 +68,7 @@ class FileSource : public ByteSource {
   uint64_t Size() const override { return size_; }
   Status ReadAt(uint64_t offset, uint8_t* out, size_t length) const override;
   std::string Name() const override { return path_; }
+  std::optional<FileId> Identity() const override { return id_; }
   // The first run of data at or after `from`: [start, end), both at most
   // Size(); (Size(), Size()) when only holes follow. Found with
   // SEEK_DATA/SEEK_HOLE; where the file system has neither, everything is
@@ -65,10 +76,11 @@ class FileSource : public ByteSource {
   Result<std::pair<uint64_t, uint64_t>> NextData(uint64_t from) const;
 
  private:
-  FileSource(int fd, uint64_t size, std::string path)
-      : fd_(fd), size_(size), path_(std::move(path)) {}
+  FileSource(const OpenedFd& fd, std::string path)
+      : fd_(fd.fd), size_(fd.size), id_(fd.id), path_(std::move(path)) {}
   int fd_;
   uint64_t size_;
+  FileId id_;
   std::string path_;
 };
 

@@ -1,7 +1,6 @@
 #include "reference/io/byte_store.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,11 +29,11 @@ Status MemoryStore::WriteAt(uint64_t offset, const uint8_t* data,
   return OkStatus();
 }
 
-Result<std::unique_ptr<FileStore>> FileStore::Open(const std::string& path,
-                                                   bool create,
-                                                   bool overwrite) {
-  // Non-blocking and without O_TRUNC at first: a FIFO or a device cannot
-  // hang the open, and nothing is truncated before the type is judged.
+Result<std::unique_ptr<FileStore>> FileStore::Open(
+    const std::string& path, bool create, bool overwrite,
+    const std::set<FileId>* must_not_be) {
+  // Non-blocking and without O_TRUNC: a FIFO or a device cannot hang the
+  // open, and nothing is truncated before the file was judged.
   int flags = O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
   if (create) flags |= O_CREAT | (overwrite ? 0 : O_EXCL);
   const int fd = ::open(path.c_str(), flags, 0644);
@@ -44,30 +43,25 @@ Result<std::unique_ptr<FileStore>> FileStore::Open(const std::string& path,
     }
     return IoError("cannot open " + path + ": " + std::strerror(errno));
   }
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    return IoError("cannot stat " + path);
-  }
-  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-    ::close(fd);
-    return IoError(path + " is not a regular file");
-  }
-  const int fl = ::fcntl(fd, F_GETFL);
-  if (fl < 0 || ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
-    ::close(fd);
-    return IoError("cannot use " + path);
-  }
-  if (create && overwrite && S_ISREG(st.st_mode) && st.st_size != 0) {
-    if (::ftruncate(fd, 0) != 0) {
+  AdoptRules rules;
+  rules.must_not_be = must_not_be;
+  QCOW2REF_ASSIGN_OR_RETURN(OpenedFd opened, AdoptDescriptor(fd, path, rules));
+  return Adopt(opened, path, create && overwrite);
+}
+
+Result<std::unique_ptr<FileStore>> FileStore::Adopt(const OpenedFd& fd,
+                                                    std::string path,
+                                                    bool truncate) {
+  OpenedFd kept = fd;
+  if (truncate && fd.regular && fd.size != 0) {
+    if (::ftruncate(fd.fd, 0) != 0) {
       const int err = errno;
-      ::close(fd);
+      ::close(fd.fd);
       return IoError("cannot truncate " + path + ": " + std::strerror(err));
     }
-    st.st_size = 0;
+    kept.size = 0;
   }
-  return std::unique_ptr<FileStore>(
-      new FileStore(fd, static_cast<uint64_t>(st.st_size), path));
+  return std::unique_ptr<FileStore>(new FileStore(kept, std::move(path)));
 }
 
 FileStore::~FileStore() { ::close(fd_); }

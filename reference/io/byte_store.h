@@ -4,6 +4,7 @@
 #define QCOW2REF_REFERENCE_IO_BYTE_STORE_H_
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,9 +40,16 @@ class MemoryStore : public ByteStore {
 class FileStore : public ByteStore {
  public:
   // Opens an existing file read-write, or creates it (`create`: fails if it
-  // exists unless `overwrite`).
-  static Result<std::unique_ptr<FileStore>> Open(const std::string& path,
-                                                 bool create, bool overwrite);
+  // exists unless `overwrite`). A file whose identity is in `must_not_be`
+  // is refused (QX.CLI.output_not_input) before it is truncated.
+  static Result<std::unique_ptr<FileStore>> Open(
+      const std::string& path, bool create, bool overwrite,
+      const std::set<FileId>* must_not_be = nullptr);
+  // A descriptor already judged by AdoptDescriptor (takes ownership);
+  // `truncate` empties a regular file first.
+  static Result<std::unique_ptr<FileStore>> Adopt(const OpenedFd& fd,
+                                                  std::string path,
+                                                  bool truncate);
   ~FileStore() override;
   FileStore(const FileStore&) = delete;
   FileStore& operator=(const FileStore&) = delete;
@@ -49,14 +57,16 @@ class FileStore : public ByteStore {
   uint64_t Size() const override { return size_; }
   Status ReadAt(uint64_t offset, uint8_t* out, size_t length) const override;
   std::string Name() const override { return path_; }
+  std::optional<FileId> Identity() const override { return id_; }
   Status WriteAt(uint64_t offset, const uint8_t* data, size_t length) override;
   Status Flush() override;
 
  private:
-  FileStore(int fd, uint64_t size, std::string path)
-      : fd_(fd), size_(size), path_(std::move(path)) {}
+  FileStore(const OpenedFd& fd, std::string path)
+      : fd_(fd.fd), size_(fd.size), id_(fd.id), path_(std::move(path)) {}
   int fd_;
   uint64_t size_;
+  FileId id_;
   std::string path_;
 };
 
@@ -70,6 +80,7 @@ class BorrowedSource : public ByteSource {
     return inner_->ReadAt(offset, out, length);
   }
   std::string Name() const override { return inner_->Name(); }
+  std::optional<FileId> Identity() const override { return inner_->Identity(); }
 
  private:
   const ByteSource* inner_;

@@ -1,5 +1,4 @@
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,33 +12,19 @@ namespace qcow2ref {
 
 Result<std::unique_ptr<FileSource>> FileSource::Open(const std::string& path) {
   // Non-blocking, so that a FIFO or a device cannot hang the open; the
-  // type is judged before any read and the flag dropped for regular files.
+  // type is judged before any read and the flag dropped.
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     return IoError("cannot open " + path + ": " + std::strerror(errno));
   }
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return IoError("cannot stat " + path + ": " + std::strerror(err));
-  }
-  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-    ::close(fd);
-    return IoError(path + " is not a regular file");
-  }
-  const int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
-    int err = errno;
-    ::close(fd);
-    return IoError("cannot use " + path + ": " + std::strerror(err));
-  }
-  uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (S_ISBLK(st.st_mode)) {
-    off_t end = ::lseek(fd, 0, SEEK_END);
-    size = end < 0 ? 0 : static_cast<uint64_t>(end);
-  }
-  return std::unique_ptr<FileSource>(new FileSource(fd, size, path));
+  QCOW2REF_ASSIGN_OR_RETURN(OpenedFd opened,
+                            AdoptDescriptor(fd, path, AdoptRules()));
+  return Adopt(opened, path);
+}
+
+std::unique_ptr<FileSource> FileSource::Adopt(const OpenedFd& fd,
+                                              std::string path) {
+  return std::unique_ptr<FileSource>(new FileSource(fd, std::move(path)));
 }
 
 FileSource::~FileSource() { ::close(fd_); }

@@ -80,6 +80,16 @@ Status ImageWriter::Load(WriterOptions options) {
     if (!options.data_file) {
       return UsageError("the image has an external data file: open it too");
     }
+    // SPEC(QX.BK.same_file): the reader judged the data file it opened
+    // (not an image of the chain); the caller's read-write one must be that
+    // same file.
+    const ByteSource* judged = image_->data_file();
+    const auto id = options.data_file->Identity();
+    if (id && (judged == nullptr || judged->Identity() != id)) {
+      return Rejected("QX.BK.same_file", std::nullopt,
+                      "the external data file opened for writing is not the "
+                      "one the image names (it changed while opening)");
+    }
     data_file_ = std::move(options.data_file);
   }
   l1_.assign(header_.l1_size, 0);

@@ -16,6 +16,10 @@ set -uo pipefail
 q=tools/qcow2ref/qcow2ref
 v=vectors/images
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
+# Runfiles are symlinks out of their directory, which referenced files may
+# not be (QX.BK.resolve_beneath): backing chains are read from a copy.
+bk=$tmp/bk
+cp -rL $v/bk "$bk"
 fails=0
 pass=0
 
@@ -75,31 +79,31 @@ expect_exit 1 "missing file" -- $q info "$tmp/does-not-exist.qcow2"
 expect_stderr '^qcow2ref: .*cannot open' "missing file message"
 
 # Untrusted references: info/map never open the backing file.
-expect_exit 0 "info does not follow an absolute backing path" -- $q info $v/bk/i_bk_absolute_path.qcow2
-expect_exit 0 "map does not follow an absolute backing path" -- $q map --json $v/bk/i_bk_absolute_path.qcow2
-expect_exit 1 "read refuses an absolute backing path" -- $q read $v/bk/i_bk_absolute_path.qcow2
+expect_exit 0 "info does not follow an absolute backing path" -- $q info $bk/i_bk_absolute_path.qcow2
+expect_exit 0 "map does not follow an absolute backing path" -- $q map --json $bk/i_bk_absolute_path.qcow2
+expect_exit 1 "read refuses an absolute backing path" -- $q read $bk/i_bk_absolute_path.qcow2
 expect_stderr '^qcow2ref: QX\.BK\.path_policy: ' "path policy message"
-expect_exit 0 "info on a backing loop" -- $q info $v/bk/n_bk_self_loop.qcow2
-expect_exit 1 "read refuses a backing loop" -- $q read $v/bk/n_bk_self_loop.qcow2
+expect_exit 0 "info on a backing loop" -- $q info $bk/n_bk_self_loop.qcow2
+expect_exit 1 "read refuses a backing loop" -- $q read $bk/n_bk_self_loop.qcow2
 expect_stderr '^qcow2ref: QX\.BK\.loop: ' "loop message"
 
 # map without following: the chain's top layer only (depth 0 everywhere).
-expect_exit 0 "map top layer only" -- $q map --json $v/bk/y_bk_chain3.qcow2
+expect_exit 0 "map top layer only" -- $q map --json $bk/y_bk_chain3.qcow2
 python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert all(e["depth"]==0 for e in m), m' "$tmp/out" ||
   { echo "FAIL: map without --follow-references left the top layer"; fails=$((fails + 1)); }
-expect_exit 0 "map follows with the flag" -- $q map --json --follow-references $v/bk/y_bk_chain3.qcow2
+expect_exit 0 "map follows with the flag" -- $q map --json --follow-references $bk/y_bk_chain3.qcow2
 python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert max(e["depth"] for e in m)==2, m' "$tmp/out" ||
   { echo "FAIL: map --follow-references did not reach depth 2"; fails=$((fails + 1)); }
 
 # read: whole disk, --output, and a slice, against qemu-img's sha256.
 want=$(sha_of vectors/qcow2_bk_test.json y_bk_chain3)
-got=$($q read $v/bk/y_bk_chain3.qcow2 | sha256sum | cut -d' ' -f1)
+got=$($q read $bk/y_bk_chain3.qcow2 | sha256sum | cut -d' ' -f1)
 [ "$got" = "$want" ] && pass=$((pass + 1)) || { echo "FAIL: read sha $got != $want"; fails=$((fails + 1)); }
-expect_exit 0 "read --output" -- $q read --output "$tmp/disk.raw" $v/bk/y_bk_chain3.qcow2
+expect_exit 0 "read --output" -- $q read --output "$tmp/disk.raw" $bk/y_bk_chain3.qcow2
 got=$(sha256sum <"$tmp/disk.raw" | cut -d' ' -f1)
 [ "$got" = "$want" ] && pass=$((pass + 1)) || { echo "FAIL: read --output sha"; fails=$((fails + 1)); }
 size=$(stat -c %s "$tmp/disk.raw")
-expect_exit 0 "read slice" -- $q read --offset 65536 --length 4096 $v/bk/y_bk_chain3.qcow2
+expect_exit 0 "read slice" -- $q read --offset 65536 --length 4096 $bk/y_bk_chain3.qcow2
 cmp -s "$tmp/out" <(tail -c +65537 "$tmp/disk.raw" | head -c 4096) && pass=$((pass + 1)) ||
   { echo "FAIL: slice differs from the whole-disk bytes"; fails=$((fails + 1)); }
 [ "$size" -gt 0 ] || { echo "FAIL: empty disk"; fails=$((fails + 1)); }

@@ -7,6 +7,7 @@
 #include "reference/check/checker.h"
 #include "reference/check/rebuild.h"
 #include "reference/check/repair.h"
+#include "reference/image/references.h"
 #include "reference/io/byte_store.h"
 #include "reference/status/text_escape.h"
 #include "tools/qcow2ref/cli.h"
@@ -50,6 +51,7 @@ Result<CheckResult> RunChecker(const std::string& path, const Args& args) {
   QCOW2REF_ASSIGN_OR_RETURN(auto file, FileSource::Open(path));
   CheckOptions options;
   if (secret) options.secret = &*secret;
+  options.directory = DirectoryOf(path);
   return CheckImage(std::move(file), options);
 }
 

@@ -59,9 +59,13 @@ int RunConvert(int argc, char** argv) {
   }
   auto secret = LoadSecret(*args);
   if (!secret.ok()) return ReportError(secret.error());
+  // SPEC(QX.CLI.output_not_input): the source, its chain and data files.
+  std::set<FileId> inputs = {*(*raw)->Identity()};
+  if (is_qcow2) inputs = source.image->chain_files();
+  inputs.insert(*(*raw)->Identity());
   auto writer =
       CreateImage(dst, *opts, secret->has_value() ? &**secret : nullptr,
-                  args->Has("--force"));
+                  args->Has("--force"), inputs);
   if (!writer.ok()) return ReportError(writer.error());
   const bool progress = args->Has("--progress") && isatty(2);
   CopySource from = RawCopySource(**raw);

@@ -29,8 +29,10 @@ int RunCreate(int argc, char** argv) {
     from = std::move(src).value();
   }
   const SecretBytes* s = secret->has_value() ? &**secret : nullptr;
+  std::set<FileId> inputs;
+  if (from) inputs.insert(*from->Identity());
   auto writer =
-      CreateImage(args->positional[0], *opts, s, args->Has("--force"));
+      CreateImage(args->positional[0], *opts, s, args->Has("--force"), inputs);
   if (!writer.ok()) return ReportError(writer.error());
   if (from) {
     Status st = CopyInto(writer->get(), RawCopySource(*from), false, false);

@@ -9,6 +9,7 @@
 #include "tools/qcow2ref/cli.h"
 #include "tools/qcow2ref/commands.h"
 #include "tools/qcow2ref/open_image.h"
+#include "tools/qcow2ref/output_file.h"
 
 namespace qcow2ref::cli {
 namespace {
@@ -64,11 +65,9 @@ int RunRead(int argc, char** argv) {
   }
   FILE* out = stdout;
   if (auto path = args->Get("--output")) {
-    out = std::fopen(path->c_str(), "wb");
-    if (out == nullptr) {
-      return ReportError(
-          IoError("cannot create " + *path + ": " + std::strerror(errno)));
-    }
+    auto opened = OpenOutputFile(*path, image.chain_files());
+    if (!opened.ok()) return ReportError(opened.error());
+    out = *opened;
   }
   // Two buffers: chunk k is read and decrypted while chunk k-1 is written
   // out on another thread.

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "reference/image/references.h"
+#include "reference/io/referenced_file.h"
 
 namespace qcow2ref::cli {
 
@@ -114,10 +115,31 @@ Result<CreateOptions> ParseCreateOptions(const Args& args) {
   return o;
 }
 
-Result<std::unique_ptr<ImageWriter>> CreateImage(const std::string& path,
-                                                 const CreateOptions& options,
-                                                 const SecretBytes* secret,
-                                                 bool force) {
+namespace {
+
+// The files the new image will read: its backing file and, for a qcow2
+// backing file, the chain behind it (as far as it opens).
+void AddBackingChain(const std::string& directory, const std::string& name,
+                     std::set<FileId>* files) {
+  ReferenceRequest request;
+  request.directory = directory;
+  request.name = name;
+  const std::string path = ReferencedPath(request);
+  if (auto id = IdentityOfPath(path)) files->insert(*id);
+  OpenOptions follow;
+  follow.follow_references = true;
+  auto chain = Image::Open(path, follow);
+  if (chain.ok()) {
+    const std::set<FileId> more = (*chain)->chain_files();
+    files->insert(more.begin(), more.end());
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ImageWriter>> CreateImage(
+    const std::string& path, const CreateOptions& options,
+    const SecretBytes* secret, bool force, const std::set<FileId>& inputs) {
   QCOW2REF_RETURN_IF_ERROR(ValidateCreateOptions(options));
   if (options.encryption != Encryption::kNone && secret == nullptr) {
     return Error{ErrorKind::kUsage, "Q2.ENC.payload", std::nullopt,
@@ -126,15 +148,35 @@ Result<std::unique_ptr<ImageWriter>> CreateImage(const std::string& path,
   WriterOptions wo;
   wo.secret = secret;
   wo.directory = DirectoryOf(path);
-  if (!options.data_file.empty()) {
-    const std::string data_path = options.data_file[0] == '/'
-                                      ? options.data_file
-                                      : wo.directory + "/" + options.data_file;
-    // An existing data file is never clobbered without --force (R06).
-    QCOW2REF_ASSIGN_OR_RETURN(wo.data_file,
-                              FileStore::Open(data_path, true, force));
+  // SPEC(QX.CLI.output_not_input): every file this command reads (and the
+  // image's backing chain) is known before any output is opened; each
+  // output is judged by identity before it is truncated.
+  std::set<FileId> keep = inputs;
+  if (!options.backing_file.empty()) {
+    AddBackingChain(wo.directory, options.backing_file, &keep);
   }
-  QCOW2REF_ASSIGN_OR_RETURN(auto store, FileStore::Open(path, true, force));
+  ReferenceRequest data;
+  data.directory = wo.directory;
+  data.name = options.data_file;
+  data.what = "external data file";
+  if (!options.data_file.empty()) {
+    // The two outputs must differ too.
+    const auto target = IdentityOfPath(path);
+    if (target && IdentityOfPath(ReferencedPath(data)) == target) {
+      return Error{ErrorKind::kUsage, "QX.CLI.output_not_input", std::nullopt,
+                   "the external data file " + options.data_file +
+                       " is the image " + path + " itself"};
+    }
+  }
+  if (!options.data_file.empty()) {
+    // An existing data file is never clobbered without --force (R06); it is
+    // resolved beneath the image's directory like every referenced file.
+    QCOW2REF_ASSIGN_OR_RETURN(wo.data_file,
+                              OpenReferencedStore(data, true, force, &keep));
+    keep.insert(*wo.data_file->Identity());
+  }
+  QCOW2REF_ASSIGN_OR_RETURN(auto store,
+                            FileStore::Open(path, true, force, &keep));
   return ImageWriter::Create(std::move(store), options, std::move(wo));
 }
 
@@ -144,26 +186,29 @@ Result<std::unique_ptr<ImageWriter>> OpenImageForWriting(
   wo.secret = secret;
   wo.allow_any_path = allow_any_path;
   wo.directory = DirectoryOf(path);
-  // The data file name comes from the image itself: same path policy as for
-  // reading.
-  {
-    auto probe = Image::Open(path, OpenOptions());
-    if (!probe.ok()) return probe.take_error();
-    const Image& img = **probe;
-    if (img.header().has_data_file() && img.extensions().data_file) {
-      const std::string& name = *img.extensions().data_file;
-      if (!allow_any_path && !IsContainedRelativePath(name)) {
-        return Rejected("QX.BK.path_policy", std::nullopt,
-                        "external data file name '" + name +
-                            "' is absolute or leaves the image's directory");
-      }
-      const std::string data_path =
-          name[0] == '/' ? name : wo.directory + "/" + name;
-      QCOW2REF_ASSIGN_OR_RETURN(wo.data_file,
-                                FileStore::Open(data_path, false, false));
+  QCOW2REF_ASSIGN_OR_RETURN(auto store, FileStore::Open(path, false, false));
+  // The data file name comes from the image itself: the one path policy
+  // (reference/io/referenced_file.h), as for reading.
+  auto probe = Image::OpenSource(std::make_unique<BorrowedSource>(store.get()),
+                                 OpenOptions(), wo.directory);
+  if (!probe.ok()) return probe.take_error();
+  const Image& img = **probe;
+  if (img.header().has_data_file() && img.extensions().data_file) {
+    ReferenceRequest data;
+    data.directory = wo.directory;
+    data.name = *img.extensions().data_file;
+    data.allow_any_path = allow_any_path;
+    data.what = "external data file";
+    QCOW2REF_ASSIGN_OR_RETURN(wo.data_file,
+                              OpenReferencedStore(data, false, false));
+    // SPEC(QX.BK.same_file): nothing is written before this is known.
+    if (wo.data_file->Identity() == store->Identity()) {
+      return Rejected("QX.BK.same_file", std::nullopt,
+                      "the external data file '" + data.name +
+                          "' is the image itself: writing guest data would "
+                          "overwrite its metadata");
     }
   }
-  QCOW2REF_ASSIGN_OR_RETURN(auto store, FileStore::Open(path, false, false));
   return ImageWriter::Open(std::move(store), std::move(wo));
 }
 

@@ -21,11 +21,11 @@ std::set<std::string> CreateOptionNames();
 Result<CreateOptions> ParseCreateOptions(const Args& args);
 
 // Creates IMAGE (and its data file) and returns a writer on it. `secret`
-// must outlive the writer.
-Result<std::unique_ptr<ImageWriter>> CreateImage(const std::string& path,
-                                                 const CreateOptions& options,
-                                                 const SecretBytes* secret,
-                                                 bool force);
+// must outlive the writer. `inputs`: the files the command reads, which no
+// output may be (QX.CLI.output_not_input).
+Result<std::unique_ptr<ImageWriter>> CreateImage(
+    const std::string& path, const CreateOptions& options,
+    const SecretBytes* secret, bool force, const std::set<FileId>& inputs);
 
 // Opens IMAGE (and its external data file) for writing.
 Result<std::unique_ptr<ImageWriter>> OpenImageForWriting(
