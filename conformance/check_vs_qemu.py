@@ -5,7 +5,7 @@ Each vector gets a verdict from both tools: clean, flagged (corruptions,
 leaks or check errors), refused (cannot open) or timeout. Where the two
 disagree, the difference must be listed, with its reason, in
 conformance/expectations/check_vs_qemu.txt; a new difference, or a listed one
-that disappeared, fails. Prints "SKIP" and exits 0 without qemu-img.
+that disappeared, fails. Fails without qemu-img (tools/setup.sh installs it).
 
 Usage: check_vs_qemu.py QCOW2REF_BINARY [--write]   (--write: rewrite the
 list of differences, keeping existing reasons)
@@ -60,9 +60,9 @@ def both_verdicts(binary, t):
 def main():
     binary = os.path.abspath(sys.argv[1])
     if shutil.which("qemu-img") is None:
-        print("SKIP: qemu-img not installed: check not compared")
-        print("check_vs_qemu: 0 passed, 0 failed, 1 skipped")
-        return 0
+        print("FAIL: qemu-img not installed (bash tools/setup.sh installs it): check not compared")
+        print("check_vs_qemu: 0 passed, 1 failed")
+        return 1
     tests = [t for m in sorted(glob.glob(os.path.join(ROOT, "vectors/qcow2_*_test.json")))
              for t in json.load(open(m))["tests"]]
     total = len(tests)

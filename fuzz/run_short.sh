@@ -21,8 +21,16 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 read -r -a startup <<<"${BAZEL_STARTUP_OPTS:-}"
 bazel=(bazel "${startup[@]}")
-"${bazel[@]}" build --config=fuzz --symlink_prefix=/ //fuzz:all_fuzzers 2>&1 |
-  grep -v "Cannot export local symbol" || true
+# A failed build must fail the run: fuzzing stale binaries proves nothing.
+build_log=$(mktemp)
+if ! "${bazel[@]}" build --config=fuzz --symlink_prefix=/ //fuzz:all_fuzzers >"$build_log" 2>&1; then
+  grep -v "Cannot export local symbol" "$build_log" >&2 || true
+  rm -f "$build_log"
+  echo "run_short: the fuzzers did not build" >&2
+  exit 1
+fi
+grep -v "Cannot export local symbol" "$build_log" | tail -3 || true
+rm -f "$build_log"
 bin=$("${bazel[@]}" info --config=fuzz bazel-bin 2>/dev/null)/fuzz
 work=$(mktemp -d)
 if [ "${KEEP_WORK:-0}" = 1 ]; then

@@ -7,10 +7,10 @@
 source "${TEST_SRCDIR}/${TEST_WORKSPACE:-qcow2ref}/conformance/tests/common.sh"
 adapter=$1 tool=$2; shift 2
 if ! command -v "$tool" >/dev/null 2>&1 && [[ ! -x "$tool" ]]; then
-  echo "SKIP: $tool not installed"; exit 0
+  echo "FAIL: $tool not installed (bash tools/setup.sh installs every peer)"; exit 1
 fi
 if [[ "$adapter" == libqcow ]] && ! /usr/bin/python3 -c 'import pyqcow' 2>/dev/null; then
-  echo "SKIP: pyqcow (python3-libqcow) not installed"; exit 0
+  echo "FAIL: pyqcow (python3-libqcow) not installed (bash tools/setup.sh installs it)"; exit 1
 fi
 "${RUN[@]}" --adapter "conformance/adapters/$adapter" -j 2 -q \
   --expectations "conformance/expectations/$adapter.txt" --skip-expected TIMEOUT "$@" \

@@ -5,7 +5,7 @@
 source "${TEST_SRCDIR}/${TEST_WORKSPACE:-qcow2ref}/conformance/tests/common.sh"
 adapter=$1 tool=$2; shift 2
 if ! command -v "$tool" >/dev/null 2>&1; then
-  echo "SKIP: $tool not installed"; exit 0
+  echo "FAIL: $tool not installed (bash tools/setup.sh installs every peer)"; exit 1
 fi
 "${RUN[@]}" --adapter "conformance/adapters/$adapter" --ops-only -j 4 -q "${AS[@]}" \
   --ops-file vectors/ops/qcow2_ops_test.json "$@" \

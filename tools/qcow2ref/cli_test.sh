@@ -153,7 +153,8 @@ print(e["offset"], e["length"])' <($q info --json $luks))
     echo "FAIL: luks-dump differs from cryptsetup luksDump:"; cat "$tmp/diff"; fails=$((fails + 1))
   fi
 else
-  echo "SKIP: cryptsetup not installed: luks-dump not compared"
+  echo "FAIL: cryptsetup not installed (bash tools/setup.sh installs it): luks-dump not compared"
+  fails=$((fails + 1))
 fi
 
 # --- check and layout.
@@ -192,7 +193,8 @@ if command -v qemu-img >/dev/null; then
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d.get("leaks")==1, d' "$tmp/qemu.json" &&
     pass=$((pass + 1)) || { echo "FAIL: qemu-img check disagrees on the leak"; fails=$((fails + 1)); }
 else
-  echo "SKIP: qemu-img not installed: leak not cross-checked"
+  echo "FAIL: qemu-img not installed (bash tools/setup.sh installs it): leak not cross-checked"
+  fails=$((fails + 1))
 fi
 expect_exit 0 "repair the leak" -- $q check --repair leaks "$tmp/leak.qcow2"
 expect_exit 0 "clean after repair" -- $q check "$tmp/leak.qcow2"
@@ -334,7 +336,8 @@ t = [e.text for e in r.iter() if e.tag.endswith("title")][0]
 assert t.endswith("\\xff\\x01odd.qcow2"), t' "$tmp/odd.svg" 2>"$tmp/err" &&
     pass=$((pass + 1)) || { echo "FAIL: layout SVG with a hostile path: $(cat "$tmp/err")"; fails=$((fails + 1)); }
 else
-  echo "SKIP: qemu-img not installed: hostile backing/feature/snapshot names not built"
+  echo "FAIL: qemu-img not installed (bash tools/setup.sh installs it): hostile names not built"
+  fails=$((fails + 1))
 fi
 # A LUKS UUID with invalid UTF-8 and control characters.
 expect_exit 0 "create LUKS for the UUID" -- $q create "$tmp/hu.qcow2" --size 1M --encrypt luks --luks-iterations 1000 --secret-file "$tmp/k1"

@@ -5,7 +5,7 @@
 # extracted with dd are accepted by `cryptsetup luksDump` and
 # `cryptsetup open --test-passphrase`. Also the reverse: an image written by
 # qemu-io and then modified by us (and again by qemu-io) stays consistent.
-# Skips with a printed reason when qemu-img is not installed.
+# Fails (does not skip) when qemu-img is missing: tools/setup.sh installs it.
 # Clauses: QCOW2_SPEC("QX.WRITE.validate_first")
 #          QCOW2_SPEC("QX.WRITE.enabled_bitmap_refused")
 #          QCOW2_SPEC("QX.WRITE.compressed_dense")
@@ -13,9 +13,9 @@ set -uo pipefail
 q=$PWD/tools/qcow2ref/qcow2ref
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
 if ! command -v qemu-img >/dev/null || ! command -v qemu-io >/dev/null; then
-  echo "SKIP: qemu-img/qemu-io not installed: writer interop not tested"
-  echo "writer_interop_test: 0 passed, 0 failed, 1 skipped"
-  exit 0
+  echo "FAIL: qemu-img/qemu-io not installed (bash tools/setup.sh installs them)"
+  echo "writer_interop_test: 0 passed, 1 failed"
+  exit 1
 fi
 cd "$tmp"
 pass=0
