@@ -116,7 +116,7 @@ for what in l2_names_refblock l2_names_l1 l2_names_itself l1_unaligned; do
 done
 
 # LUKS: an L2 table inside the key-slot area.
-for try in 1 2 3; do
+for try in 1 2 3 4 5; do
   rm -f luks.qcow2
   qemu-img create -q -f qcow2 --object secret,id=s0,file=pw \
     -o encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10,cluster_size=64k \
