@@ -31,6 +31,7 @@
 #include <rapidcheck/state.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -65,6 +66,22 @@ std::vector<uint8_t> Noise(uint64_t n, uint32_t seed) {
   return v;
 }
 
+// RapidCheck scales inRange by the generation size, and the commands run at
+// a small size: draws of offsets, lengths and geometry use the nominal size
+// so they reach the whole disk and every option.
+template <typename T>
+T Uniform(T lo, T hi) {
+  return *rc::gen::resize(rc::kNominalSize, rc::gen::inRange<T>(lo, hi));
+}
+
+// How often each promised class of case was generated, over the whole run
+// (docs/property-tests.md lists them; ReachedEveryPromisedClass checks).
+std::map<std::string, uint64_t>& Reach() {
+  static std::map<std::string, uint64_t> counts;
+  return counts;
+}
+void Hit(const std::string& what) { ++Reach()[what]; }
+
 std::string TempDir() {
   const char* t = std::getenv("TEST_TMPDIR");
   return t && *t ? t : "/tmp";
@@ -96,17 +113,27 @@ rc::Gen<Config> GenConfig() {
   return rc::gen::exec([]() {
     Config c;
     CreateOptions& o = c.create;
-    o.size = 512 * *rc::gen::inRange<uint64_t>(2048, 8193);  // 1..4 MiB
-    auto pick = [](uint32_t lo, uint32_t hi) {
-      return *rc::gen::inRange(lo, hi);
-    };
+    o.size = 512 * Uniform<uint64_t>(2048, 8193);  // 1..4 MiB
+    auto pick = [](uint32_t lo, uint32_t hi) { return Uniform(lo, hi); };
     writer_test::PickGeometry(&o, pick);
     o.compression_type = o.version == 3 ? pick(0u, 2u) : 0;
     c.secret = writer_test::PickEncryption(&o, pick);
     if (*rc::gen::arbitrary<bool>()) {
-      c.backing = *rc::gen::inRange<uint64_t>(1, o.size + 3 * 65536);
+      c.backing = Uniform<uint64_t>(1, o.size + 3 * 65536);
       c.backing_seed = *rc::gen::arbitrary<uint32_t>();
+      Hit("config: raw backing file");
     }
+    Hit(o.version == 2 ? "config: version 2" : "config: version 3");
+    if (o.cluster_bits == 9) Hit("config: 512-byte clusters");
+    if (o.cluster_bits == 16) Hit("config: 64 KiB clusters");
+    if (o.extended_l2) Hit("config: extended L2");
+    if (o.refcount_order < 4) Hit("config: refcounts narrower than 16 bits");
+    if (o.refcount_order > 4) Hit("config: refcounts wider than 16 bits");
+    if (o.size % (uint64_t{1} << o.cluster_bits) != 0) {
+      Hit("config: size not a cluster multiple");
+    }
+    if (o.encryption == Encryption::kAes) Hit("config: legacy AES");
+    if (o.encryption == Encryption::kLuks) Hit("config: LUKS");
     return c;
   });
 }
@@ -116,6 +143,7 @@ rc::Gen<Config> GenConfig() {
 struct Model {
   uint64_t size = 0;
   uint64_t cluster_size = 0;
+  uint64_t l2_span = 0;  // Guest bytes one L2 table maps.
   uint64_t max_refcount = 0;
   bool encrypted = false;
   // Shared and never changed in place: RapidCheck copies models often.
@@ -197,25 +225,49 @@ void Verify(const Model& m, Sut& sut) {
 
 using Command = rc::state::Command<Model, Sut>;
 
-// A byte range inside the disk: anywhere, or (half the time) whole
-// clusters. At most four clusters and a bit.
 struct Range {
   uint64_t offset = 0;
   uint64_t length = 0;
 };
 
+// A byte range inside the disk: whole clusters or any bytes, starting
+// anywhere, near an L2 table's boundary or near the end of the disk, up to
+// four clusters and a bit long. Classes reached are counted.
 Range GenRange(const Model& m) {
   Range r;
   const uint64_t cs = m.cluster_size;
-  if (*rc::gen::arbitrary<bool>()) {
-    const uint64_t clusters = (m.size + cs - 1) / cs;
-    r.offset = cs * *rc::gen::inRange<uint64_t>(0, clusters);
-    r.length =
-        std::min(m.size - r.offset, cs * *rc::gen::inRange<uint64_t>(1, 5));
+  const uint64_t clusters = (m.size + cs - 1) / cs;
+  const bool aligned = *rc::gen::arbitrary<bool>();
+  switch (Uniform(0, 4)) {
+    case 0: {  // Around an L2 table boundary (when the disk has one).
+      const uint64_t spans = m.size / m.l2_span;
+      if (spans > 0) {
+        const uint64_t boundary = m.l2_span * Uniform<uint64_t>(1, spans + 1);
+        const uint64_t back = Uniform<uint64_t>(1, 2 * cs + 1);
+        r.offset = std::min(boundary, m.size) - std::min(back, boundary);
+        break;
+      }
+      [[fallthrough]];
+    }
+    case 1:  // Near the end of the disk.
+      r.offset = m.size - std::min(m.size, Uniform<uint64_t>(1, 3 * cs + 1));
+      break;
+    default:
+      r.offset = Uniform<uint64_t>(0, m.size);
+  }
+  if (aligned) {
+    r.offset = std::min(r.offset / cs, clusters - 1) * cs;
+    r.length = std::min(m.size - r.offset, cs * Uniform<uint64_t>(1, 5));
   } else {
-    r.offset = *rc::gen::inRange<uint64_t>(0, m.size);
     const uint64_t most = std::min(m.size - r.offset, 4 * cs + 777);
-    r.length = *rc::gen::inRange<uint64_t>(1, most + 1);
+    r.length = Uniform<uint64_t>(1, most + 1);
+    if (r.offset % 512 != 0 || r.length % 512 != 0) Hit("range: unaligned");
+  }
+  const uint64_t end = r.offset + r.length;
+  if (r.offset >= m.size / 10 * 9) Hit("range: in the last tenth of the disk");
+  if (end == m.size) Hit("range: ends at the end of the disk");
+  if (r.offset / m.l2_span != (end - 1) / m.l2_span) {
+    Hit("range: spans two L2 tables");
   }
   return r;
 }
@@ -267,10 +319,16 @@ struct Compressed : Command {
   explicit Compressed(const Model& m) {
     const uint64_t cs = m.cluster_size;
     const uint64_t clusters = (m.size + cs - 1) / cs;
-    offset = cs * *rc::gen::inRange<uint64_t>(0, clusters);
-    length = std::min(m.size - offset, cs * *rc::gen::inRange<uint64_t>(1, 4));
+    offset =
+        cs * (*rc::gen::arbitrary<bool>()
+                  ? Uniform<uint64_t>(0, clusters)
+                  : clusters - std::min(clusters, Uniform<uint64_t>(1, 4)));
+    length = std::min(m.size - offset, cs * Uniform<uint64_t>(1, 9));
     fill = *rc::gen::arbitrary<uint8_t>();
     noise = *rc::gen::weightedElement<bool>({{3, false}, {1, true}});
+    if (length > cs) Hit("compressed: several clusters");
+    if (offset + length == m.size)
+      Hit("compressed: ends at the end of the disk");
   }
   std::vector<uint8_t> Data() const {
     return noise ? Noise(length, fill) : Pattern(length, fill);
@@ -437,6 +495,8 @@ RC_GTEST_PROP(WriterModelProperty, MatchesModelAndChecksClean, ()) {
   Model m;
   m.size = config.create.size;
   m.cluster_size = uint64_t{1} << config.create.cluster_bits;
+  m.l2_span =
+      m.cluster_size / (config.create.extended_l2 ? 16 : 8) * m.cluster_size;
   m.max_refcount = writer_test::MaxRefcount(config.create.refcount_order);
   m.encrypted = config.create.encryption != Encryption::kNone;
   auto guest = std::make_shared<std::vector<uint8_t>>(m.size, 0);
@@ -476,6 +536,42 @@ RC_GTEST_PROP(WriterModelProperty, MatchesModelAndChecksClean, ()) {
       }));
   rc::state::runAll(commands, m, sut);
   if (!backing_path.empty()) std::remove(backing_path.c_str());
+  Hit("cases");
+}
+
+// The property above must have generated every class its documentation
+// promises (run after it: gtest keeps the order of a file's tests). With
+// RapidCheck's default 100 cases each class is expected many times.
+TEST(WriterModelProperty, ReachedEveryPromisedClass) {
+  if (Reach()["cases"] < 50) {
+    GTEST_SKIP() << "the property ran fewer than 50 cases";
+  }
+  static const char* const kPromised[] = {
+      "config: raw backing file",
+      "config: version 2",
+      "config: version 3",
+      "config: 512-byte clusters",
+      "config: 64 KiB clusters",
+      "config: extended L2",
+      "config: refcounts narrower than 16 bits",
+      "config: refcounts wider than 16 bits",
+      "config: size not a cluster multiple",
+      "config: legacy AES",
+      "config: LUKS",
+      "range: unaligned",
+      "range: in the last tenth of the disk",
+      "range: ends at the end of the disk",
+      "range: spans two L2 tables",
+      "compressed: several clusters",
+      "compressed: ends at the end of the disk",
+  };
+  for (const char* what : kPromised) {
+    EXPECT_GT(Reach()[what], 0u) << "never generated: " << what;
+  }
+  for (const auto& [what, n] : Reach()) {
+    std::printf("reach: %-45s %llu\n", what.c_str(),
+                static_cast<unsigned long long>(n));
+  }
 }
 
 }  // namespace
