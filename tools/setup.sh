@@ -14,7 +14,8 @@ packages=(
   libzstd-dev zlib1g-dev
   nlohmann-json3-dev
   python3
-  qemu-utils             # peers: qemu-img, qemu-io 7.2
+  qemu-utils             # peers: qemu-img, qemu-io, qemu-nbd 7.2
+  libnbd-bin             # nbdinfo: reads dirty bitmaps through qemu-nbd
   cryptsetup-bin
   libqcow-utils python3-libqcow
   7zip

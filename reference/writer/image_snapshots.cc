@@ -262,6 +262,15 @@ Status ImageWriter::SnapshotDelete(const std::string& key) {
 
 Status ImageWriter::SnapshotApply(const std::string& key) {
   QCOW2REF_RETURN_IF_ERROR(CheckGuestDataMayChange());
+  // SPEC(QX.WRITE.enabled_bitmap_refused): as QEMU ("Device has active dirty
+  // bitmaps"): reverting the disk would make every enabled bitmap wrong.
+  if (!tracked_.empty()) {
+    return Unsupported("QX.WRITE.enabled_bitmap_refused", std::nullopt,
+                       "the image has an enabled persistent bitmap ('" +
+                           tracked_.front().name +
+                           "'): applying a snapshot is refused, as QEMU "
+                           "refuses it");
+  }
   const Snapshot* found = Find(snapshots_, key);
   if (found == nullptr) return UsageError("no snapshot '" + key + "'");
   const Snapshot s = *found;

@@ -64,14 +64,6 @@ Status ImageWriter::Load(WriterOptions options) {
                        "must be rebuilt before it can be written");
   }
   snapshots_ = image_->snapshots();
-  // The reader lists bitmaps only while the extension is valid (autoclear
-  // bit 0); disabled ones do not change when the guest data does.
-  for (const BitmapEntry& b : image_->bitmaps()) {
-    if (b.flags & kBitmapFlagAuto) {
-      enabled_bitmap_ = b.name;
-      break;
-    }
-  }
   if (header_.crypt_method != 0 && image_->data_cipher() == nullptr) {
     return Error{ErrorKind::kUsage, "Q2.ENC.payload", std::nullopt,
                  "the image is encrypted: give its passphrase"};
@@ -112,18 +104,19 @@ Status ImageWriter::Load(WriterOptions options) {
     reftable_[i] = LoadBe64(rt.data() + 8 * i) & ~uint64_t{0x1ff};
   }
   next_free_ = DivRoundUp(store_->Size(), g_.cluster_size) * g_.cluster_size;
-  return OkStatus();
+  return LoadBitmaps();
 }
 
 Status ImageWriter::CheckGuestDataMayChange() const {
-  // SPEC(QX.WRITE.enabled_bitmap_refused): an enabled bitmap would have to
-  // record the change; rather than leave it stale, nothing is written.
-  if (!enabled_bitmap_.empty()) {
+  // SPEC(QX.WRITE.enabled_bitmap_refused): an enabled bitmap already marked
+  // in use is inconsistent (a writer died with it open); a change would be
+  // recorded in a bitmap nobody can trust, so nothing is written.
+  if (!inconsistent_bitmap_.empty()) {
     return Unsupported("QX.WRITE.enabled_bitmap_refused", std::nullopt,
-                       "the image has an enabled persistent bitmap ('" +
-                           enabled_bitmap_ +
-                           "'), which qcow2ref cannot keep up to date: "
-                           "disable it first (qemu-img bitmap --disable)");
+                       "the enabled persistent bitmap '" +
+                           inconsistent_bitmap_ +
+                           "' is marked in use (inconsistent): remove it "
+                           "first (qemu-img bitmap --remove)");
   }
   return OkStatus();
 }

@@ -76,6 +76,10 @@ class ImageWriter {
   Status Load(WriterOptions options);
   // Fails when guest data must not change (QX.WRITE.enabled_bitmap_refused).
   Status CheckGuestDataMayChange() const;
+  // Persistent dirty bitmaps (bitmap_tracking.cc, QX.WRITE.bitmaps_kept).
+  Status LoadBitmaps();
+  Status MarkDirty(uint64_t offset, uint64_t length);
+  Status StoreBitmaps();
   // Refcounts.
   Result<uint64_t> Refcount(uint64_t cluster);
   Status SetRefcount(uint64_t cluster, uint64_t value);
@@ -123,7 +127,15 @@ class ImageWriter {
   std::map<uint64_t, std::vector<uint8_t>> refblocks_;
   std::map<uint64_t, std::vector<uint8_t>> l2_cache_;
   std::vector<Snapshot> snapshots_;
-  std::string enabled_bitmap_;  // Name of an enabled bitmap, if any.
+  // Enabled bitmaps kept up to date, and the one already in use
+  // (inconsistent) that stops guest changes, if any.
+  std::vector<BitmapEntry> tracked_;
+  std::string inconsistent_bitmap_;
+  std::vector<std::pair<uint64_t, uint64_t>> dirty_;  // [start, end)
+  bool bitmaps_in_use_ = false;
+  uint64_t bitmap_directory_offset_ = 0;
+  uint64_t bitmap_directory_size_ = 0;
+  uint64_t bitmap_directory_field_ = 0;  // Header offset of its pointer.
 };
 
 }  // namespace qcow2ref

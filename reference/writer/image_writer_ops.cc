@@ -241,6 +241,7 @@ Status ImageWriter::Write(uint64_t offset, const uint8_t* data,
                           uint64_t length) {
   QCOW2REF_RETURN_IF_ERROR(CheckGuestDataMayChange());
   QCOW2REF_RETURN_IF_ERROR(CheckRange(offset, length, header_.size));
+  QCOW2REF_RETURN_IF_ERROR(MarkDirty(offset, length));
   const uint64_t cs = g_.cluster_size;
   uint64_t pos = offset;
   while (pos < offset + length) {
@@ -267,6 +268,7 @@ Status ImageWriter::Write(uint64_t offset, const uint8_t* data,
 Status ImageWriter::WriteZeroes(uint64_t offset, uint64_t length) {
   QCOW2REF_RETURN_IF_ERROR(CheckGuestDataMayChange());
   QCOW2REF_RETURN_IF_ERROR(CheckRange(offset, length, header_.size));
+  QCOW2REF_RETURN_IF_ERROR(MarkDirty(offset, length));
   const uint64_t cs = g_.cluster_size;
   uint64_t pos = offset;
   while (pos < offset + length) {
@@ -322,6 +324,7 @@ Status ImageWriter::CheckWrite(uint64_t offset, uint64_t length,
 Status ImageWriter::WriteCompressed(uint64_t offset, const uint8_t* data,
                                     uint64_t length) {
   QCOW2REF_RETURN_IF_ERROR(CheckWrite(offset, length, true));
+  QCOW2REF_RETURN_IF_ERROR(MarkDirty(offset, length));
   const uint64_t cs = g_.cluster_size;
   // Batches of clusters, one ordered write (and its barriers) each.
   for (uint64_t pos = offset; pos < offset + length;) {
@@ -342,7 +345,9 @@ Status ImageWriter::WriteCompressed(uint64_t offset, const uint8_t* data,
 
 Status ImageWriter::Flush() {
   if (data_file_) QCOW2REF_RETURN_IF_ERROR(data_file_->Flush());
-  return store_->Flush();
+  QCOW2REF_RETURN_IF_ERROR(store_->Flush());
+  // Acknowledged writes are in the bitmaps too (QX.WRITE.bitmaps_kept).
+  return StoreBitmaps();
 }
 
 }  // namespace qcow2ref
