@@ -12,11 +12,21 @@ namespace qcow2ref::cli {
 
 namespace {
 
+// True when the target shows a backing file wherever it has no data: then
+// a source range of zeros must be written as zeros (zero clusters), not
+// skipped, or the backing file would show through
+// (QX.WRITE.copy_zeros_over_backing).
+bool Backed(const ImageWriter& writer) {
+  return writer.header().backing_file_offset != 0;
+}
+
 // Copies [from, to) of `source` (cluster aligned, or ending at the disk's
-// end) into `writer`, skipping all-zero clusters so the image stays sparse.
+// end) into `writer`. All-zero clusters are skipped so the image stays
+// sparse, or written as zeros over a backing file.
 Status CopyRange(ImageWriter* writer, const CopySource& source, uint64_t from,
                  uint64_t to, bool compress, std::vector<uint8_t>* buf) {
   const uint64_t cs = uint64_t{1} << writer->header().cluster_bits;
+  const bool backed = Backed(*writer);
   for (uint64_t pos = from; pos < to;) {
     const uint64_t n = std::min<uint64_t>(buf->size(), to - pos);
     // SPEC(QX.WRITE.copy_any_length): bytes past the source's end read as zeros
@@ -25,23 +35,31 @@ Status CopyRange(ImageWriter* writer, const CopySource& source, uint64_t from,
         pos < source.size ? std::min(n, source.size - pos) : 0;
     if (have > 0) QCOW2REF_RETURN_IF_ERROR(source.read(pos, buf->data(), have));
     std::fill(buf->begin() + have, buf->begin() + n, 0);
-    // Writes buf[a, b) (a run of non-zero clusters) in one call, so the
-    // writer's batches (and flushes) cover many clusters.
-    auto flush_run = [&](uint64_t a, uint64_t b) -> Status {
+    // Writes buf[a, b), a run of clusters that are all non-zero or all zero,
+    // in one call, so the writer's batches (and flushes) cover many
+    // clusters.
+    auto emit = [&](uint64_t a, uint64_t b, bool zeros) -> Status {
       if (b <= a) return OkStatus();
+      if (zeros) {
+        // SPEC(QX.WRITE.copy_zeros_over_backing)
+        return backed ? writer->WriteZeroes(pos + a, b - a) : OkStatus();
+      }
       return compress ? writer->WriteCompressed(pos + a, buf->data() + a, b - a)
                       : writer->Write(pos + a, buf->data() + a, b - a);
     };
-    uint64_t run = 0;  // Start of the current run of non-zero clusters.
+    uint64_t run = 0;  // Start of the current run.
+    bool run_zero = false;
     for (uint64_t c = 0; c < n; c += cs) {
       const uint64_t m = std::min(cs, n - c);
       bool zero = true;
       for (uint64_t i = 0; i < m && zero; ++i) zero = (*buf)[c + i] == 0;
-      if (!zero) continue;
-      QCOW2REF_RETURN_IF_ERROR(flush_run(run, c));
-      run = c + m;
+      if (c == 0) run_zero = zero;
+      if (zero == run_zero) continue;
+      QCOW2REF_RETURN_IF_ERROR(emit(run, c, run_zero));
+      run = c;
+      run_zero = zero;
     }
-    QCOW2REF_RETURN_IF_ERROR(flush_run(run, n));
+    QCOW2REF_RETURN_IF_ERROR(emit(run, n, run_zero));
     pos += n;
   }
   return OkStatus();
@@ -64,10 +82,21 @@ Status CopyInto(ImageWriter* writer, const CopySource& source, bool compress,
   // (docs/performance.md). A whole number of clusters.
   std::vector<uint8_t> buf(std::max<uint64_t>(16ull << 20, cs));
   uint64_t pending_from = 0, pending_to = 0;
+  // Over a backing file, the holes between data ranges are written as
+  // zeros too; `covered` is where the copy has reached.
+  const bool backed = Backed(*writer);
+  const uint64_t copy_end = std::min(DivRoundUp(size, cs) * cs, writer->size());
+  uint64_t covered = 0;
   int shown = -1;
   auto copy_pending = [&]() -> Status {
+    if (backed && covered < pending_from) {
+      // SPEC(QX.WRITE.copy_zeros_over_backing)
+      QCOW2REF_RETURN_IF_ERROR(
+          writer->WriteZeroes(covered, pending_from - covered));
+    }
     QCOW2REF_RETURN_IF_ERROR(
         CopyRange(writer, source, pending_from, pending_to, compress, &buf));
+    covered = pending_to;
     if (progress && size > 0) {
       const int pct = static_cast<int>(pending_to * 100 / size);
       if (pct != shown) {
@@ -94,6 +123,9 @@ Status CopyInto(ImageWriter* writer, const CopySource& source, bool compress,
         return OkStatus();
       }));
   if (pending_to > pending_from) QCOW2REF_RETURN_IF_ERROR(copy_pending());
+  if (backed && covered < copy_end) {
+    QCOW2REF_RETURN_IF_ERROR(writer->WriteZeroes(covered, copy_end - covered));
+  }
   if (progress) std::fprintf(stderr, "\r    (100.00/100%%)\n");
   return writer->Flush();
 }

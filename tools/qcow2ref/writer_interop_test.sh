@@ -8,6 +8,7 @@
 # Fails (does not skip) when qemu-img is missing: tools/setup.sh installs it.
 # Clauses: QCOW2_SPEC("QX.WRITE.validate_first")
 #          QCOW2_SPEC("QX.WRITE.compressed_dense")
+#          QCOW2_SPEC("QX.WRITE.copy_zeros_over_backing")
 set -uo pipefail
 q=$PWD/tools/qcow2ref/qcow2ref
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
@@ -141,6 +142,33 @@ for src in dense_text.raw dense_mix.raw; do
     qemu-img compare -f raw -F qcow2 "$src" dense_ours.qcow2 >/dev/null 2>&1 && ok || bad "dense $src $cs: content"
   done
 done
+
+# Copies over a backing file (QX.WRITE.copy_zeros_over_backing): the source's
+# holes, zero bytes and zero clusters read as zeros in the copy, never as the
+# backing file's bytes, as with qemu-img convert -B.
+qemu-img create -q -f qcow2 bkbase.qcow2 1M
+qemu-io -c "write -P 0xbb 0 1M" bkbase.qcow2 >/dev/null
+python3 -c "f=open('holes.raw','wb'); f.truncate(1<<20); f.seek(4096); f.write(b'A'*4096); f.seek(300000); f.write(bytes(70000))"
+qemu-img create -q -f qcow2 -b bkbase.qcow2 -F qcow2 zc.qcow2
+qemu-io -c "write -z 0 64k" -c "write -P 5 64k 64k" zc.qcow2 >/dev/null
+for src in holes.raw zc.qcow2; do
+  for extra in "" "--compress"; do
+    rm -f bkout.qcow2
+    # shellcheck disable=SC2086
+    $q convert "$src" bkout.qcow2 --backing bkbase.qcow2 --backing-format qcow2 $extra 2>err ||
+      bad "convert $src over a backing file $extra: $(cat err)"
+    qemu-img compare "$src" bkout.qcow2 >out 2>&1 && ok || bad "convert $src over a backing file $extra: $(cat out)"
+    qemu-img check bkout.qcow2 >/dev/null 2>&1 && ok || bad "convert $src over a backing file $extra: qemu-img check"
+  done
+done
+rm -f bkout.qcow2
+$q create bkout.qcow2 --size 1M --from holes.raw --backing bkbase.qcow2 --backing-format qcow2 2>err ||
+  bad "create --from over a backing file: $(cat err)"
+qemu-img compare holes.raw bkout.qcow2 >out 2>&1 && ok || bad "create --from over a backing file: $(cat out)"
+rm -f bkout.qcow2
+$q convert holes.raw bkout.qcow2 --version 2 --backing bkbase.qcow2 --backing-format qcow2 2>err ||
+  bad "v2 convert over a backing file: $(cat err)"
+qemu-img compare holes.raw bkout.qcow2 >out 2>&1 && ok || bad "v2 convert over a backing file: $(cat out)"
 
 # Refusals: existing file without --force, compression with encryption.
 $q create v3.qcow2 --size 1M 2>/dev/null && bad "overwrote an existing image without --force" || ok
