@@ -48,6 +48,11 @@ Status RefuseUnlessRepairable(const CheckResult& r) {
 
 }  // namespace
 
+Status CheckRepairable(const ByteStore& store) {
+  QCOW2REF_ASSIGN_OR_RETURN(CheckResult r, Check(store));
+  return RefuseUnlessRepairable(r);
+}
+
 Result<RebuildSummary> RebuildRefcounts(ByteStore* store) {
   QCOW2REF_ASSIGN_OR_RETURN(CheckResult before, Check(*store));
   QCOW2REF_RETURN_IF_ERROR(RefuseUnlessRepairable(before));
@@ -141,6 +146,16 @@ Result<RebuildSummary> RebuildRefcounts(ByteStore* store) {
       !after.report.leaks.empty()) {
     return Rejected("QX.CHECK.repair_rebuild", std::nullopt,
                     "the image is still not consistent after the rebuild");
+  }
+  // A corrupt mark is lifted only once the image is proven consistent, as
+  // qemu-img check -r all does.
+  if (h.version >= 3 && (h.incompatible_features & kIncompatCorrupt)) {
+    uint8_t f[8];
+    QCOW2REF_RETURN_IF_ERROR(store->ReadAt(72, f, sizeof(f)));
+    StoreBe64(f, LoadBe64(f) & ~kIncompatCorrupt);
+    QCOW2REF_RETURN_IF_ERROR(store->WriteAt(72, f, sizeof(f)));
+    QCOW2REF_RETURN_IF_ERROR(store->Flush());
+    summary.corrupt_cleared = true;
   }
   return summary;
 }

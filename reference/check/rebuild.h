@@ -16,6 +16,7 @@ struct RebuildSummary {
   uint64_t refcounts_changed = 0;  // Clusters whose count was wrong.
   uint64_t copied_fixed = 0;       // L1/L2 entries whose COPIED bit changed.
   bool dirty_cleared = false;
+  bool corrupt_cleared = false;  // Only once the image checks clean.
 };
 
 // Checks the image in `store`; when every corruption is a wrong refcount or
@@ -25,6 +26,9 @@ struct RebuildSummary {
 // header switch the old structures are in force; after it, the new ones are
 // complete. Anything else wrong is refused before a byte is written.
 Result<RebuildSummary> RebuildRefcounts(ByteStore* store);
+
+// The refusal RebuildRefcounts would give, without writing anything.
+Status CheckRepairable(const ByteStore& store);
 
 }  // namespace qcow2ref
 

@@ -20,22 +20,24 @@ Result<std::unique_ptr<ImageWriter>> ImageWriter::Open(
   std::unique_ptr<ImageWriter> w(new ImageWriter());
   w->store_ = std::move(store);
   // SPEC(QX.WRITE.dirty_refused): a dirty image (lazy refcounts) has its
-  // refcounts rebuilt before anything else is written, as QEMU does.
+  // refcounts rebuilt before anything else is written, as QEMU does; the
+  // rebuild waits for the first write (PrepareForWriting), so that a command
+  // refused before it (a bad range, a missing passphrase) writes nothing.
   uint8_t features[8];
-  if (w->store_->Size() >= 80 && w->store_->ReadAt(72, features, 8).ok() &&
+  uint8_t version[4];
+  if (w->store_->Size() >= 104 && w->store_->ReadAt(72, features, 8).ok() &&
+      w->store_->ReadAt(4, version, 4).ok() && LoadBe32(version) >= 3 &&
       (LoadBe64(features) & (kIncompatDirty | kIncompatCorrupt)) ==
-          kIncompatDirty &&
-      w->store_->Size() >= 104) {
-    uint8_t version[4];
-    QCOW2REF_RETURN_IF_ERROR(w->store_->ReadAt(4, version, 4));
-    if (LoadBe32(version) >= 3) {
-      QCOW2REF_ASSIGN_OR_RETURN(RebuildSummary rebuilt,
-                                RebuildRefcounts(w->store_.get()));
-      (void)rebuilt;
-    }
+          kIncompatDirty) {
+    // Refused now if the rebuild would be (anything but counts wrong).
+    QCOW2REF_RETURN_IF_ERROR(CheckRepairable(*w->store_));
+    w->rebuild_pending_ = true;
   }
   QCOW2REF_RETURN_IF_ERROR(w->Load(std::move(options)));
-  QCOW2REF_RETURN_IF_ERROR(ProveSoundForWriting(*w->store_));
+  // A dirty image was proven repairable above: the rebuild makes it sound.
+  if (!w->rebuild_pending_) {
+    QCOW2REF_RETURN_IF_ERROR(ProveSoundForWriting(*w->store_));
+  }
   return w;
 }
 
@@ -58,7 +60,7 @@ Status ImageWriter::Load(WriterOptions options) {
   }
   // SPEC(QX.WRITE.dirty_refused): refcounts may be stale; allocating from
   // them could cross-link clusters.
-  if (header_.incompatible_features & kIncompatDirty) {
+  if ((header_.incompatible_features & kIncompatDirty) && !rebuild_pending_) {
     return Unsupported("QX.WRITE.dirty_refused", 72,
                        "the image is dirty (lazy refcounts): its refcounts "
                        "must be rebuilt before it can be written");
@@ -84,7 +86,14 @@ Status ImageWriter::Load(WriterOptions options) {
     }
     data_file_ = std::move(options.data_file);
   }
+  QCOW2REF_RETURN_IF_ERROR(LoadTables());
+  return LoadBitmaps();
+}
+
+Status ImageWriter::LoadTables() {
   l1_.assign(header_.l1_size, 0);
+  l2_cache_.clear();
+  refblocks_.clear();
   if (header_.l1_size > 0) {
     std::vector<uint8_t> raw(uint64_t{header_.l1_size} * 8);
     QCOW2REF_RETURN_IF_ERROR(store_->ReadAtZeroFilled(header_.l1_table_offset,
@@ -104,7 +113,38 @@ Status ImageWriter::Load(WriterOptions options) {
     reftable_[i] = LoadBe64(rt.data() + 8 * i) & ~uint64_t{0x1ff};
   }
   next_free_ = DivRoundUp(store_->Size(), g_.cluster_size) * g_.cluster_size;
-  return LoadBitmaps();
+  return OkStatus();
+}
+
+Status ImageWriter::PrepareForWriting() {
+  if (prepared_) return OkStatus();
+  prepared_ = true;
+  // SPEC(Q2.HDRV3.autoclear.unknown_ignore): autoclear bits this writer does
+  // not know are cleared before it changes anything their feature may
+  // describe.
+  const uint64_t known = kAutoclearBitmaps | kAutoclearRawDataFile;
+  if (header_.version >= 3 && (header_.autoclear_features & ~known) != 0) {
+    header_.autoclear_features &= known;
+    uint8_t f[8];
+    StoreBe64(f, header_.autoclear_features);
+    QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(88, f, sizeof(f)));
+    QCOW2REF_RETURN_IF_ERROR(store_->Flush());
+  }
+  if (!rebuild_pending_) return OkStatus();
+  rebuild_pending_ = false;
+  QCOW2REF_ASSIGN_OR_RETURN(RebuildSummary done,
+                            RebuildRefcounts(store_.get()));
+  (void)done;
+  // New refcount table, dirty bit cleared, COPIED bits fixed: read the
+  // header fields and tables again.
+  uint8_t h[72];
+  QCOW2REF_RETURN_IF_ERROR(store_->ReadAt(0, h, sizeof(h)));
+  uint8_t f[8];
+  QCOW2REF_RETURN_IF_ERROR(store_->ReadAt(72, f, sizeof(f)));
+  header_.refcount_table_offset = LoadBe64(h + 48);
+  header_.refcount_table_clusters = LoadBe32(h + 56);
+  header_.incompatible_features = LoadBe64(f);
+  return LoadTables();
 }
 
 Status ImageWriter::CheckGuestDataMayChange() const {
@@ -166,6 +206,7 @@ Result<std::vector<uint8_t>*> ImageWriter::RefBlock(uint64_t index,
 }
 
 Result<uint64_t> ImageWriter::Refcount(uint64_t cluster) {
+  QCOW2REF_RETURN_IF_ERROR(PrepareForWriting());
   const uint64_t per_block = (g_.cluster_size * 8) >> header_.refcount_order;
   if (cluster / per_block >= reftable_.size()) return uint64_t{0};
   QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t> * b,
@@ -175,6 +216,7 @@ Result<uint64_t> ImageWriter::Refcount(uint64_t cluster) {
 }
 
 Status ImageWriter::SetRefcount(uint64_t cluster, uint64_t value) {
+  QCOW2REF_RETURN_IF_ERROR(PrepareForWriting());
   const uint64_t per_block = (g_.cluster_size * 8) >> header_.refcount_order;
   const uint64_t max = header_.refcount_order >= 6
                            ? UINT64_MAX
@@ -198,6 +240,7 @@ Status ImageWriter::SetRefcount(uint64_t cluster, uint64_t value) {
 }
 
 Status ImageWriter::EnsureCoverage(uint64_t clusters) {
+  QCOW2REF_RETURN_IF_ERROR(PrepareForWriting());
   const uint64_t per_block = (g_.cluster_size * 8) >> header_.refcount_order;
   // Leave room for the blocks and the table a growth itself needs.
   if (DivRoundUp(clusters + 64, per_block) <= reftable_.size()) {
@@ -280,6 +323,7 @@ Status ImageWriter::EnsureCoverage(uint64_t clusters) {
 }
 
 Result<uint64_t> ImageWriter::Allocate(uint64_t clusters) {
+  QCOW2REF_RETURN_IF_ERROR(PrepareForWriting());
   QCOW2REF_RETURN_IF_ERROR(
       EnsureCoverage((next_free_ >> g_.cluster_bits) + clusters + 1));
   const uint64_t at = next_free_;

@@ -74,6 +74,12 @@ class ImageWriter {
   ImageWriter() = default;
   class Batch;
   Status Load(WriterOptions options);
+  // L1 table and refcount table from the header; caches dropped.
+  Status LoadTables();
+  // Before the first refcount is read or changed: unknown autoclear bits
+  // cleared, and the deferred rebuild of a dirty image
+  // (QX.WRITE.dirty_refused).
+  Status PrepareForWriting();
   // Fails when guest data must not change (QX.WRITE.enabled_bitmap_refused).
   Status CheckGuestDataMayChange() const;
   // Persistent dirty bitmaps (bitmap_tracking.cc, QX.WRITE.bitmaps_kept).
@@ -123,6 +129,8 @@ class ImageWriter {
   std::vector<uint64_t> reftable_;
   uint64_t reftable_offset_ = 0;
   uint64_t next_free_ = 0;        // Append pointer, cluster aligned.
+  bool rebuild_pending_ = false;  // Dirty image: rebuild before writing.
+  bool prepared_ = false;         // PrepareForWriting done.
   uint64_t compressed_next_ = 0;  // Byte after the last compressed data.
   std::map<uint64_t, std::vector<uint8_t>> refblocks_;
   std::map<uint64_t, std::vector<uint8_t>> l2_cache_;

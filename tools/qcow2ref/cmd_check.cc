@@ -7,6 +7,8 @@
 #include "reference/check/checker.h"
 #include "reference/check/rebuild.h"
 #include "reference/check/repair.h"
+#include "reference/format/endian.h"
+#include "reference/format/header.h"
 #include "reference/image/references.h"
 #include "reference/io/byte_store.h"
 #include "reference/status/text_escape.h"
@@ -43,6 +45,17 @@ nlohmann::ordered_json ReportJson(const std::string& path,
   return j;
 }
 
+// True when the header of the image at `path` has the dirty or corrupt bit.
+bool HasRepairMarks(const std::string& path) {
+  auto file = FileSource::Open(path);
+  if (!file.ok() || (*file)->Size() < 104) return false;
+  uint8_t h[80];
+  if (!(*file)->ReadAt(0, h, sizeof(h)).ok() || LoadBe32(h + 4) < 3) {
+    return false;
+  }
+  return (LoadBe64(h + 72) & (kIncompatDirty | kIncompatCorrupt)) != 0;
+}
+
 }  // namespace
 
 Result<CheckResult> RunChecker(const std::string& path, const Args& args) {
@@ -71,7 +84,9 @@ int RunCheck(int argc, char** argv) {
   if (!result.ok()) return ReportError(result.error());
   CheckReport report = std::move(result->report);
   std::string repair_note;
-  if (repair && *repair == "all" && !report.clean()) {
+  // The dirty and corrupt marks are repaired too, even on an image whose
+  // counts are right (qemu-img check -r all clears them).
+  if (repair && *repair == "all" && (!report.clean() || HasRepairMarks(path))) {
     auto store = FileStore::Open(path, false, false);
     if (!store.ok()) return ReportError(store.error());
     auto done = RebuildRefcounts(store->get());
@@ -80,7 +95,8 @@ int RunCheck(int argc, char** argv) {
         "rebuilt refcounts: " + std::to_string(done->refcounts_changed) +
         " clusters had a wrong count, " + std::to_string(done->copied_fixed) +
         " COPIED bits fixed" +
-        (done->dirty_cleared ? ", dirty bit cleared" : "");
+        (done->dirty_cleared ? ", dirty bit cleared" : "") +
+        (done->corrupt_cleared ? ", corrupt bit cleared" : "");
     auto again = RunChecker(path, *args);
     if (!again.ok()) return ReportError(again.error());
     report = std::move(again->report);

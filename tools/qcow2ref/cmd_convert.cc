@@ -5,6 +5,7 @@
 #include "reference/format/endian.h"
 #include "reference/format/header.h"
 #include "reference/image/guest_map.h"
+#include "reference/status/checked_math.h"
 #include "tools/qcow2ref/cli.h"
 #include "tools/qcow2ref/commands.h"
 #include "tools/qcow2ref/copy_into.h"
@@ -51,6 +52,13 @@ int RunConvert(int argc, char** argv) {
     size = source.image->guest_size();
   }
   if (opts->size == 0) opts->size = size;
+  // SPEC(QX.WRITE.copy_any_length): a copy never drops source bytes.
+  if (DivRoundUp(opts->size, 512) * 512 < size) {
+    return ReportError(UsageError("--size " + std::to_string(opts->size) +
+                                  " is smaller than the source (" +
+                                  std::to_string(size) +
+                                  " bytes): the copy would drop data"));
+  }
   if (args->Has("--compress") && opts->encryption != Encryption::kNone) {
     return ReportError(Error{ErrorKind::kUsage,
                              "QX.WRITE.no_compressed_encryption", std::nullopt,

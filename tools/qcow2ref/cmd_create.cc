@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "reference/status/checked_math.h"
 #include "tools/qcow2ref/cli.h"
 #include "tools/qcow2ref/commands.h"
 #include "tools/qcow2ref/copy_into.h"
@@ -27,6 +28,12 @@ int RunCreate(int argc, char** argv) {
     auto src = FileSource::Open(*f);
     if (!src.ok()) return ReportError(src.error());
     from = std::move(src).value();
+    // SPEC(QX.WRITE.copy_any_length): a copy never drops source bytes.
+    if (DivRoundUp(opts->size, 512) * 512 < from->Size()) {
+      return ReportError(UsageError(
+          "--size " + std::to_string(opts->size) + " is smaller than --from (" +
+          std::to_string(from->Size()) + " bytes): the copy would drop data"));
+    }
   }
   const SecretBytes* s = secret->has_value() ? &**secret : nullptr;
   std::set<FileId> inputs;

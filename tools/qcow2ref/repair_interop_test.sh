@@ -65,6 +65,33 @@ repaired dirty dirty.qcow2
 repaired n_rc_refcount_too_low "$v/rc/n_rc_refcount_too_low.qcow2"
 repaired n_map_copied_shared "$v/map/n_map_copied_shared.qcow2"
 
+# A command refused before its first write leaves a dirty image untouched:
+# the rebuild waits for the first write.
+cp dirty.qcow2 keep.qcow2
+before=$(sha256sum <keep.qcow2)
+$q write keep.qcow2 --offset 99999999 --input in.bin 2>/dev/null
+[ $? = 3 ] && ok || bad "out-of-range write into a dirty image was not a usage error"
+[ "$(sha256sum <keep.qcow2)" = "$before" ] && ok || bad "a refused write changed a dirty image"
+
+# Dirty bit with right counts (nothing but the mark to repair), and a corrupt
+# mark on a consistent image: --repair all clears both, as qemu-img check -r
+# all does.
+rm -f xd.qcow2 xd.data
+qemu-img create -q -f qcow2 -o lazy_refcounts=on,data_file=xd.data xd.qcow2 1M
+qemu-io -c "write -P 7 0 4k" -c flush -c abort xd.qcow2 >/dev/null 2>&1
+bits() { python3 -c 'import struct,sys; print(struct.unpack(">Q", open(sys.argv[1],"rb").read(80)[72:80])[0])' "$1"; }
+[ "$(bits xd.qcow2)" = 5 ] && ok || bad "fixture: incompatible bits $(bits xd.qcow2), want dirty + data file"
+$q check --repair all xd.qcow2 >out 2>&1 && ok || bad "--repair all of a dirty image with right counts: $(cat out)"
+[ "$(bits xd.qcow2)" = 4 ] && ok || bad "--repair all left incompatible bits $(bits xd.qcow2)"
+qemu-img check xd.qcow2 >/dev/null 2>&1 && ok || bad "qemu-img check after clearing the dirty bit"
+qemu-img create -q -f qcow2 cm.qcow2 1M
+qemu-io -c "write -P 8 0 64k" cm.qcow2 >/dev/null
+python3 -c 'import struct,sys; f=open(sys.argv[1],"r+b"); f.seek(72); f.write(struct.pack(">Q", 2))' cm.qcow2
+$q write cm.qcow2 --offset 0 --input in.bin 2>/dev/null && bad "a write into an image marked corrupt" || ok
+$q check --repair all cm.qcow2 >out 2>&1 && ok || bad "--repair all of a consistent image marked corrupt: $(cat out)"
+[ "$(bits cm.qcow2)" = 0 ] && ok || bad "--repair all left incompatible bits $(bits cm.qcow2)"
+qemu-img info --output=json cm.qcow2 | grep -q '"corrupt": false' && ok || bad "qemu-img still sees the corrupt mark"
+
 # Faults that are not counts: refused, nothing written.
 for f in rc/n_rc_max_references.qcow2 rc/n_rc_table_entry_reserved.qcow2; do
   cp "$v/$f" x.qcow2

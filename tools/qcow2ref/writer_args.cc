@@ -1,5 +1,7 @@
 #include "tools/qcow2ref/writer_args.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "reference/image/references.h"
@@ -175,9 +177,14 @@ Result<std::unique_ptr<ImageWriter>> CreateImage(
                               OpenReferencedStore(data, true, force, &keep));
     keep.insert(*wo.data_file->Identity());
   }
+  const bool existed = IdentityOfPath(path).has_value();
   QCOW2REF_ASSIGN_OR_RETURN(auto store,
                             FileStore::Open(path, true, force, &keep));
-  return ImageWriter::Create(std::move(store), options, std::move(wo));
+  auto writer = ImageWriter::Create(std::move(store), options, std::move(wo));
+  // SPEC(QX.WRITE.validate_first): a create refused after the file was made
+  // (a backing name the path policy refuses, a loop) leaves no image behind.
+  if (!writer.ok() && !existed) ::unlink(path.c_str());
+  return writer;
 }
 
 Result<std::unique_ptr<ImageWriter>> OpenImageForWriting(

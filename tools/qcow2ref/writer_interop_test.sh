@@ -9,6 +9,7 @@
 # Clauses: QCOW2_SPEC("QX.WRITE.validate_first")
 #          QCOW2_SPEC("QX.WRITE.compressed_dense")
 #          QCOW2_SPEC("QX.WRITE.copy_zeros_over_backing")
+#          QCOW2_SPEC("Q2.HDRV3.autoclear.unknown_ignore") QCOW2_SPEC("QX.WRITE.copy_any_length")
 set -uo pipefail
 q=$PWD/tools/qcow2ref/qcow2ref
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
@@ -169,6 +170,24 @@ rm -f bkout.qcow2
 $q convert holes.raw bkout.qcow2 --version 2 --backing bkbase.qcow2 --backing-format qcow2 2>err ||
   bad "v2 convert over a backing file: $(cat err)"
 qemu-img compare holes.raw bkout.qcow2 >out 2>&1 && ok || bad "v2 convert over a backing file: $(cat out)"
+
+# Unknown autoclear bits are cleared by the first write, as qemu-io clears
+# them (Q2.HDRV3.autoclear.unknown_ignore).
+qemu-img create -q -f qcow2 ac.qcow2 1M
+python3 -c 'import struct,sys; f=open(sys.argv[1],"r+b"); f.seek(88); f.write(struct.pack(">Q", 1 << 5))' ac.qcow2
+$q write ac.qcow2 --offset 0 --input data.bin 2>err || bad "write with an unknown autoclear bit: $(cat err)"
+[ "$(python3 -c 'import struct,sys; print(struct.unpack(">Q", open(sys.argv[1],"rb").read(96)[88:96])[0])' ac.qcow2)" = 0 ] &&
+  ok || bad "the unknown autoclear bit survived our write"
+qemu-img check ac.qcow2 >/dev/null 2>&1 && ok || bad "autoclear: qemu-img check"
+# A --size smaller than the source would drop data: refused, nothing made.
+rm -f small.qcow2
+$q convert data.bin small.qcow2 --size 4096 2>/dev/null
+[ $? = 3 ] && [ ! -e small.qcow2 ] && ok || bad "convert --size smaller than the source was not refused"
+$q create small.qcow2 --size 4096 --from data.bin 2>/dev/null
+[ $? = 3 ] && [ ! -e small.qcow2 ] && ok || bad "create --size smaller than --from was not refused"
+# A create refused after the file was made leaves nothing behind.
+$q create absb.qcow2 --size 1M --backing "$PWD/base.qcow2" --backing-format qcow2 2>/dev/null
+[ $? = 1 ] && [ ! -e absb.qcow2 ] && ok || bad "a refused create left absb.qcow2 behind"
 
 # Refusals: existing file without --force, compression with encryption.
 $q create v3.qcow2 --size 1M 2>/dev/null && bad "overwrote an existing image without --force" || ok
