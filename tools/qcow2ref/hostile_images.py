@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Hostile qcow2 images for hostile_budget_test.sh (amplification classes).
+
+Each builder patches an image made by `qcow2ref create` with the standard
+library only: small files whose naive processing costs far more than their
+size. Usage: hostile_images.py KIND PATH (the image exists already).
+"""
+import struct
+import sys
+import zlib
+
+
+def header(f):
+    f.seek(0)
+    h = f.read(104)
+    (cluster_bits,) = struct.unpack(">I", h[20:24])
+    (size,) = struct.unpack(">Q", h[24:32])
+    (l1_size,) = struct.unpack(">I", h[36:40])
+    (l1_off,) = struct.unpack(">Q", h[40:48])
+    (rt_off,) = struct.unpack(">Q", h[48:56])
+    (rt_clusters,) = struct.unpack(">I", h[56:60])
+    return cluster_bits, size, l1_size, l1_off, rt_off, rt_clusters
+
+
+def append_cluster(f, cluster, data):
+    f.seek(0, 2)
+    end = f.tell()
+    off = (end + cluster - 1) // cluster * cluster
+    f.seek(off)
+    f.write(data.ljust(cluster, b"\0"))
+    return off
+
+
+def compressed_entry(cluster_bits, host, nbytes):
+    x = 62 - (cluster_bits - 8)
+    sectors = (host + nbytes - 1) // 512 - host // 512
+    return (1 << 62) | (sectors << x) | host
+
+
+def shared_l2(path, kind):
+    """Every L1 entry names one L2 table: of compressed entries naming one
+    deflate stream ("compressed"), or of plain entries ("plain")."""
+    with open(path, "r+b") as f:
+        cb, _, l1_size, l1_off, _, _ = header(f)
+        c = 1 << cb
+        if kind == "compressed":
+            raw = zlib.compressobj(9, zlib.DEFLATED, -15)
+            stream = raw.compress(bytes(c)) + raw.flush()
+            data_off = append_cluster(f, c, stream)
+            entry = compressed_entry(cb, data_off, len(stream))
+        else:
+            data_off = append_cluster(f, c, b"\x55" * c)
+            entry = data_off
+        l2 = struct.pack(">Q", entry) * (c // 8)
+        l2_off = append_cluster(f, c, l2)
+        f.seek(l1_off)
+        f.write(struct.pack(">Q", l2_off) * l1_size)
+
+
+def shared_refblock(path):
+    """Every refcount-table entry names one refcount block."""
+    with open(path, "r+b") as f:
+        cb, _, _, _, rt_off, rt_clusters = header(f)
+        c = 1 << cb
+        f.seek(rt_off)
+        (first,) = struct.unpack(">Q", f.read(8))
+        f.seek(rt_off)
+        f.write(struct.pack(">Q", first) * (rt_clusters * c // 8))
+
+
+def luks_slots(path, iterations):
+    """Every LUKS key slot active (a copy of slot 0) at `iterations`."""
+    with open(path, "r+b") as f:
+        f.seek(0)
+        h = f.read(1 << 16)
+        (hlen,) = struct.unpack(">I", h[100:104])
+        pos = hlen
+        area = None
+        while pos + 8 <= len(h):
+            etype, elen = struct.unpack(">II", h[pos:pos + 8])
+            if etype == 0:
+                break
+            if etype == 0x0537BE77:
+                (area,) = struct.unpack(">Q", h[pos + 8:pos + 16])
+            pos += 8 + (elen + 7) // 8 * 8
+        assert area is not None, "no full-disk-encryption extension"
+        f.seek(area + 208)
+        slot0 = bytearray(f.read(48))
+        struct.pack_into(">II", slot0, 0, 0x00AC71F3, iterations)
+        for i in range(8):  # Each keeps its own key material offset.
+            f.seek(area + 208 + 48 * i)
+            f.write(slot0[:40])
+
+
+def main():
+    kind, path = sys.argv[1], sys.argv[2]
+    if kind in ("compressed", "plain"):
+        shared_l2(path, kind)
+    elif kind == "luks_slots":
+        luks_slots(path, int(sys.argv[3]))
+    elif kind == "refblock":
+        shared_refblock(path)
+    else:
+        sys.exit("unknown kind " + kind)
+
+
+if __name__ == "__main__":
+    main()
