@@ -37,7 +37,7 @@ class Checker {
  private:
   void Add(Severity s, const char* clause, std::optional<uint64_t> at,
            std::string message) {
-    report_->findings.push_back({s, clause, at, std::move(message)});
+    report_->Add({s, clause, at, std::move(message)});
   }
   void Corrupt(const char* clause, std::optional<uint64_t> at,
                std::string message) {
@@ -88,12 +88,21 @@ class Checker {
   std::vector<CopiedCheck> copied_;
   uint64_t refcount_max_ = 0;
   std::vector<uint64_t> stored_;  // Stored refcount per file cluster.
+  // Compressed descriptors (offset, bytes read) already decompressed, with
+  // the error if the stream was bad.
+  std::map<std::pair<uint64_t, uint64_t>, std::optional<std::string>>
+      decompressed_;
 };
 
 void Checker::Use(uint64_t offset, uint64_t length, Owner owner,
                   uint64_t count) {
   if (!usage_->Reference(offset, length, owner, count)) {
     // SPEC(QX.CHECK.overlap)
+    constexpr const char* kOverlap = "QX.CHECK.overlap";
+    if (report_->Full(kOverlap)) {
+      report_->Omit(kOverlap, Severity::kCorruption);
+      return;
+    }
     const uint64_t at = usage_->last_overlap() << g_.cluster_bits;
     Corrupt("QX.CHECK.overlap", at,
             std::string(OwnerName(owner)) + " overlaps the " +
@@ -212,8 +221,7 @@ void Checker::CheckDataEntry(uint64_t entry, uint64_t bitmap, uint64_t at,
   auto decoded = DecodeL2Entry(g_, h_, entry, bitmap, at);
   if (!decoded.ok()) {
     const Error& e = decoded.error();
-    report_->findings.push_back(
-        {Severity::kCorruption, e.clause, e.offset, e.message});
+    report_->Add({Severity::kCorruption, e.clause, e.offset, e.message});
     return;
   }
   const ClusterDescriptor& d = *decoded;
@@ -242,16 +250,22 @@ void Checker::CheckDataEntry(uint64_t entry, uint64_t bitmap, uint64_t at,
         std::min(d.compressed_bytes, file_.Size() - d.compressed_offset);
     Use(d.compressed_offset, len, Owner::kCompressed, multiplicity);
     if (options_.decompress) {
-      std::vector<uint8_t> in(std::min<uint64_t>(len, 2 * g_.cluster_size));
-      std::vector<uint8_t> out(g_.cluster_size);
-      if (file_.ReadAt(d.compressed_offset, in.data(), in.size()).ok()) {
-        Status st =
-            DecompressCluster(h_.compression_type, in.data(), in.size(),
-                              out.data(), out.size(), d.compressed_offset);
-        if (!st.ok()) {
-          Corrupt("Q2.CMP.exact_cluster", at, st.error().message);
+      const uint64_t in_bytes = std::min<uint64_t>(len, 2 * g_.cluster_size);
+      // SPEC(QX.LIMIT.check_tables_once): one decompression per distinct
+      // descriptor, however many entries (or repeated tables) name it.
+      auto [it, fresh] = decompressed_.try_emplace(
+          {d.compressed_offset, in_bytes}, std::optional<std::string>());
+      if (fresh) {
+        std::vector<uint8_t> in(in_bytes);
+        std::vector<uint8_t> out(g_.cluster_size);
+        if (file_.ReadAt(d.compressed_offset, in.data(), in.size()).ok()) {
+          Status st =
+              DecompressCluster(h_.compression_type, in.data(), in.size(),
+                                out.data(), out.size(), d.compressed_offset);
+          if (!st.ok()) it->second = st.error().message;
         }
       }
+      if (it->second) Corrupt("Q2.CMP.exact_cluster", at, *it->second);
     }
     return;
   }
@@ -423,7 +437,8 @@ void Checker::CheckRefcounts() {
   Use(h_.refcount_table_offset, table_bytes, Owner::kRefcountTable);
   const uint64_t per_block = (g_.cluster_size * 8) >> h_.refcount_order;
   std::vector<uint64_t> stored(usage_->size(), 0);
-  std::vector<uint8_t> block(g_.cluster_size);
+  // Entries that name a block inside the file, by index.
+  std::vector<std::pair<uint64_t, uint64_t>> named;  // (index, offset)
   for (uint64_t i = 0; i < table_bytes / 8; ++i) {
     const uint64_t at = h_.refcount_table_offset + 8 * i;
     const uint64_t e = LoadBe64(table.data() + 8 * i);
@@ -443,20 +458,38 @@ void Checker::CheckRefcounts() {
       continue;
     }
     if (off == 0) continue;
+    named.push_back({i, off});
+  }
+  // SPEC(QX.LIMIT.check_tables_once): each block is read once by offset,
+  // however many entries name it; each entry still counts as a reference
+  // (a shared block is an overlap, reported per entry as before).
+  std::map<uint64_t, std::vector<uint64_t>> by_offset;
+  for (const auto& [i, off] : named) by_offset[off].push_back(i);
+  std::set<uint64_t> unreadable;
+  std::vector<uint8_t> block(g_.cluster_size);
+  for (const auto& [off, indices] : by_offset) {
     if (off >= file_.Size() ||
         !file_.ReadAt(off, block.data(), block.size()).ok()) {
-      Corrupt("Q2.MAP.host_in_file", at,
+      unreadable.insert(off);
+      continue;
+    }
+    for (uint64_t i : indices) {
+      for (uint64_t j = 0; j < per_block; ++j) {
+        const uint64_t cluster = i * per_block + j;
+        if (cluster >= stored.size()) break;
+        stored[cluster] = GetRefcount(block.data(), j, h_.refcount_order);
+      }
+    }
+  }
+  for (const auto& [i, off] : named) {
+    if (unreadable.count(off) != 0) {
+      Corrupt("Q2.MAP.host_in_file", h_.refcount_table_offset + 8 * i,
               "refcount block " + std::to_string(i) +
                   " exceeds the end of the file");
       report_->check_errors = true;
       continue;
     }
     Use(off, g_.cluster_size, Owner::kRefcountBlock);
-    for (uint64_t j = 0; j < per_block; ++j) {
-      const uint64_t cluster = i * per_block + j;
-      if (cluster >= stored.size()) break;
-      stored[cluster] = GetRefcount(block.data(), j, h_.refcount_order);
-    }
   }
   // Blocks referenced past the tracked range cannot describe file clusters.
   for (uint64_t c = 0; c < usage_->size(); ++c) {
@@ -558,10 +591,10 @@ Result<CheckResult> CheckImage(std::unique_ptr<ByteSource> file,
     if (e.kind == ErrorKind::kIo) return e;
     // The image cannot even be opened: that is the one finding.
     result.report.check_errors = true;
-    result.report.findings.push_back({e.kind == ErrorKind::kUnsupported
-                                          ? Severity::kWarning
-                                          : Severity::kCorruption,
-                                      e.clause, e.offset, e.message});
+    result.report.Add({e.kind == ErrorKind::kUnsupported
+                           ? Severity::kWarning
+                           : Severity::kCorruption,
+                       e.clause, e.offset, e.message});
     if (e.kind == ErrorKind::kUnsupported) return e;
     return result;
   }

@@ -9,6 +9,8 @@
 # Clauses covered: QCOW2_SPEC("QX.LIMIT.map_stream")
 # QCOW2_SPEC("QX.LIMIT.map_entries") QCOW2_SPEC("QX.LIMIT.pbkdf2_open_budget")
 # QCOW2_SPEC("QX.LIMIT.pbkdf2_iterations_cap")
+# QCOW2_SPEC("QX.LIMIT.snapshot_distinct_tables")
+# QCOW2_SPEC("QX.LIMIT.check_tables_once") QCOW2_SPEC("QX.LIMIT.check_findings")
 set -uo pipefail
 q=${QCOW2REF_BIN:-$PWD/tools/qcow2ref/qcow2ref}
 gen=${HOSTILE_GEN:-$PWD/tools/qcow2ref/hostile_images.py}
@@ -92,6 +94,51 @@ expect 0 "" 10 $((256 << 20)) "map --json: small shared L2 table" -- "$q" map ma
 qemu-img map --output=json map_s.qcow2 | tr -d ' ' >want.json
 tr -d ' ' <out >got.json
 cmp -s want.json got.json || fail "map: small shared L2 table differs from qemu-img map"
+
+# --- check/layout: decompress once, read once, bounded findings -------------
+# (QX.LIMIT.check_tables_once) 2 MiB clusters, two L1 entries naming one L2
+# table whose 262144 compressed entries name one deflate stream: one
+# decompression, not 524288 (or 262144) of 2 MiB each. Bounded: 0.1 s.
+mk chk_z.qcow2 compressed "" -- --size 1T --cluster-size 2M
+expect 1 "" 20 $((512 << 20)) "check: one compressed stream under 262144 entries" -- "$q" check chk_z.qcow2
+grep -q '^2 corruptions, 0 leaks, 0 warnings$' out || fail "check chk_z: want 2 corruptions; got $(tail -1 out)"
+expect 0 "" 20 $((512 << 20)) "layout: one compressed stream under 262144 entries" -- "$q" layout chk_z.qcow2 --text
+# (QX.LIMIT.check_tables_once, QX.LIMIT.check_findings) an 8 MiB refcount
+# table whose 1M entries name one refcount block: the block is read once,
+# and of the 1M overlap findings the first 100 are kept, the rest counted
+# exactly (bounded: 0.6 s, 50 MB).
+mk chk_r.qcow2 refblock 128 -- --size 1M
+expect 1 "" 60 $((512 << 20)) "check: 1M refcount-table entries naming one block" -- "$q" check chk_r.qcow2
+grep -q '^1048704 corruptions, 1 leaks, 0 warnings$' out || fail "check chk_r: want exact counts; got $(tail -1 out)"
+grep -q '^corruption: QX.CHECK.overlap: 1048475 more not listed (QX.LIMIT.check_findings)$' out ||
+  fail "check chk_r: want the count of unlisted overlaps"
+[ "$(grep -c '^corruption: QX.CHECK.overlap: refcount block overlaps' out)" = 100 ] ||
+  fail "check chk_r: want 100 overlap findings listed"
+expect 1 "" 60 $((512 << 20)) "check --json: 1M refcount-table entries naming one block" -- "$q" check chk_r.qcow2 --json
+python3 - out <<'PY' || fail "check --json chk_r: counters"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["corruptions"] == 1048704 and j["leaks"] == 1, j
+per = {}
+for f in j["findings"]:
+    per[f["clause"]] = per.get(f["clause"], 0) + 1
+assert max(per.values()) <= 100, per
+om = {o["clause"]: o["count"] for o in j["omitted-findings"]}
+assert om["QX.CHECK.overlap"] + per["QX.CHECK.overlap"] == 1048575, om  # all entries but the first
+PY
+
+# --- snapshot create: linear in distinct L2 tables --------------------------
+# (QX.LIMIT.snapshot_distinct_tables) 40960 L1 entries naming one L2 table
+# whose 8192 entries all name one data cluster, refcounts sound (64-bit):
+# 335M references, one table walk. The image is written, so it lives in w/.
+mkdir -p w
+mk w/snap.qcow2 plain "" -- --size 20T --refcount-bits 64
+expect 0 "" 10 $((256 << 20)) "snapshot create: one L2 table under 40960 L1 entries" -- "$q" snapshot create w/snap.qcow2 s1
+# qemu-img judges the counts (it walks all 335M references: ~20 s).
+qemu-img check w/snap.qcow2 >qcheck 2>&1 || fail "snapshot create: qemu-img check after: $(tail -3 qcheck)"
+expect 0 "" 10 $((256 << 20)) "check after snapshot create" -- "$q" check w/snap.qcow2
+expect 0 "" 10 $((256 << 20)) "snapshot delete: one L2 table under 40960 L1 entries" -- "$q" snapshot delete w/snap.qcow2 s1
+expect 0 "" 10 $((256 << 20)) "check after snapshot delete" -- "$q" check w/snap.qcow2
 
 # --- PBKDF2: one budget per open (QX.LIMIT.pbkdf2_open_budget) --------------
 printf 'pw' >pw

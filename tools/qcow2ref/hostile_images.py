@@ -55,17 +55,41 @@ def shared_l2(path, kind):
         l2_off = append_cluster(f, c, l2)
         f.seek(l1_off)
         f.write(struct.pack(">Q", l2_off) * l1_size)
+        if kind == "plain":
+            # Sound refcounts (64-bit wide images only): the data cluster is
+            # named by every L2 entry under every L1 entry.
+            set_refcount64(f, data_off >> cb, l1_size * (c // 8))
+            set_refcount64(f, l2_off >> cb, l1_size)
 
 
-def shared_refblock(path):
-    """Every refcount-table entry names one refcount block."""
+def set_refcount64(f, cluster, count):
+    """Sets a refcount in the first refcount block of an image whose
+    refcount_order is 6; other widths are left alone."""
+    f.seek(96)
+    (order,) = struct.unpack(">I", f.read(4))
+    if order != 6:
+        return
+    _, _, _, _, rt_off, _ = header(f)
+    f.seek(rt_off)
+    (block,) = struct.unpack(">Q", f.read(8))
+    f.seek(block + 8 * cluster)
+    f.write(struct.pack(">Q", count))
+
+
+def shared_refblock(path, clusters):
+    """A refcount table of `clusters` clusters (8 MiB: 1M entries with 64 KiB
+    clusters) whose every entry names the image's first refcount block."""
     with open(path, "r+b") as f:
-        cb, _, _, _, rt_off, rt_clusters = header(f)
+        cb, _, _, _, rt_off, _ = header(f)
         c = 1 << cb
         f.seek(rt_off)
         (first,) = struct.unpack(">Q", f.read(8))
-        f.seek(rt_off)
-        f.write(struct.pack(">Q", first) * (rt_clusters * c // 8))
+        table = struct.pack(">Q", first) * (clusters * c // 8)
+        off = append_cluster(f, c, table[:c])
+        f.seek(off)
+        f.write(table)
+        f.seek(48)
+        f.write(struct.pack(">QI", off, clusters))
 
 
 def luks_slots(path, iterations):
@@ -99,7 +123,7 @@ def main():
     elif kind == "luks_slots":
         luks_slots(path, int(sys.argv[3]))
     elif kind == "refblock":
-        shared_refblock(path)
+        shared_refblock(path, int(sys.argv[3]))
     else:
         sys.exit("unknown kind " + kind)
 
