@@ -52,8 +52,11 @@ class Checker {
 
   void CheckHeader();
   void CheckDataFileIdentity();
-  void CheckL1Table(uint64_t offset, uint32_t entries, bool active,
-                    uint64_t multiplicity);
+  // Checks the L1 table at `offset` once for every view naming it: `sizes`
+  // maps each L1 size to the number of views with that size (snapshots may
+  // name overlapping prefixes of one table).
+  void CheckL1Table(uint64_t offset, const std::map<uint32_t, uint64_t>& sizes,
+                    bool active);
   void CheckL2Table(uint64_t offset, uint64_t multiplicity, bool active);
   // guest_offset: the guest offset the entry maps when known (active L2).
   void CheckDataEntry(uint64_t entry, uint64_t bitmap, uint64_t at,
@@ -180,17 +183,41 @@ void Checker::CheckDataFileIdentity() {
   }
 }
 
-void Checker::CheckL1Table(uint64_t offset, uint32_t entries, bool active,
-                           uint64_t multiplicity) {
-  if (entries == 0) return;
+void Checker::CheckL1Table(uint64_t offset,
+                           const std::map<uint32_t, uint64_t>& sizes,
+                           bool active) {
+  // SPEC(QX.LIMIT.check_tables_once): one read of the largest prefix that
+  // lies in the file; each entry counts once per view that includes it.
   std::vector<uint8_t> raw;
-  const uint64_t bytes = uint64_t{entries} * 8;
-  if (!ReadTable(offset, bytes, "Q2.MAP.host_in_file",
-                 active ? "the L1 table" : "a snapshot L1 table", &raw)) {
-    return;
+  std::map<uint32_t, uint64_t> readable;
+  for (auto it = sizes.rbegin(); it != sizes.rend(); ++it) {
+    if (it->first == 0) continue;
+    const uint64_t bytes = uint64_t{it->first} * 8;
+    if (readable.empty() &&
+        !ReadTable(offset, bytes, "Q2.MAP.host_in_file",
+                   active ? "the L1 table" : "a snapshot L1 table", &raw)) {
+      continue;
+    }
+    if (!readable.empty() && !RangeWithin(offset, bytes, file_.Size())) {
+      continue;
+    }
+    readable[it->first] = it->second;
   }
-  Use(offset, bytes, active ? Owner::kL1 : Owner::kSnapshotL1, multiplicity);
+  if (readable.empty()) return;
+  uint64_t multiplicity = 0;
+  for (const auto& [size, count] : readable) {
+    Use(offset, uint64_t{size} * 8, active ? Owner::kL1 : Owner::kSnapshotL1,
+        count);
+    multiplicity += count;
+  }
+  const uint32_t entries = readable.rbegin()->first;
+  auto next_end = readable.begin();
   for (uint32_t i = 0; i < entries; ++i) {
+    // Views shorter than entry i no longer count.
+    while (next_end->first <= i) {
+      multiplicity -= next_end->second;
+      ++next_end;
+    }
     const uint64_t at = offset + 8 * uint64_t{i};
     const uint64_t e = LoadBe64(raw.data() + 8 * i);
     // SPEC(Q2.MAP.l1_entry.reserved)
@@ -331,7 +358,7 @@ void Checker::CheckL2Table(uint64_t offset, uint64_t multiplicity,
 void Checker::CheckSnapshots() {
   if (h_.nb_snapshots == 0) return;
   uint64_t table_end = h_.snapshots_offset;
-  std::map<std::pair<uint64_t, uint32_t>, uint64_t> l1s;
+  std::map<uint64_t, std::map<uint32_t, uint64_t>> l1s;
   for (const Snapshot& s : img_.snapshots()) {
     table_end = std::max(table_end, s.entry_offset + 40 + s.extra.size() +
                                         s.id.size() + s.name.size());
@@ -352,13 +379,11 @@ void Checker::CheckSnapshots() {
               "snapshot '" + s.name + "' L1 table exceeds 32 MiB");
       continue;
     }
-    l1s[{s.l1_table_offset, s.l1_size}] += 1;
+    l1s[s.l1_table_offset][s.l1_size] += 1;
   }
   Use(h_.snapshots_offset, table_end - h_.snapshots_offset,
       Owner::kSnapshotTable);
-  for (const auto& [key, count] : l1s) {
-    CheckL1Table(key.first, key.second, false, count);
-  }
+  for (const auto& [offset, sizes] : l1s) CheckL1Table(offset, sizes, false);
 }
 
 void Checker::CheckBitmaps() {
@@ -557,7 +582,7 @@ std::unique_ptr<ClusterUsage> Checker::Run() {
   report_->image_end_offset = file_.Size();
   report_->total_clusters = DivRoundUp(h_.size, g_.cluster_size);
   CheckHeader();
-  CheckL1Table(h_.l1_table_offset, h_.l1_size, true, 1);
+  CheckL1Table(h_.l1_table_offset, {{h_.l1_size, 1}}, true);
   CheckSnapshots();
   for (const auto& [offset, refs] : l2_refs_) {
     CheckL2Table(offset, refs, active_l2_.count(offset) > 0);
