@@ -116,12 +116,41 @@ def luks_slots(path, iterations):
             f.write(slot0[:40])
 
 
+def overlapping_snapshots(path, count):
+    """`count` snapshots whose L1 tables are prefixes of one copy of the
+    active L1 table (sizes 1, 2, ... cycling up to l1_size)."""
+    with open(path, "r+b") as f:
+        cb, _, l1_size, l1_off, _, _ = header(f)
+        c = 1 << cb
+        f.seek(l1_off)
+        l1 = f.read(8 * l1_size)
+        l1_off = append_cluster(f, c, l1[:c])
+        f.seek(l1_off)
+        f.write(l1 + bytes(-len(l1) % c))
+        table = bytearray()
+        for i in range(count):
+            size = i % l1_size + 1
+            ident = str(i + 1).encode()
+            extra = struct.pack(">QQ", 0, size * (c // 8) * c)
+            e = struct.pack(">QIHHIIQII", l1_off, size, len(ident), 0, 0, 0,
+                            0, 0, len(extra)) + extra + ident
+            table += e + bytes(-len(e) % 8)
+        f.seek(0, 2)
+        off = (f.tell() + c - 1) // c * c
+        f.seek(off)
+        f.write(bytes(table) + bytes(-len(table) % c))
+        f.seek(60)
+        f.write(struct.pack(">IQ", count, off))
+
+
 def main():
     kind, path = sys.argv[1], sys.argv[2]
     if kind in ("compressed", "plain"):
         shared_l2(path, kind)
     elif kind == "luks_slots":
         luks_slots(path, int(sys.argv[3]))
+    elif kind == "snapshots":
+        overlapping_snapshots(path, int(sys.argv[3]))
     elif kind == "refblock":
         shared_refblock(path, int(sys.argv[3]))
     else:
