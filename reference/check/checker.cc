@@ -37,7 +37,7 @@ class Checker {
  private:
   void Add(Severity s, const char* clause, std::optional<uint64_t> at,
            std::string message) {
-    report_->findings.push_back({s, clause, at, std::move(message)});
+    report_->Add({s, clause, at, std::move(message)});
   }
   void Corrupt(const char* clause, std::optional<uint64_t> at,
                std::string message) {
@@ -52,8 +52,11 @@ class Checker {
 
   void CheckHeader();
   void CheckDataFileIdentity();
-  void CheckL1Table(uint64_t offset, uint32_t entries, bool active,
-                    uint64_t multiplicity);
+  // Checks the L1 table at `offset` once for every view naming it: `sizes`
+  // maps each L1 size to the number of views with that size (snapshots may
+  // name overlapping prefixes of one table).
+  void CheckL1Table(uint64_t offset, const std::map<uint32_t, uint64_t>& sizes,
+                    bool active);
   void CheckL2Table(uint64_t offset, uint64_t multiplicity, bool active);
   // guest_offset: the guest offset the entry maps when known (active L2).
   void CheckDataEntry(uint64_t entry, uint64_t bitmap, uint64_t at,
@@ -88,12 +91,21 @@ class Checker {
   std::vector<CopiedCheck> copied_;
   uint64_t refcount_max_ = 0;
   std::vector<uint64_t> stored_;  // Stored refcount per file cluster.
+  // Compressed descriptors (offset, bytes read) already decompressed, with
+  // the error if the stream was bad.
+  std::map<std::pair<uint64_t, uint64_t>, std::optional<std::string>>
+      decompressed_;
 };
 
 void Checker::Use(uint64_t offset, uint64_t length, Owner owner,
                   uint64_t count) {
   if (!usage_->Reference(offset, length, owner, count)) {
     // SPEC(QX.CHECK.overlap)
+    constexpr const char* kOverlap = "QX.CHECK.overlap";
+    if (report_->Full(kOverlap)) {
+      report_->Omit(kOverlap, Severity::kCorruption);
+      return;
+    }
     const uint64_t at = usage_->last_overlap() << g_.cluster_bits;
     Corrupt("QX.CHECK.overlap", at,
             std::string(OwnerName(owner)) + " overlaps the " +
@@ -171,17 +183,41 @@ void Checker::CheckDataFileIdentity() {
   }
 }
 
-void Checker::CheckL1Table(uint64_t offset, uint32_t entries, bool active,
-                           uint64_t multiplicity) {
-  if (entries == 0) return;
+void Checker::CheckL1Table(uint64_t offset,
+                           const std::map<uint32_t, uint64_t>& sizes,
+                           bool active) {
+  // SPEC(QX.LIMIT.check_tables_once): one read of the largest prefix that
+  // lies in the file; each entry counts once per view that includes it.
   std::vector<uint8_t> raw;
-  const uint64_t bytes = uint64_t{entries} * 8;
-  if (!ReadTable(offset, bytes, "Q2.MAP.host_in_file",
-                 active ? "the L1 table" : "a snapshot L1 table", &raw)) {
-    return;
+  std::map<uint32_t, uint64_t> readable;
+  for (auto it = sizes.rbegin(); it != sizes.rend(); ++it) {
+    if (it->first == 0) continue;
+    const uint64_t bytes = uint64_t{it->first} * 8;
+    if (readable.empty() &&
+        !ReadTable(offset, bytes, "Q2.MAP.host_in_file",
+                   active ? "the L1 table" : "a snapshot L1 table", &raw)) {
+      continue;
+    }
+    if (!readable.empty() && !RangeWithin(offset, bytes, file_.Size())) {
+      continue;
+    }
+    readable[it->first] = it->second;
   }
-  Use(offset, bytes, active ? Owner::kL1 : Owner::kSnapshotL1, multiplicity);
+  if (readable.empty()) return;
+  uint64_t multiplicity = 0;
+  for (const auto& [size, count] : readable) {
+    Use(offset, uint64_t{size} * 8, active ? Owner::kL1 : Owner::kSnapshotL1,
+        count);
+    multiplicity += count;
+  }
+  const uint32_t entries = readable.rbegin()->first;
+  auto next_end = readable.begin();
   for (uint32_t i = 0; i < entries; ++i) {
+    // Views shorter than entry i no longer count.
+    while (next_end->first <= i) {
+      multiplicity -= next_end->second;
+      ++next_end;
+    }
     const uint64_t at = offset + 8 * uint64_t{i};
     const uint64_t e = LoadBe64(raw.data() + 8 * i);
     // SPEC(Q2.MAP.l1_entry.reserved)
@@ -212,8 +248,7 @@ void Checker::CheckDataEntry(uint64_t entry, uint64_t bitmap, uint64_t at,
   auto decoded = DecodeL2Entry(g_, h_, entry, bitmap, at);
   if (!decoded.ok()) {
     const Error& e = decoded.error();
-    report_->findings.push_back(
-        {Severity::kCorruption, e.clause, e.offset, e.message});
+    report_->Add({Severity::kCorruption, e.clause, e.offset, e.message});
     return;
   }
   const ClusterDescriptor& d = *decoded;
@@ -242,16 +277,22 @@ void Checker::CheckDataEntry(uint64_t entry, uint64_t bitmap, uint64_t at,
         std::min(d.compressed_bytes, file_.Size() - d.compressed_offset);
     Use(d.compressed_offset, len, Owner::kCompressed, multiplicity);
     if (options_.decompress) {
-      std::vector<uint8_t> in(std::min<uint64_t>(len, 2 * g_.cluster_size));
-      std::vector<uint8_t> out(g_.cluster_size);
-      if (file_.ReadAt(d.compressed_offset, in.data(), in.size()).ok()) {
-        Status st =
-            DecompressCluster(h_.compression_type, in.data(), in.size(),
-                              out.data(), out.size(), d.compressed_offset);
-        if (!st.ok()) {
-          Corrupt("Q2.CMP.exact_cluster", at, st.error().message);
+      const uint64_t in_bytes = std::min<uint64_t>(len, 2 * g_.cluster_size);
+      // SPEC(QX.LIMIT.check_tables_once): one decompression per distinct
+      // descriptor, however many entries (or repeated tables) name it.
+      auto [it, fresh] = decompressed_.try_emplace(
+          {d.compressed_offset, in_bytes}, std::optional<std::string>());
+      if (fresh) {
+        std::vector<uint8_t> in(in_bytes);
+        std::vector<uint8_t> out(g_.cluster_size);
+        if (file_.ReadAt(d.compressed_offset, in.data(), in.size()).ok()) {
+          Status st =
+              DecompressCluster(h_.compression_type, in.data(), in.size(),
+                                out.data(), out.size(), d.compressed_offset);
+          if (!st.ok()) it->second = st.error().message;
         }
       }
+      if (it->second) Corrupt("Q2.CMP.exact_cluster", at, *it->second);
     }
     return;
   }
@@ -317,7 +358,7 @@ void Checker::CheckL2Table(uint64_t offset, uint64_t multiplicity,
 void Checker::CheckSnapshots() {
   if (h_.nb_snapshots == 0) return;
   uint64_t table_end = h_.snapshots_offset;
-  std::map<std::pair<uint64_t, uint32_t>, uint64_t> l1s;
+  std::map<uint64_t, std::map<uint32_t, uint64_t>> l1s;
   for (const Snapshot& s : img_.snapshots()) {
     table_end = std::max(table_end, s.entry_offset + 40 + s.extra.size() +
                                         s.id.size() + s.name.size());
@@ -338,13 +379,11 @@ void Checker::CheckSnapshots() {
               "snapshot '" + s.name + "' L1 table exceeds 32 MiB");
       continue;
     }
-    l1s[{s.l1_table_offset, s.l1_size}] += 1;
+    l1s[s.l1_table_offset][s.l1_size] += 1;
   }
   Use(h_.snapshots_offset, table_end - h_.snapshots_offset,
       Owner::kSnapshotTable);
-  for (const auto& [key, count] : l1s) {
-    CheckL1Table(key.first, key.second, false, count);
-  }
+  for (const auto& [offset, sizes] : l1s) CheckL1Table(offset, sizes, false);
 }
 
 void Checker::CheckBitmaps() {
@@ -423,7 +462,8 @@ void Checker::CheckRefcounts() {
   Use(h_.refcount_table_offset, table_bytes, Owner::kRefcountTable);
   const uint64_t per_block = (g_.cluster_size * 8) >> h_.refcount_order;
   std::vector<uint64_t> stored(usage_->size(), 0);
-  std::vector<uint8_t> block(g_.cluster_size);
+  // Entries that name a block inside the file, by index.
+  std::vector<std::pair<uint64_t, uint64_t>> named;  // (index, offset)
   for (uint64_t i = 0; i < table_bytes / 8; ++i) {
     const uint64_t at = h_.refcount_table_offset + 8 * i;
     const uint64_t e = LoadBe64(table.data() + 8 * i);
@@ -443,20 +483,38 @@ void Checker::CheckRefcounts() {
       continue;
     }
     if (off == 0) continue;
+    named.push_back({i, off});
+  }
+  // SPEC(QX.LIMIT.check_tables_once): each block is read once by offset,
+  // however many entries name it; each entry still counts as a reference
+  // (a shared block is an overlap, reported per entry as before).
+  std::map<uint64_t, std::vector<uint64_t>> by_offset;
+  for (const auto& [i, off] : named) by_offset[off].push_back(i);
+  std::set<uint64_t> unreadable;
+  std::vector<uint8_t> block(g_.cluster_size);
+  for (const auto& [off, indices] : by_offset) {
     if (off >= file_.Size() ||
         !file_.ReadAt(off, block.data(), block.size()).ok()) {
-      Corrupt("Q2.MAP.host_in_file", at,
+      unreadable.insert(off);
+      continue;
+    }
+    for (uint64_t i : indices) {
+      for (uint64_t j = 0; j < per_block; ++j) {
+        const uint64_t cluster = i * per_block + j;
+        if (cluster >= stored.size()) break;
+        stored[cluster] = GetRefcount(block.data(), j, h_.refcount_order);
+      }
+    }
+  }
+  for (const auto& [i, off] : named) {
+    if (unreadable.count(off) != 0) {
+      Corrupt("Q2.MAP.host_in_file", h_.refcount_table_offset + 8 * i,
               "refcount block " + std::to_string(i) +
                   " exceeds the end of the file");
       report_->check_errors = true;
       continue;
     }
     Use(off, g_.cluster_size, Owner::kRefcountBlock);
-    for (uint64_t j = 0; j < per_block; ++j) {
-      const uint64_t cluster = i * per_block + j;
-      if (cluster >= stored.size()) break;
-      stored[cluster] = GetRefcount(block.data(), j, h_.refcount_order);
-    }
   }
   // Blocks referenced past the tracked range cannot describe file clusters.
   for (uint64_t c = 0; c < usage_->size(); ++c) {
@@ -524,7 +582,7 @@ std::unique_ptr<ClusterUsage> Checker::Run() {
   report_->image_end_offset = file_.Size();
   report_->total_clusters = DivRoundUp(h_.size, g_.cluster_size);
   CheckHeader();
-  CheckL1Table(h_.l1_table_offset, h_.l1_size, true, 1);
+  CheckL1Table(h_.l1_table_offset, {{h_.l1_size, 1}}, true);
   CheckSnapshots();
   for (const auto& [offset, refs] : l2_refs_) {
     CheckL2Table(offset, refs, active_l2_.count(offset) > 0);
@@ -558,10 +616,10 @@ Result<CheckResult> CheckImage(std::unique_ptr<ByteSource> file,
     if (e.kind == ErrorKind::kIo) return e;
     // The image cannot even be opened: that is the one finding.
     result.report.check_errors = true;
-    result.report.findings.push_back({e.kind == ErrorKind::kUnsupported
-                                          ? Severity::kWarning
-                                          : Severity::kCorruption,
-                                      e.clause, e.offset, e.message});
+    result.report.Add({e.kind == ErrorKind::kUnsupported
+                           ? Severity::kWarning
+                           : Severity::kCorruption,
+                       e.clause, e.offset, e.message});
     if (e.kind == ErrorKind::kUnsupported) return e;
     return result;
   }

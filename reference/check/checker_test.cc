@@ -13,6 +13,7 @@
 
 #include "reference/check/layout_svg.h"
 #include "reference/check/repair.h"
+#include "reference/format/limits.h"
 #include "reference/format/test_bytes.h"
 #include "reference/status/spec_cite.h"
 
@@ -103,8 +104,8 @@ TEST(CheckerTest, LeakIsReportedAndRepaired) {
   b.SetRefcount(6, 1);  // Cluster 6 is used by nothing.
   b.SetRefcount(5, 3);  // Data cluster with one reference.
   auto r = Check(b);
-  EXPECT_EQ(r.report.Count(Severity::kLeak), 2);
-  EXPECT_EQ(r.report.Count(Severity::kCorruption), 0);
+  EXPECT_EQ(r.report.Count(Severity::kLeak), 2u);
+  EXPECT_EQ(r.report.Count(Severity::kCorruption), 0u);
   const std::string path =
       std::string(std::getenv("TEST_TMPDIR")) + "/leak.qcow2";
   std::ofstream(path, std::ios::binary)
@@ -237,7 +238,7 @@ TEST(CheckerTest, LuksWithoutActiveSlotIsAWarning) {
     EXPECT_TRUE(Has(*r, "QX.LUKS.no_active_slot", Severity::kWarning))
         << (secret ? "with" : "without") << " a secret";
     EXPECT_TRUE(r->report.clean());
-    EXPECT_EQ(r->report.Count(Severity::kWarning), 1);
+    EXPECT_EQ(r->report.Count(Severity::kWarning), 1u);
   }
 }
 
@@ -263,4 +264,27 @@ TEST(LayoutTest, SvgIsWellFormedAndMarksViolations) {
 }
 
 }  // namespace
+TEST(CheckReportTest, FindingsAreBoundedPerClauseWithExactCounts) {
+  QCOW2_SPEC("QX.LIMIT.check_findings");
+  CheckReport r;
+  for (uint64_t i = 0; i < kMaxFindingsPerClause; ++i) {
+    r.Add({Severity::kCorruption, "A", i, "a"});
+  }
+  // At the limit: everything kept.
+  EXPECT_EQ(r.findings.size(), kMaxFindingsPerClause);
+  EXPECT_TRUE(r.omitted.empty());
+  EXPECT_FALSE(r.Full("B"));
+  EXPECT_TRUE(r.Full("A"));
+  // One over: counted, not kept; another clause is kept.
+  r.Add({Severity::kCorruption, "A", 0, "a"});
+  r.Add({Severity::kWarning, "B", 0, "b"});
+  EXPECT_EQ(r.findings.size(), kMaxFindingsPerClause + 1);
+  EXPECT_EQ((r.omitted[{"A", Severity::kCorruption}]), 1u);
+  EXPECT_EQ(r.Count(Severity::kCorruption), kMaxFindingsPerClause + 1);
+  EXPECT_EQ(r.Count(Severity::kWarning), 1u);
+  EXPECT_EQ(r.CountClause("A"), kMaxFindingsPerClause + 1);
+  r.Omit("A", Severity::kCorruption);
+  EXPECT_EQ(r.CountClause("A"), kMaxFindingsPerClause + 2);
+}
+
 }  // namespace qcow2ref

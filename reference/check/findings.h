@@ -4,8 +4,11 @@
 #define QCOW2REF_REFERENCE_CHECK_FINDINGS_H_
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace qcow2ref {
@@ -26,7 +29,11 @@ struct Finding {
 };
 
 struct CheckReport {
+  // The first kMaxFindingsPerClause findings of each clause, in the order
+  // found (QX.LIMIT.check_findings); `omitted` counts the rest exactly.
   std::vector<Finding> findings;
+  std::map<std::pair<std::string, Severity>, uint64_t> omitted;
+  std::map<std::string, uint64_t, std::less<>> kept_per_clause;
   // True when the check could not finish (the image could not be opened or
   // a table could not be read); findings are then incomplete.
   bool check_errors = false;
@@ -50,7 +57,15 @@ struct CheckReport {
   };
   std::vector<CopiedFix> copied_fixes;
 
-  int Count(Severity s) const;
+  // Keeps `f` or counts it in `omitted`.
+  void Add(Finding f);
+  // True when a further finding of `clause` would only be counted: a caller
+  // may then count it with Omit and not build its message.
+  bool Full(std::string_view clause) const;
+  void Omit(const std::string& clause, Severity s) { ++omitted[{clause, s}]; }
+  // Exact counts: kept plus omitted.
+  uint64_t Count(Severity s) const;
+  uint64_t CountClause(const std::string& clause) const;
   bool clean() const {
     return !check_errors && Count(Severity::kCorruption) == 0 &&
            Count(Severity::kLeak) == 0;

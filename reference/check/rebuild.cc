@@ -65,9 +65,8 @@ Result<RebuildSummary> RebuildRefcounts(ByteStore* store) {
 
   RebuildSummary summary;
   summary.refcounts_changed = before.report.leaks.size();
-  for (const Finding& f : before.report.findings) {
-    if (f.clause == "Q2.RC.covers_references") ++summary.refcounts_changed;
-  }
+  summary.refcounts_changed +=
+      before.report.CountClause("Q2.RC.covers_references");
   const bool dirty = (h.incompatible_features & kIncompatDirty) != 0;
   if (summary.refcounts_changed > 0 || dirty) {
     // The new table and blocks go past the end of the file; they must

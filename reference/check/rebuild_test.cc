@@ -75,7 +75,7 @@ TEST(RebuildTest, RepairsRefcountsCopiedAndDirtyBit) {
   QCOW2_SPEC("QX.CHECK.repair_rebuild");
   const std::vector<uint8_t> damaged = DamagedImage();
   const CheckReport before = Check(damaged);
-  ASSERT_GT(before.Count(Severity::kCorruption), 1);
+  ASSERT_GT(before.Count(Severity::kCorruption), 1u);
   const std::vector<uint8_t> guest = Guest(damaged);
   MemoryStore store(damaged);
   auto done = RebuildRefcounts(&store);

@@ -195,6 +195,49 @@ TEST(LuksUnlockTest, IterationCap) {
   EXPECT_EQ(r.error().clause, "QX.LIMIT.pbkdf2_iterations_cap");
 }
 
+TEST(LuksUnlockTest, OneBudgetPerOpenAtTheLimitAndOver) {
+  QCOW2_SPEC("QX.LIMIT.pbkdf2_open_budget");
+  SecretBytes master(16);
+  auto area = BuildArea("hunter2", master);
+  auto h = ParseLuksHeader(area.data(), 592, 0, kAreaLength);
+  ASSERT_TRUE(h.ok());
+  // Slots 1..7 copy slot 0: the worst case tries all eight, each followed by
+  // the digest: 8 * (1000 + 1000) iterations.
+  for (int i = 1; i < kLuksSlots; ++i) h->slots[i] = h->slots[0];
+  EXPECT_EQ(LuksOpenCost(*h), 16000u);
+  MemorySource src(area);
+  auto at_limit = UnlockLuks(*h, src, 0, SecretFromString("hunter2"), 16000);
+  ASSERT_TRUE(at_limit.ok()) << at_limit.error().ToString();
+  EXPECT_EQ(at_limit->slot, 0);  // Ascending slot order: 0 first.
+  // One over: refused before any PBKDF2, though slot 0 would unlock.
+  auto over = UnlockLuks(*h, src, 4096, SecretFromString("hunter2"), 15999);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().clause, "QX.LIMIT.pbkdf2_open_budget");
+  EXPECT_EQ(over.error().offset, std::optional<uint64_t>(4096 + 208));
+  EXPECT_TRUE(CheckLuksOpenBudget(*h, 0, 16000).ok());
+  EXPECT_FALSE(CheckLuksOpenBudget(*h, 0, 15999).ok());
+  // Eight slots each at the per-call cap: over the per-open budget.
+  for (auto& s : h->slots) s.iterations = kMaxPbkdf2Iterations;
+  auto capped = UnlockLuks(*h, src, 0, SecretFromString("hunter2"));
+  ASSERT_FALSE(capped.ok());
+  EXPECT_EQ(capped.error().clause, "QX.LIMIT.pbkdf2_open_budget");
+}
+
+TEST(LuksUnlockTest, SlotsAreTriedInAscendingOrder) {
+  QCOW2_SPEC("L1.MKD.try_active_slots");
+  SecretBytes master(16);
+  auto area = BuildArea("hunter2", master);
+  auto h = ParseLuksHeader(area.data(), 592, 0, kAreaLength);
+  ASSERT_TRUE(h.ok());
+  h->slots[5] = h->slots[0];
+  h->slots[3] = h->slots[0];
+  h->slots[0].active = kLuksSlotDisabled;
+  MemorySource src(area);
+  auto r = UnlockLuks(*h, src, 0, SecretFromString("hunter2"));
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->slot, 3);
+}
+
 TEST(LuksUnlockTest, NoActiveSlotIsNotAWrongPassphrase) {
   QCOW2_SPEC("QX.LUKS.no_active_slot");
   SecretBytes master(16);

@@ -50,6 +50,35 @@ Result<SecretBytes> SlotCandidate(const LuksHeader& h, int i,
 
 }  // namespace
 
+uint64_t LuksOpenCost(const LuksHeader& h) {
+  uint64_t cost = 0;
+  for (const LuksKeySlot& s : h.slots) {
+    if (s.enabled()) cost += uint64_t{s.iterations} + h.mk_digest_iter;
+  }
+  return cost;
+}
+
+Status CheckLuksOpenBudget(const LuksHeader& h, uint64_t area_offset,
+                           uint64_t budget) {
+  QCOW2REF_RETURN_IF_ERROR(CheckIterations(h.mk_digest_iter, area_offset + 164,
+                                           "master key digest"));
+  for (int i = 0; i < kLuksSlots; ++i) {
+    if (!h.slots[i].enabled()) continue;
+    QCOW2REF_RETURN_IF_ERROR(CheckIterations(
+        h.slots[i].iterations, area_offset + 208 + 48 * i + 4, "key slot"));
+  }
+  // SPEC(QX.LIMIT.pbkdf2_open_budget): judged before any PBKDF2 runs.
+  const uint64_t cost = LuksOpenCost(h);
+  if (cost > budget) {
+    return Rejected("QX.LIMIT.pbkdf2_open_budget", area_offset + 208,
+                    "trying every active key slot would cost " +
+                        std::to_string(cost) +
+                        " PBKDF2 iterations, over the budget of " +
+                        std::to_string(budget) + " per open");
+  }
+  return OkStatus();
+}
+
 Result<bool> LuksMasterKeyMatches(const LuksHeader& h,
                                   const SecretBytes& candidate) {
   // SPEC(L1.MKD.digest_size): 20 bytes whatever the hash.
@@ -64,7 +93,7 @@ Result<bool> LuksMasterKeyMatches(const LuksHeader& h,
 
 Result<LuksUnlockResult> UnlockLuks(const LuksHeader& h, const ByteSource& file,
                                     uint64_t area_offset,
-                                    const SecretBytes& pass) {
+                                    const SecretBytes& pass, uint64_t budget) {
   // SPEC(QX.LUKS.no_active_slot): say so rather than blame the passphrase.
   bool any_enabled = false;
   for (const LuksKeySlot& s : h.slots) any_enabled |= s.enabled();
@@ -73,13 +102,10 @@ Result<LuksUnlockResult> UnlockLuks(const LuksHeader& h, const ByteSource& file,
                     "no LUKS key slot is active: no passphrase can unlock "
                     "the image");
   }
-  QCOW2REF_RETURN_IF_ERROR(CheckIterations(h.mk_digest_iter, area_offset + 164,
-                                           "master key digest"));
-  // SPEC(L1.MKD.try_active_slots)
+  QCOW2REF_RETURN_IF_ERROR(CheckLuksOpenBudget(h, area_offset, budget));
+  // SPEC(L1.MKD.try_active_slots): in ascending slot number.
   for (int i = 0; i < kLuksSlots; ++i) {
     if (!h.slots[i].enabled()) continue;
-    QCOW2REF_RETURN_IF_ERROR(CheckIterations(
-        h.slots[i].iterations, area_offset + 208 + 48 * i + 4, "key slot"));
     QCOW2REF_ASSIGN_OR_RETURN(SecretBytes candidate,
                               SlotCandidate(h, i, file, area_offset, pass));
     QCOW2REF_ASSIGN_OR_RETURN(bool match, LuksMasterKeyMatches(h, candidate));

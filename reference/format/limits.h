@@ -30,6 +30,14 @@ inline constexpr uint32_t kMaxBitmapNameSize = 1023;  // Q2.BM.name_size
 inline constexpr int kMaxBackingDepth = 16;           // QX.LIMIT.backing_depth
 inline constexpr uint64_t kMaxMetadataBytesPerOpen =
     256ull << 20;  // QX.LIMIT.open_memory
+// check keeps the first this many findings of each clause and counts the
+// rest exactly (QX.LIMIT.check_findings).
+inline constexpr uint64_t kMaxFindingsPerClause = 100;
+// The map cap (QX.LIMIT.map_entries) is kMaxMapEntries in
+// reference/image/guest_map.h; the PBKDF2 budgets (QX.LIMIT.pbkdf2_*) are in
+// reference/crypto/luks_unlock.h. Walks are linear in distinct tables
+// (QX.LIMIT.map_stream, QX.LIMIT.check_tables_once,
+// QX.LIMIT.snapshot_distinct_tables): they have no number to state.
 
 }  // namespace qcow2ref
 

@@ -32,10 +32,14 @@ inline constexpr uint64_t kMaxMapEntries = 1u << 20;
 
 // Calls `visit` for each entry of the map of [start, start + length) of the
 // current view, in guest order, adjacent like entries merged, following
-// opened backing files. Memory stays constant; time grows with the
-// metadata that describes the range.
+// opened backing files. Streams in windows of one L2 table; an L2 table named
+// by several L1 entries is walked at most twice per call (QX.LIMIT.map_stream),
+// so time grows with the distinct metadata and the entries emitted. More than
+// `max_entries` entries in the whole call are refused (QX.LIMIT.map_entries)
+// after the first `max_entries` were visited.
 Status ForEachMapEntry(const Image& image, uint64_t start, uint64_t length,
-                       const std::function<Status(const MapEntry&)>& visit);
+                       const std::function<Status(const MapEntry&)>& visit,
+                       uint64_t max_entries = UINT64_MAX);
 
 // Maps the whole current view of `image`, following opened backing files.
 Result<std::vector<MapEntry>> MapGuest(const Image& image,

@@ -91,6 +91,13 @@ class Image {
   uint64_t mapped_limit() const {
     return l1_.size() * geometry_.bytes_per_l2_table();
   }
+  // Host offset of the L2 table that maps `guest_offset` in the current view
+  // (0: none, or past the L1 table). Lets a walk recognise a table it has
+  // seen under another L1 entry.
+  uint64_t l2_table_offset(uint64_t guest_offset) const {
+    const uint64_t i = geometry_.l1_index(guest_offset);
+    return i < l1_.size() ? L1EntryL2Offset(l1_[i]) : 0;
+  }
   // Guest-visible size of the current view (active layer or snapshot).
   uint64_t guest_size() const { return guest_size_; }
   // The backing file name from the header (Q2.BK.name), if any.

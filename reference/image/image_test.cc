@@ -231,6 +231,19 @@ TEST(ImageTest, MapEntriesAreBounded) {
   auto capped = MapGuest(*img, 4);
   ASSERT_FALSE(capped.ok());
   EXPECT_EQ(capped.error().clause, "QX.LIMIT.map_entries");
+  // At the limit accepted, one over refused; the visitor saw the first 7.
+  EXPECT_TRUE(MapGuest(*img, 8).ok());
+  uint64_t seen = 0;
+  Status over = ForEachMapEntry(
+      *img, 0, img->guest_size(),
+      [&seen](const MapEntry&) {
+        ++seen;
+        return OkStatus();
+      },
+      7);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().clause, "QX.LIMIT.map_entries");
+  EXPECT_EQ(seen, 7u);
 }
 
 TEST(ReferencesTest, ContainedRelativePaths) {

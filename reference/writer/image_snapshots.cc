@@ -3,6 +3,8 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "reference/format/cluster_entries.h"
 #include "reference/format/endian.h"
@@ -37,13 +39,25 @@ Result<std::vector<uint64_t>> ImageWriter::ReadL1(uint64_t offset,
 
 Status ImageWriter::ForEachReference(
     const std::vector<uint64_t>& l1,
-    const std::function<Status(uint64_t cluster)>& visit) {
-  // SPEC(Q2.SNAP.refcounts): one reference per L1 entry to its L2 table,
-  // and one per L2 entry to its cluster, as QEMU counts them.
+    const std::function<Status(uint64_t cluster, uint64_t count)>& visit) {
+  // SPEC(QX.LIMIT.snapshot_distinct_tables): each distinct L2 table is read
+  // and walked once, its references counted once per L1 entry naming it;
+  // tables are visited in the order of their first L1 entry.
+  std::unordered_map<uint64_t, uint64_t> names;
+  for (uint64_t e : l1) {
+    const uint64_t table = L1EntryL2Offset(e);
+    if (table != 0) ++names[table];
+  }
+  std::vector<uint8_t> t(g_.cluster_size);
   for (uint64_t e : l1) {
     const uint64_t table = L1EntryL2Offset(e);
     if (table == 0) continue;
-    std::vector<uint8_t> t(g_.cluster_size);
+    auto it = names.find(table);
+    if (it == names.end()) continue;  // Walked already.
+    const uint64_t n = it->second;
+    names.erase(it);
+    // SPEC(Q2.SNAP.refcounts): one reference per L1 entry to its L2 table,
+    // and one per L2 entry to its cluster, as QEMU counts them.
     QCOW2REF_RETURN_IF_ERROR(
         store_->ReadAtZeroFilled(table, t.data(), t.size()));
     for (uint64_t i = 0; i < g_.l2_entries; ++i) {
@@ -63,19 +77,20 @@ Status ImageWriter::ForEachReference(
         continue;
       }
       for (uint64_t c = first; c <= last; ++c) {
-        QCOW2REF_RETURN_IF_ERROR(visit(c));
+        QCOW2REF_RETURN_IF_ERROR(visit(c, n));
       }
     }
-    QCOW2REF_RETURN_IF_ERROR(visit(table >> g_.cluster_bits));
+    QCOW2REF_RETURN_IF_ERROR(visit(table >> g_.cluster_bits, n));
   }
   return OkStatus();
 }
 
 Status ImageWriter::AdjustL1References(const std::vector<uint64_t>& l1,
                                        int delta) {
-  return ForEachReference(l1, [&](uint64_t c) -> Status {
+  return ForEachReference(l1, [&](uint64_t c, uint64_t n) -> Status {
     QCOW2REF_ASSIGN_OR_RETURN(uint64_t rc, Refcount(c));
-    return SetRefcount(c, delta > 0 ? rc + 1 : rc - 1);
+    // n steps of one, as n separate references would make them.
+    return SetRefcount(c, delta > 0 ? rc + n : rc - n);
   });
 }
 
@@ -84,10 +99,12 @@ Status ImageWriter::CheckReferencesFit(const std::vector<uint64_t>& l1) {
   // refusal leaves no half-counted references, leaked L1 copy or cleared
   // COPIED bits behind.
   std::map<uint64_t, uint64_t> added;
-  QCOW2REF_RETURN_IF_ERROR(ForEachReference(l1, [&](uint64_t c) -> Status {
-    ++added[c];
-    return OkStatus();
-  }));
+  QCOW2REF_RETURN_IF_ERROR(
+      ForEachReference(l1, [&](uint64_t c, uint64_t n) -> Status {
+        uint64_t& sum = added[c];
+        sum = n > UINT64_MAX - sum ? UINT64_MAX : sum + n;
+        return OkStatus();
+      }));
   const uint64_t max = header_.refcount_order >= 6
                            ? UINT64_MAX
                            : (uint64_t{1} << header_.refcount_bits()) - 1;
@@ -104,10 +121,25 @@ Status ImageWriter::CheckReferencesFit(const std::vector<uint64_t>& l1) {
 Status ImageWriter::SetCopiedFlags(bool clear_all) {
   // SPEC(Q2.MAP.copied): COPIED exactly when the refcount is 1.
   l2_cache_.clear();
+  // SPEC(QX.LIMIT.snapshot_distinct_tables): a table named again is not read
+  // again (its first visit already wrote what a second one would).
+  std::unordered_set<uint64_t> done;
   for (uint64_t i = 0; i < l1_.size(); ++i) {
     const uint64_t table = L1EntryL2Offset(l1_[i]);
     if (table == 0) continue;
     QCOW2REF_ASSIGN_OR_RETURN(uint64_t trc, Refcount(table >> g_.cluster_bits));
+    if (!done.insert(table).second) {
+      const uint64_t l1e = (!clear_all && trc == 1) ? (l1_[i] | kEntryCopied)
+                                                    : (l1_[i] & ~kEntryCopied);
+      if (l1e != l1_[i]) {
+        l1_[i] = l1e;
+        uint8_t b[8];
+        StoreBe64(b, l1e);
+        QCOW2REF_RETURN_IF_ERROR(
+            store_->WriteAt(header_.l1_table_offset + 8 * i, b, 8));
+      }
+      continue;
+    }
     std::vector<uint8_t> t(g_.cluster_size);
     QCOW2REF_RETURN_IF_ERROR(
         store_->ReadAtZeroFilled(table, t.data(), t.size()));

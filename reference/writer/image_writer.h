@@ -106,10 +106,12 @@ class ImageWriter {
                        bool compress, bool zero);
   // Prepares the copy of a shared L2 table: its entries lose COPIED.
   Status AddTableReferences(std::vector<uint8_t>* table);
-  // Calls `visit` once per reference `l1` holds (its L2 tables and the
-  // clusters they map).
-  Status ForEachReference(const std::vector<uint64_t>& l1,
-                          const std::function<Status(uint64_t)>& visit);
+  // Calls `visit(cluster, n)` for the references `l1` holds (its L2 tables
+  // and the clusters they map): once per distinct L2 table and entry, `n`
+  // being the number of L1 entries that name the table.
+  Status ForEachReference(
+      const std::vector<uint64_t>& l1,
+      const std::function<Status(uint64_t cluster, uint64_t count)>& visit);
   Status AdjustL1References(const std::vector<uint64_t>& l1, int delta);
   // Q2.RC.max_references: one more reference to everything `l1` reaches
   // fits the refcount width (checked before a snapshot writes anything).

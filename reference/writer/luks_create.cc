@@ -5,6 +5,7 @@
 
 #include "reference/crypto/af_splitter.h"
 #include "reference/crypto/hashes.h"
+#include "reference/crypto/luks_unlock.h"
 #include "reference/status/checked_math.h"
 
 namespace qcow2ref {
@@ -56,12 +57,32 @@ uint64_t MeasurePbkdf2Rate(const std::string& hash, size_t out_len) {
   }
 }
 
+namespace {
+
+// The header with `slot` enabled must open within the reader's budget.
+Status RefuseUnopenable(const LuksHeader& h, int slot) {
+  LuksHeader after = h;
+  after.slots[slot].active = kLuksSlotEnabled;
+  Status fits = CheckLuksOpenBudget(after, 0);
+  if (fits.ok()) return fits;
+  Error e = fits.take_error();
+  e.kind = ErrorKind::kUsage;
+  e.offset.reset();
+  e.message = "the new key slot's iteration count is refused: " + e.message;
+  return e;
+}
+
+}  // namespace
+
 Status FillKeySlot(LuksArea* area, int slot, const SecretBytes& pass,
                    uint32_t iterations, const RandomFill& random) {
   LuksHeader& h = area->header;
   LuksKeySlot& s = h.slots[slot];
   // SPEC(L1.KS.iterations_nonzero)
   s.iterations = std::max(iterations, kMinIterations);
+  // SPEC(QX.LIMIT.pbkdf2_open_budget): never write a header the reader
+  // refuses; judged before the slot's PBKDF2 runs.
+  QCOW2REF_RETURN_IF_ERROR(RefuseUnopenable(h, slot));
   random(s.salt.data(), s.salt.size());
   QCOW2REF_ASSIGN_OR_RETURN(
       SecretBytes slot_key,
@@ -124,18 +145,25 @@ Result<LuksArea> CreateLuksArea(const LuksCreateOptions& o,
     const uint64_t slot_rate = MeasurePbkdf2Rate(o.hash, h.key_bytes);
     const uint64_t mk_rate = MeasurePbkdf2Rate(o.hash, kLuksDigestSize);
     if (slot_iter == 0) {
+      // Derived counts stay within what the reader runs
+      // (QX.LIMIT.pbkdf2_open_budget: slot + digest <= 2 * cap).
       slot_iter = static_cast<uint32_t>(std::min<uint64_t>(
-          UINT32_MAX, std::max<uint64_t>(kMinIterations,
-                                         slot_rate * o.iter_time_ms / 1000)));
+          kMaxPbkdf2Iterations,
+          std::max<uint64_t>(kMinIterations,
+                             slot_rate * o.iter_time_ms / 1000)));
     }
     if (digest_iter == 0) {
       digest_iter = static_cast<uint32_t>(std::min<uint64_t>(
-          UINT32_MAX, std::max<uint64_t>(kMinIterations,
-                                         mk_rate * o.iter_time_ms / 1000 / 8)));
+          kMaxPbkdf2Iterations,
+          std::max<uint64_t>(kMinIterations,
+                             mk_rate * o.iter_time_ms / 1000 / 8)));
     }
   }
   // SPEC(L1.PHDR.mk_digest_iter_nonzero)
   h.mk_digest_iter = std::max(digest_iter, kMinIterations);
+  h.slots[0].iterations = std::max(slot_iter, kMinIterations);
+  // SPEC(QX.LIMIT.pbkdf2_open_budget): judged before any PBKDF2 runs.
+  QCOW2REF_RETURN_IF_ERROR(RefuseUnopenable(h, 0));
   QCOW2REF_ASSIGN_OR_RETURN(
       SecretBytes digest,
       Pbkdf2(o.hash, area.master_key.data(), area.master_key.size(),

@@ -99,8 +99,17 @@ Result<int> LuksAddKey(ByteStore* store, const SecretBytes& current,
   if (iterations == 0) {
     const uint64_t rate =
         MeasurePbkdf2Rate(o.area.header.hash_spec, o.area.header.key_bytes);
+    // A derived count fits what is left of the per-open budget
+    // (QX.LIMIT.pbkdf2_open_budget); an explicit one is judged as given.
+    const LuksHeader& h = o.area.header;
+    const uint64_t spent = LuksOpenCost(h) + h.mk_digest_iter;
+    const uint64_t left = kMaxPbkdf2IterationsPerOpen > spent
+                              ? kMaxPbkdf2IterationsPerOpen - spent
+                              : 0;
     iterations = static_cast<uint32_t>(std::min<uint64_t>(
-        UINT32_MAX, std::max<uint64_t>(1000, rate * opts.iter_time_ms / 1000)));
+        std::min<uint64_t>(kMaxPbkdf2Iterations, left),
+        std::max<uint64_t>(1000, rate * opts.iter_time_ms / 1000)));
+    iterations = std::max<uint32_t>(iterations, 1000);
   }
   QCOW2REF_RETURN_IF_ERROR(
       FillKeySlot(&o.area, slot, added, iterations, OsRandom()));

@@ -42,6 +42,19 @@ nlohmann::ordered_json ReportJson(const std::string& path,
     f.push_back(e);
   }
   j["findings"] = f;
+  // SPEC(QX.LIMIT.check_findings): the counters above are exact; findings
+  // past the first kMaxFindingsPerClause of a clause are only counted.
+  if (!r.omitted.empty()) {
+    nlohmann::ordered_json o = nlohmann::ordered_json::array();
+    for (const auto& [key, count] : r.omitted) {
+      nlohmann::ordered_json e;
+      e["severity"] = SeverityName(key.second);
+      e["clause"] = key.first;
+      e["count"] = count;
+      o.push_back(e);
+    }
+    j["omitted-findings"] = o;
+  }
   return j;
 }
 
@@ -126,11 +139,19 @@ int RunCheck(int argc, char** argv) {
       }
       std::printf("\n");
     }
+    for (const auto& [key, count] : report.omitted) {
+      std::printf("%s: %s: %llu more not listed (QX.LIMIT.check_findings)\n",
+                  SeverityName(key.second),
+                  EscapeForTerminal(key.first).c_str(),
+                  static_cast<unsigned long long>(count));
+    }
     if (!repair_note.empty()) std::printf("%s\n", repair_note.c_str());
-    std::printf("%d corruptions, %d leaks, %d warnings%s\n",
-                report.Count(Severity::kCorruption),
-                report.Count(Severity::kLeak), report.Count(Severity::kWarning),
-                report.check_errors ? ", check incomplete" : "");
+    std::printf(
+        "%llu corruptions, %llu leaks, %llu warnings%s\n",
+        static_cast<unsigned long long>(report.Count(Severity::kCorruption)),
+        static_cast<unsigned long long>(report.Count(Severity::kLeak)),
+        static_cast<unsigned long long>(report.Count(Severity::kWarning)),
+        report.check_errors ? ", check incomplete" : "");
     if (report.clean()) std::printf("No errors were found on the image.\n");
   }
   return report.clean() ? kExitOk : kExitRejected;
