@@ -119,7 +119,7 @@ TEST(LimitsBoundaryTest, SnapshotTableBytes) {
   const uint64_t entry = 1064;
   const uint64_t whole = kMaxSnapshotTableBytes / entry - 1;
   const uint64_t rest = kMaxSnapshotTableBytes - whole * entry;  // > 1064
-  std::vector<uint8_t> t(kMaxSnapshotTableBytes + 8, 0);
+  std::vector<uint8_t> t(kMaxSnapshotTableBytes + 64, 0);
   for (uint64_t i = 0; i < whole; ++i) {
     auto e = SnapshotEntry(1016);
     ASSERT_EQ(e.size(), entry);

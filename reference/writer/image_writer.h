@@ -67,6 +67,17 @@ class ImageWriter {
   Status SnapshotApply(const std::string& id_or_name);
   const std::vector<Snapshot>& snapshots() const { return snapshots_; }
 
+  // Persistent dirty bitmaps edited as `qemu-img bitmap` edits them
+  // (bitmap_edit.cc, QX.WRITE.bitmap_*). `granularity` 0 is the default:
+  // the cluster size clamped to 4 KiB..64 KiB, as qemu-img chooses.
+  Status BitmapAdd(const std::string& name, uint64_t granularity,
+                   bool disabled);
+  Status BitmapRemove(const std::string& name);
+  Status BitmapClear(const std::string& name);
+  Status BitmapSetEnabled(const std::string& name, bool enabled);
+  // Sets in `target` every granule that `source` marks dirty.
+  Status BitmapMerge(const std::string& source, const std::string& target);
+
   // Reads guest bytes as the image now holds them.
   Status Read(uint64_t offset, uint8_t* out, uint64_t length);
 
@@ -86,6 +97,24 @@ class ImageWriter {
   Status LoadBitmaps();
   Status MarkDirty(uint64_t offset, uint64_t length);
   Status StoreBitmaps();
+  // The bitmap directory as the file holds it now, and its rewrite.
+  struct BitmapDir {
+    std::vector<BitmapEntry> entries;
+    std::vector<std::vector<uint8_t>> raw;  // Each entry's exact bytes.
+    bool valid = false;                     // Extension present and trusted.
+    uint64_t offset = 0, size = 0;
+  };
+  Result<BitmapDir> ReadBitmapDir();
+  Status CommitBitmapDir(const BitmapDir& old,
+                         std::vector<std::vector<uint8_t>> raw,
+                         std::vector<std::pair<uint64_t, uint64_t>> frees);
+  Status RewriteHeaderCluster(const uint8_t* bitmaps_ext, bool autoclear_bit);
+  Result<std::vector<uint8_t>> ReadBitmapBits(const BitmapEntry& b);
+  Result<uint64_t> WriteBitmapBits(const std::vector<uint8_t>& bits,
+                                   uint32_t table_size);
+  Status FreeBitmapTable(const BitmapEntry& b,
+                         std::vector<std::pair<uint64_t, uint64_t>>* frees);
+  Status TrackBitmaps(const std::vector<BitmapEntry>& all);
   // Refcounts.
   Result<uint64_t> Refcount(uint64_t cluster);
   Status SetRefcount(uint64_t cluster, uint64_t value);

@@ -19,6 +19,7 @@ int RunZero(int argc, char** argv);
 int RunDiscard(int argc, char** argv);
 int RunConvert(int argc, char** argv);
 int RunSnapshot(int argc, char** argv);
+int RunBitmap(int argc, char** argv);
 int RunCheck(int argc, char** argv);
 int RunLayout(int argc, char** argv);
 int RunLuksDump(int argc, char** argv);

@@ -34,6 +34,9 @@ constexpr const char* kUsage =
     "  zero IMAGE --offset N --length L [SECRET]\n"
     "  discard IMAGE --offset N --length L [SECRET]\n"
     "  snapshot create|delete|apply IMAGE NAME [SECRET], snapshot list IMAGE\n"
+    "  bitmap add IMAGE NAME [--granularity N] [--disable] [SECRET]\n"
+    "  bitmap remove|clear|enable|disable IMAGE NAME [SECRET]\n"
+    "  bitmap merge IMAGE TARGET --source NAME [SECRET], bitmap list IMAGE\n"
     "  convert SRC DST [create options] [--compress] [--progress]\n"
     "          [--source-secret-file F | --source-secret-env V] [SECRET]\n"
     "SECRET: --secret-file FILE (its exact bytes) or --secret-env VAR;\n"
@@ -61,6 +64,7 @@ int Dispatch(int argc, char** argv) {
   if (command == "discard") return RunDiscard(argc, argv);
   if (command == "convert") return RunConvert(argc, argv);
   if (command == "snapshot") return RunSnapshot(argc, argv);
+  if (command == "bitmap") return RunBitmap(argc, argv);
   if (command == "layout") return RunLayout(argc, argv);
   std::fputs(kUsage, stderr);
   return UsageFailure("unknown command '" + command + "'");
