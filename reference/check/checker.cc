@@ -390,17 +390,31 @@ void Checker::CheckBitmaps() {
   if (!img_.extensions().bitmaps || img_.bitmaps().empty()) return;
   const BitmapsExtension& b = *img_.extensions().bitmaps;
   Use(b.directory_offset, b.directory_size, Owner::kBitmapDirectory);
+  // SPEC(QX.LIMIT.check_tables_once): bitmaps naming one table (a hostile
+  // directory can repeat it 65535 times) have it read and walked once, its
+  // clusters counted once per bitmap.
+  std::map<std::pair<uint64_t, uint32_t>, uint64_t> tables;
   for (const BitmapEntry& e : img_.bitmaps()) {
+    ++tables[{e.table_offset, e.table_size}];
+  }
+  for (const auto& [key, count] : tables) {
+    const auto [table_offset, table_size] = key;
     std::vector<uint8_t> raw;
-    const uint64_t bytes = uint64_t{e.table_size} * 8;
-    if (!ReadTable(e.table_offset, bytes, "Q2.MAP.host_in_file",
-                   "a bitmap table", &raw)) {
+    const uint64_t bytes = uint64_t{table_size} * 8;
+    if (!ReadTable(table_offset, bytes, "Q2.MAP.host_in_file", "a bitmap table",
+                   &raw)) {
       continue;
     }
-    Use(e.table_offset, bytes, Owner::kBitmapTable);
-    for (uint32_t i = 0; i < e.table_size; ++i) {
+    // Bitmap tables and data are never shared: a repeat is an overlap
+    // (reported once), its references counted all the same.
+    auto use_all = [&](uint64_t off, uint64_t len, Owner owner) {
+      Use(off, len, owner);
+      if (count > 1) Use(off, len, owner, count - 1);
+    };
+    use_all(table_offset, bytes, Owner::kBitmapTable);
+    for (uint32_t i = 0; i < table_size; ++i) {
       const uint64_t entry = LoadBe64(raw.data() + 8 * i);
-      const uint64_t at = e.table_offset + 8 * uint64_t{i};
+      const uint64_t at = table_offset + 8 * uint64_t{i};
       // SPEC(Q2.BM.table_entry)
       const bool has_offset = (entry & 0x00fffffffffffe00ull) != 0;
       if ((entry & 0xff000000000001feull) || (has_offset && (entry & 1))) {
@@ -414,7 +428,7 @@ void Checker::CheckBitmaps() {
                 "bitmap data cluster is unaligned or past the end of file");
         continue;
       }
-      Use(off, g_.cluster_size, Owner::kBitmapData);
+      use_all(off, g_.cluster_size, Owner::kBitmapData);
     }
   }
 }

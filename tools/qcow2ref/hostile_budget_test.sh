@@ -175,5 +175,41 @@ expect 3 QX.LIMIT.pbkdf2_iterations_cap 10 $((512 << 20)) "create --luks-iterati
 expect 3 QX.LIMIT.pbkdf2_iterations_cap 10 $((512 << 20)) "luks add-key --luks-iterations cap+1" -- "$q" luks add-key one.qcow2 --secret-file pw --new-secret-file pw --luks-iterations 67108865
 expect 3 QX.LIMIT.pbkdf2_iterations_cap 10 $((512 << 20)) "luks change-key --luks-iterations cap+1" -- "$q" luks change-key one.qcow2 --secret-file pw --new-secret-file pw --luks-iterations 67108865
 
+# 60000 bitmaps naming one bitmap table of 4096 entries (a 1 TiB disk,
+# 512-byte granularity): check reads and walks the table once
+# (QX.LIMIT.check_tables_once); before: 60000 reads and walks, 2.0 s and
+# 381 MB; now 0.02 s and 15 MB.
+rm -f bm_shared.qcow2
+qemu-img create -q -f qcow2 bm_shared.qcow2 1T
+qemu-img bitmap --add -g 512 bm_shared.qcow2 b
+python3 - bm_shared.qcow2 60000 <<'PY'
+import struct, sys
+path, n = sys.argv[1], int(sys.argv[2])
+with open(path, "r+b") as f:
+    h = f.read(65536)
+    at = struct.unpack(">I", h[100:104])[0]
+    while True:
+        t, ln = struct.unpack(">II", h[at:at + 8])
+        if t == 0x23852875:
+            break
+        at += 8 + (ln + 7) // 8 * 8
+    _, _, dsize, doff = struct.unpack(">IIQQ", h[at + 8:at + 32])
+    f.seek(doff)
+    entry = f.read(24)
+    table, size, flags, typ, gran, _, extra = struct.unpack(">QIIBBHI", entry)
+    d = b""
+    for i in range(n):
+        name = b"b%05d" % i
+        e = struct.pack(">QIIBBHI", table, size, flags, typ, gran, len(name), 0) + name
+        d += e + bytes((-len(e)) % 8)
+    f.seek(0, 2)
+    end = (f.tell() + 65535) // 65536 * 65536
+    f.seek(end)
+    f.write(d)
+    f.seek(at + 8)
+    f.write(struct.pack(">IIQQ", n, 0, len(d), end))
+PY
+expect 1 "" 2 $((256 << 20)) "check: 60000 bitmaps naming one table" -- "$q" check bm_shared.qcow2
+
 echo "hostile_budget_test: $pass passed, $fails failed"
 [ "$fails" = 0 ]
