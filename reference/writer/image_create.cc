@@ -167,8 +167,12 @@ Result<std::unique_ptr<ImageWriter>> ImageWriter::Create(
   // (QX.WRITE.order_header_last).
   QCOW2REF_RETURN_IF_ERROR(store->WriteAt(cs, rt.data(), rt.size()));
   QCOW2REF_RETURN_IF_ERROR(store->WriteAt(blocks_at, rb.data(), rb.size()));
-  QCOW2REF_RETURN_IF_ERROR(
-      store->WriteAt(h.l1_table_offset, l1.data(), l1.size()));
+  // Only the L1 table's own sectors: the rest of its cluster reads as
+  // zeros anyway, and an empty image then has the size qemu-img gives it.
+  const uint64_t l1_bytes =
+      std::max<uint64_t>(512, DivRoundUp(uint64_t{h.l1_size} * 8, 512) * 512);
+  QCOW2REF_RETURN_IF_ERROR(store->WriteAt(
+      h.l1_table_offset, l1.data(), std::min<uint64_t>(l1_bytes, l1.size())));
   if (!luks.bytes.empty()) {
     std::vector<uint8_t> area(luks_clusters * cs, 0);
     std::memcpy(area.data(), luks.bytes.data(), luks.bytes.size());
