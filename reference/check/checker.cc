@@ -397,8 +397,11 @@ void Checker::CheckBitmaps() {
   for (const BitmapEntry& e : img_.bitmaps()) {
     ++tables[{e.table_offset, e.table_size}];
   }
-  for (const auto& [key, count] : tables) {
-    const auto [table_offset, table_size] = key;
+  for (const auto& entry_count : tables) {
+    // Plain names: a lambda may not capture a structured binding (C++17).
+    const uint64_t table_offset = entry_count.first.first;
+    const uint32_t table_size = entry_count.first.second;
+    const uint64_t count = entry_count.second;
     std::vector<uint8_t> raw;
     const uint64_t bytes = uint64_t{table_size} * 8;
     if (!ReadTable(table_offset, bytes, "Q2.MAP.host_in_file", "a bitmap table",
