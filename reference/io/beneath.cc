@@ -93,6 +93,9 @@ int OpenBeneathWalk(int dirfd, const std::string& name, int flags,
 }
 
 int OpenBeneath(int dirfd, const std::string& name, int flags, mode_t mode) {
+  // SPEC(QX.BK.resolve_beneath): the kernel resolves the name, and refuses a
+  // symlink or `..` that leaves `dirfd`; without openat2 the walk above
+  // follows no symlink at all.
 #if defined(QCOW2REF_HAVE_OPENAT2) && defined(SYS_openat2)
   struct open_how how = {};
   how.flags = static_cast<uint64_t>(flags);

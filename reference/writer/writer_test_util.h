@@ -10,7 +10,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -103,6 +106,16 @@ inline std::string FirstDifference(const std::vector<uint8_t>& got,
 
 // Reads the whole guest view an opened image shows; "" on success, else
 // the error.
+// A file of the workspace in a test's runfiles (e.g. a vector image).
+inline std::vector<uint8_t> ReadRunfile(const std::string& rel) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* ws = std::getenv("TEST_WORKSPACE");
+  const std::string path = std::string(srcdir ? srcdir : ".") + "/" +
+                           (ws ? ws : "qcow2ref") + "/" + rel;
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
 inline std::string ReadGuest(const Image& image, std::vector<uint8_t>* out) {
   out->assign(image.guest_size(), 0);
   Status st = image.Read(0, out->data(), out->size());

@@ -26,6 +26,8 @@ for tool in qemu-img qemu-io qemu-nbd nbdinfo; do
     exit 1
   fi
 done
+# shellcheck source=tools/qcow2ref/nbd_dirty.sh
+source "$PWD/tools/qcow2ref/nbd_dirty.sh"
 cd "$tmp" || exit 1
 pass=0
 fails=0
@@ -34,28 +36,11 @@ bad() {
   echo "FAIL: $*"
   fails=$((fails + 1))
 }
-pids=()
-sockdir=$(mktemp -d /tmp/q2bmc.XXXXXX)
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$sockdir"' EXIT
 
-# dirty IMAGE BITMAP: "start length" of each dirty extent QEMU exports.
-dirty() {
-  local sock="$sockdir/s" pidf="$sockdir/pid"
-  rm -f "$sock" "$pidf"
-  qemu-nbd -r -f qcow2 -B "$2" -k "$sock" --persistent --fork --pid-file="$pidf" "$1" 2>"$tmp/nbd.err" || {
-    echo "qemu-nbd failed: $(cat "$tmp/nbd.err")"
-    return 1
-  }
-  pids+=("$(cat "$pidf")")
-  timeout 30 nbdinfo --map="qemu:dirty-bitmap:$2" "nbd+unix:///?socket=$sock" |
-    awk '$4 == "dirty" {print $1, $2}'
-  kill "$(cat "$pidf")" 2>/dev/null
-  sleep 0.2
-}
 # expect_dirty IMAGE BITMAP WANT (newline-separated "start length", or "").
 expect_dirty() {
   local got
-  got=$(dirty "$1" "$2")
+  got=$(nbd_dirty "$1" "$2")
   [ "$got" = "$3" ] && ok || bad "$1 bitmap $2: QEMU exports [$got], want [$3]"
 }
 # bitmaps IMAGE: "name granularity flags,..." per bitmap, as qemu-img info sees them.

@@ -23,6 +23,8 @@ for tool in qemu-img qemu-io qemu-nbd nbdinfo; do
     exit 1
   fi
 done
+# shellcheck source=tools/qcow2ref/nbd_dirty.sh
+source "$PWD/tools/qcow2ref/nbd_dirty.sh"
 cd "$tmp" || exit 1
 pass=0
 fails=0
@@ -31,26 +33,7 @@ bad() {
   echo "FAIL: $*"
   fails=$((fails + 1))
 }
-pids=()
-# Unix socket paths are limited to 108 bytes: the socket lives in a short
-# directory of its own, removed at the end.
-sockdir=$(mktemp -d /tmp/q2nbd.XXXXXX)
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$sockdir"' EXIT
 
-# dirty_map IMAGE BITMAP: "start length" of each dirty extent, as QEMU exports it.
-dirty_map() {
-  local sock="$sockdir/s" pidf="$sockdir/pid"
-  rm -f "$sock" "$pidf"
-  qemu-nbd -r -f qcow2 -B "$2" -k "$sock" --persistent --fork --pid-file="$pidf" "$1" 2>"$tmp/nbd.err" || {
-    echo "qemu-nbd failed: $(cat "$tmp/nbd.err")"
-    return 1
-  }
-  pids+=("$(cat "$pidf")")
-  timeout 30 nbdinfo --map="qemu:dirty-bitmap:$2" "nbd+unix:///?socket=$sock" |
-    awk '$4 == "dirty" {print $1, $2}'
-  kill "$(cat "$pidf")" 2>/dev/null
-  sleep 0.2
-}
 
 # expected GRANULARITY SIZE RANGES...: the dirty extents the ranges
 # ("start:length") make at that granularity, merged as nbdinfo prints them.
@@ -102,14 +85,14 @@ ranges+=($((size - 1)):1)
 
 for spec in fine:512 mid:65536 coarse:2097152; do
   name=${spec%%:*} g=${spec##*:}
-  got=$(dirty_map bm.qcow2 "$name")
+  got=$(nbd_dirty bm.qcow2 "$name")
   want=$(expected "$g" "$size" "${ranges[@]}")
   [ "$got" = "$want" ] && ok || bad "bitmap $name: QEMU exports
 $got
 want
 $want"
 done
-[ -z "$(dirty_map bm.qcow2 off)" ] && ok || bad "the disabled bitmap got dirty bits"
+[ -z "$(nbd_dirty bm.qcow2 off)" ] && ok || bad "the disabled bitmap got dirty bits"
 qemu-img check bm.qcow2 >out 2>&1 && ok || bad "qemu-img check: $(head -c 400 out)"
 $q check bm.qcow2 >out 2>&1 && ok || bad "qcow2ref check: $(head -c 400 out)"
 qemu-img info --output=json bm.qcow2 | python3 -c '
@@ -120,7 +103,7 @@ sys.exit(0 if b == want else "flags: %r" % b)' 2>err && ok || bad "bitmap flags 
 # QEMU writes on top of ours, and reads back all data as written.
 qemu-io -c "write -P 0x22 6M 4k" bm.qcow2 >/dev/null 2>&1 && ok || bad "qemu-io cannot write after us"
 ranges+=($((6 << 20)):4096)
-got=$(dirty_map bm.qcow2 mid)
+got=$(nbd_dirty bm.qcow2 mid)
 [ "$got" = "$(expected 65536 "$size" "${ranges[@]}")" ] && ok || bad "bitmap mid after qemu-io: $got"
 
 # Snapshot apply with an enabled bitmap: refused, as qemu-img refuses it.
