@@ -186,7 +186,9 @@ Result<std::unique_ptr<ImageWriter>> ImageWriter::Create(
   // SPEC(QX.WRITE.order_header_last)
   QCOW2REF_RETURN_IF_ERROR(store->WriteAt(0, cluster0.data(), cluster0.size()));
   QCOW2REF_RETURN_IF_ERROR(store->Flush());
-  if (o.data_file_raw && wo.data_file) {
+  // The external data file spans the virtual size, raw or not, as
+  // qemu-img create makes it (create_vs_qemu_test compares the two).
+  if (wo.data_file) {
     const uint8_t zero = 0;
     if (wo.data_file->Size() < h.size) {
       QCOW2REF_RETURN_IF_ERROR(wo.data_file->WriteAt(h.size - 1, &zero, 1));

@@ -22,8 +22,12 @@ Status ValidateCreateOptions(const CreateOptions& o) {
   if (o.version != 2 && o.version != 3) {
     return Bad("Q2.HDR.version", "version must be 2 or 3");
   }
-  if (o.cluster_bits < 9 || o.cluster_bits > kMaxClusterBits) {
+  if (o.cluster_bits < 9) {
     return Bad("Q2.HDR.cluster_bits.min",
+               "cluster size must be a power of two from 512 to 2 MiB");
+  }
+  if (o.cluster_bits > kMaxClusterBits) {  // SPEC(QX.LIMIT.cluster_bits_max)
+    return Bad("QX.LIMIT.cluster_bits_max",
                "cluster size must be a power of two from 512 to 2 MiB");
   }
   if (o.refcount_order > 6) {

@@ -70,6 +70,25 @@ def is_test_file(path):
     return os.path.basename(path).endswith(("_test.cc", "_test.sh"))
 
 
+# A test file names the roles it judges in a line "Test roles: writer, reader"
+# near its top. Without one, tests under reference/writer/ judge the writer
+# and every other test judges the reader and the checker. Vector manifests
+# judge the reader and the checker: no vector proves what our writer writes.
+TEST_ROLES_RE = re.compile(r"Test roles:\s*([a-z, ]+)")
+WRITER_TEST_DIRS = ("reference/writer/",)
+
+
+def test_roles(path, lines):
+    for line in lines[:40]:
+        m = TEST_ROLES_RE.search(line)
+        if m:
+            return tuple(r.strip() for r in m.group(1).split(",") if r.strip())
+    p = display_path(path)
+    if any(("/" + d) in ("/" + p) for d in WRITER_TEST_DIRS):
+        return ("writer",)
+    return ("reader", "checker")
+
+
 # ----------------------------------------------------------------------------
 # Loading
 
@@ -330,13 +349,18 @@ def scan_source(path, cites, problems):
         problems.error("%s: cannot read: %s" % (path, e))
         return
     test = is_test_file(path)
+    roles = test_roles(path, lines) if test else ()
+    for r in roles:
+        if r not in APPLIES:
+            problems.error("%s: unknown test role %r (roles: %s)" % (path, r, ", ".join(APPLIES)))
     for n, line in enumerate(lines, 1):
         for m in TEST_CITE_RE.finditer(line):
             cid = m.group(1)
             if not ID_PREFIX_RE.match(cid):
                 continue  # e.g. the macro's own documentation: QCOW2_SPEC("<id>")
             cites.append({"id": cid, "file": display_path(path), "line": n,
-                          "kind": "test" if test else "test_outside_test_file"})
+                          "kind": "test" if test else "test_outside_test_file",
+                          "roles": roles})
         cited = set(m.group(1) for m in TEST_CITE_RE.finditer(line))
         for m in LITERAL_ID_RE.finditer(line):
             if m.group(1) not in cited:
@@ -344,7 +368,8 @@ def scan_source(path, cites, problems):
                 # faults and the clause each must raise) cites that clause;
                 # ids that are not registered are test fixtures, not errors.
                 cites.append({"id": m.group(1), "file": display_path(path), "line": n,
-                              "kind": "test_literal" if test else "literal"})
+                              "kind": "test_literal" if test else "literal",
+                              "roles": roles})
         for m in CODE_CITE_RE.finditer(line):
             cid = m.group(1)
             if not ID_PREFIX_RE.match(cid):
@@ -403,6 +428,7 @@ def scan_manifest(path, cites, problems):
 def analyse(by_id, cites, uncovered, config, problems):
     code = {cid: [] for cid in by_id}
     tests = {cid: [] for cid in by_id}
+    writer_tests = {cid: [] for cid in by_id}
     vectors = {cid: {"y": 0, "n": 0, "i": 0, "?": 0} for cid in by_id}
     for ct in cites:
         cid = ct["id"]
@@ -431,6 +457,8 @@ def analyse(by_id, cites, uncovered, config, problems):
                                    % (where, cid, c["quote"]))
         elif ct["kind"] == "test":
             tests[cid].append(where)
+            if "writer" in ct.get("roles", ()):
+                writer_tests[cid].append(where)
         elif ct["kind"] == "vector":
             tests[cid].append(where)
             vectors[cid][ct.get("verdict") or "?"] += 1
@@ -441,6 +469,8 @@ def analyse(by_id, cites, uncovered, config, problems):
             pass  # existence checked above; not a citation
         elif ct["kind"] == "test_literal":
             tests[cid].append(where)
+            if "writer" in ct.get("roles", ()):
+                writer_tests[cid].append(where)
         elif ct["kind"] == "test_code":
             # SPEC( inside a test file: allowed (e.g. a helper), not a code site.
             pass
@@ -448,8 +478,9 @@ def analyse(by_id, cites, uncovered, config, problems):
     no_code = uncovered.get("no_code", {}) if isinstance(uncovered, dict) else {}
     no_test = uncovered.get("no_test", {}) if isinstance(uncovered, dict) else {}
     no_neg = uncovered.get("no_negative_vector", {}) if isinstance(uncovered, dict) else {}
+    no_writer = uncovered.get("no_writer_test", {}) if isinstance(uncovered, dict) else {}
     for section, table in (("no_code", no_code), ("no_test", no_test),
-                           ("no_negative_vector", no_neg)):
+                           ("no_negative_vector", no_neg), ("no_writer_test", no_writer)):
         if not isinstance(table, dict):
             problems.error("uncovered.json: %s must be an object {id: reason}" % section)
             continue
@@ -465,7 +496,8 @@ def analyse(by_id, cites, uncovered, config, problems):
     enforce_code = bool(config.get("enforce_code_citations", False))
     enforce_tests = bool(config.get("enforce_test_citations", False))
     enforce_neg = bool(config.get("enforce_checker_vectors", False))
-    gaps_code, gaps_test, gaps_neg, planned = [], [], [], []
+    enforce_writer = bool(config.get("enforce_writer_tests", False))
+    gaps_code, gaps_test, gaps_neg, gaps_writer, planned = [], [], [], [], []
     checkable = checkable_broken = 0
     for cid in sorted(by_id):
         c = by_id[cid]
@@ -489,6 +521,15 @@ def analyse(by_id, cites, uncovered, config, problems):
         elif needs_test and cid in no_test:
             problems.warn("uncovered.json: no_test exemption for %s is stale (tested at %s)"
                           % (cid, tests[cid][0]))
+        # A rule for the writer needs a test that judges what the writer does
+        # (a writer-role test), not a reader test or vector that cites it.
+        needs_writer = needs_test and "writer" in c["applies_to"]
+        if needs_writer and not writer_tests[cid]:
+            if cid not in no_writer:
+                gaps_writer.append(cid)
+        elif needs_writer and cid in no_writer:
+            problems.warn("uncovered.json: no_writer_test exemption for %s is stale (tested at %s)"
+                          % (cid, writer_tests[cid][0]))
         # A checkable rule (MUST/MUST_NOT the checker enforces) needs an image
         # that breaks it: an n_ vector, or an i_ vector where readers may differ.
         needs_neg = c["kind"] in ("MUST", "MUST_NOT") and "checker" in c["applies_to"]
@@ -503,6 +544,10 @@ def analyse(by_id, cites, uncovered, config, problems):
     for cid in gaps_neg:
         msg = "%s (%s, checker) has no n_ or i_ vector that breaks it" % (cid, by_id[cid]["kind"])
         (problems.error if enforce_neg else problems.warn)(msg)
+    for cid in gaps_writer:
+        msg = ("%s (%s, writer) has no writer-role test (a test under reference/writer/ or one "
+               "whose header says 'Test roles: writer')" % (cid, by_id[cid]["kind"]))
+        (problems.error if enforce_writer else problems.warn)(msg)
     for cid in gaps_code:
         msg = "%s (%s, %s) has no SPEC( citation in non-test code" % (
             cid, by_id[cid]["kind"], ",".join(by_id[cid]["applies_to"]))
@@ -514,7 +559,8 @@ def analyse(by_id, cites, uncovered, config, problems):
     exempt = set(k for k in no_code if k in by_id) | set(k for k in no_test if k in by_id)
     return {"code": code, "tests": tests, "vectors": vectors, "gaps_code": gaps_code,
             "gaps_test": gaps_test, "planned": planned, "exempt": exempt,
-            "gaps_neg": gaps_neg, "no_code": no_code, "no_test": no_test,
+            "gaps_neg": gaps_neg, "gaps_writer": gaps_writer, "writer_tests": writer_tests,
+            "no_writer_test": no_writer, "no_code": no_code, "no_test": no_test,
             "no_negative_vector": no_neg, "checkable": checkable,
             "checkable_broken": checkable_broken,
             "enforce_code": enforce_code, "enforce_tests": enforce_tests}
@@ -669,6 +715,11 @@ def main(argv):
           % (len(by_id), n_code, n_test, len(cov["exempt"]), len(cov["planned"])))
     print("trace: %d checkable clauses, %d broken by an n_/i_ vector, %d exempt (no_negative_vector)"
           % (cov["checkable"], cov["checkable_broken"], len(cov["no_negative_vector"])))
+    writer_clauses = [cid for cid, c in by_id.items()
+                      if c["status"] == "active" and c["kind"] != "INFO" and "writer" in c["applies_to"]]
+    print("trace: %d writer clauses, %d judged by a writer-role test, %d exempt (no_writer_test)"
+          % (len(writer_clauses), sum(1 for cid in writer_clauses if cov["writer_tests"][cid]),
+             len(cov["no_writer_test"])))
     print("trace: %d citations scanned, %d problems, %d warnings; enforcement: code %s, tests %s"
           % (len(cites), len(problems.errors), len(problems.warnings),
              "on" if cov["enforce_code"] else "off", "on" if cov["enforce_tests"] else "off"))

@@ -216,6 +216,29 @@ def main():
         c.uncovered["no_test"]["QX.LIMIT.thing"] = "reason given by the self-test"
         expect("clause without test passes with an exemption", c, 0)
 
+        # Writer clauses need a writer-role test: a reader test or vector
+        # citing the clause is not enough.
+        c = Case(root)
+        c.config["enforce_writer_tests"] = True
+        c.registry["qcow2"][0]["applies_to"] = ["reader", "writer"]
+        expect("writer clause with only a reader test fails when enforced", c, 1,
+               "Q2.HDR.cluster_bits.min (MUST, writer) has no writer-role test")
+        c.sources["reference/writer/create_test.cc"] = (
+            "TEST(W, A) {\n  QCOW2_SPEC(\"Q2.HDR.cluster_bits.min\");\n}\n")
+        expect("writer clause with a test under reference/writer/ passes", c, 0,
+               "1 writer clauses, 1 judged by a writer-role test")
+        del c.sources["reference/writer/create_test.cc"]
+        c.sources["reference/cli/create_test.sh"] = (
+            "#!/bin/sh\n# Test roles: writer, reader\n# QCOW2_SPEC(\"Q2.HDR.cluster_bits.min\")\n")
+        expect("writer clause with a 'Test roles: writer' test passes", c, 0,
+               "1 writer clauses, 1 judged by a writer-role test")
+        c.sources["reference/cli/create_test.sh"] = (
+            "#!/bin/sh\n# Test roles: writter\n# QCOW2_SPEC(\"Q2.HDR.cluster_bits.min\")\n")
+        expect("an unknown test role fails", c, 1, "unknown test role 'writter'")
+        del c.sources["reference/cli/create_test.sh"]
+        c.uncovered["no_writer_test"] = {"Q2.HDR.cluster_bits.min": "reason given by the self-test"}
+        expect("writer clause without a writer-role test passes with an exemption", c, 0)
+
         c = Case(root)
         c.config["enforce_checker_vectors"] = True
         expect("checkable clause broken by an n_ vector passes", c, 0,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Test roles: writer
 # qcow2ref bitmap add|remove|clear|enable|disable|merge|list, judged by QEMU
 # itself: after each command `qemu-img info --output=json` must list the
 # expected names, flags (auto, in-use) and granularities, `qemu-img check`

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Test roles: writer
 # Persistent dirty bitmaps kept by qcow2ref, judged by QEMU itself
 # (QX.WRITE.bitmaps_kept, QX.WRITE.enabled_bitmap_refused): images with
 # bitmaps made by qemu-img (granularity 512 B, 64 KiB, 2 MiB; one disabled)

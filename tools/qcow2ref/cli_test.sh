@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Test roles: reader, writer, checker
 # End-to-end checks of the qcow2ref CLI contract: exit codes, the one-line
 # error format (QX.CLI.one_line_error), and the untrusted-image policy
 # (QX.BK.no_follow, QX.BK.path_policy, QX.BK.loop). Expected values are the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Test roles: reader, writer, checker
 # Amplification: small hostile files whose naive processing costs far more
 # than their size (issue 13). Each image is built here by patching one made
 # by `qcow2ref create` (tools/qcow2ref/hostile_images.py, stdlib only); each
@@ -165,6 +166,9 @@ printf 'pw' >pw
 # error; now refused before any PBKDF2.
 mk luks8.qcow2 luks_slots 67108864 -- --size 1M --encrypt luks --luks-iterations 1000 --secret-file pw
 expect 1 QX.LIMIT.pbkdf2_open_budget 10 $((512 << 20)) "read: eight slots at the cap" -- "$q" read luks8.qcow2 --secret-file pw --output o.raw
+# Opening for writing spends from the same budget (nothing written).
+expect 1 QX.LIMIT.pbkdf2_open_budget 10 $((512 << 20)) "write: eight slots at the cap" -- "$q" write luks8.qcow2 --offset 0 --input pw --secret-file pw
+expect 1 QX.LIMIT.pbkdf2_open_budget 10 $((512 << 20)) "luks add-key: eight slots at the cap" -- "$q" luks add-key luks8.qcow2 --secret-file pw --new-secret-file pw
 # Eight slots of 1000 iterations: well within the budget, opens.
 mk luks8s.qcow2 luks_slots 1000 -- --size 1M --encrypt luks --luks-iterations 1000 --secret-file pw
 expect 0 "" 30 $((512 << 20)) "read: eight small slots" -- "$q" read luks8s.qcow2 --secret-file pw --output o.raw

@@ -1,3 +1,4 @@
+// Test roles: reader, writer, checker
 #include "tools/qcow2ref/last_resort.h"
 
 #include <gtest/gtest.h>

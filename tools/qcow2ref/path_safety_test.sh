@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Test roles: reader, writer
 # Files an image names, and files a command writes, judged by what they are,
 # not by how they are spelled: symlinks and '..' that leave the image's
 # directory, FIFOs, the same file under two names, an output that is an input.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Test roles: writer, checker
 # Dirty images and the full repair, judged by qemu-img check before and
 # after (QX.CHECK.repair_rebuild, QX.WRITE.dirty_refused):
 #  - an image left dirty by qemu-io with lazy refcounts (aborted without

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Test roles: writer
 # Every size, judged by qemu-img. Raw sources whose lengths are not a
 # multiple of the cluster or of 512 bytes are copied by `qcow2ref convert`
 # (and `create --from`) for each cluster size and each kind of image; each

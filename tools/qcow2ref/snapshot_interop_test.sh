@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Test roles: writer, reader
 # Internal snapshots interoperate both ways, judged by QEMU.
 #  1. Ours -> qemu: snapshots created, deleted and applied by qcow2ref (plain,
 #     v2, 4 KiB clusters, LUKS) are listed by `qemu-img snapshot -l`, the
@@ -12,7 +13,7 @@
 #     qcow2ref's delete and apply leave an image qemu-img checks clean and
 #     reads as expected.
 # Clauses: QCOW2_SPEC("Q2.SNAP.table_bounds") QCOW2_SPEC("Q2.SNAP.entry_layout")
-#          QCOW2_SPEC("QX.WRITE.cow_l2")
+#          QCOW2_SPEC("QX.WRITE.cow_l2") QCOW2_SPEC("Q2.SNAP.extra_v3_unenforced")
 # Fails (does not skip) when qemu-img is missing: tools/setup.sh installs it.
 set -uo pipefail
 q=$PWD/tools/qcow2ref/qcow2ref
@@ -101,6 +102,23 @@ ours_case() {  # ours_case NAME ENCRYPTED [create options...]
   $q zero "$name.qcow2" --offset 0 --length 64k $s 2>err || bad "$name: zero: $(cat err)"
   model want.raw 0 zero
   [ "$(qemu_names "$name.qcow2" "$enc")" = "snap1 snap2 snap3 " ] && ok || bad "$name: qemu-img snapshot -l: $(qemu_names "$name.qcow2" "$enc")"
+  # Extra data as the clause's resolution says our writer writes it: 24
+  # bytes (VM state size 0, the disk size, icount -1: no record/replay count
+  # is known offline), in v2 images too, as qemu-img snapshot -c does.
+  python3 - "$name.qcow2" <<'PY' && ok || bad "$name: snapshot extra data"
+import struct, sys
+img = open(sys.argv[1], "rb").read()
+count, pos = struct.unpack(">IQ", img[60:72])
+for _ in range(count):
+    id_len, name_len = struct.unpack(">HH", img[pos + 12:pos + 16])
+    extra = struct.unpack(">I", img[pos + 36:pos + 40])[0]
+    if extra != 24:
+        sys.exit("extra data size %d, want 24" % extra)
+    vm_large, disk, icount = struct.unpack(">QQq", img[pos + 40:pos + 64])
+    if (vm_large, disk, icount) != (0, 4 << 20, -1):
+        sys.exit("extra data %r" % ((vm_large, disk, icount),))
+    pos += (40 + extra + id_len + name_len + 7) // 8 * 8
+PY
   qemu_check "$name.qcow2" "$enc" >out 2>&1 && ok || bad "$name: qemu-img check: $(head -c 300 out)"
   for i in 1 2 3; do
     qemu_snapshot_raw "$name.qcow2" "snap$i" "$enc" got.raw 2>err && cmp -s got.raw "want$i.raw" && ok ||

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Test roles: writer
 # No write into an unsound image (QX.WRITE.sound_before_write). Images made
 # by qemu-img/qemu-io are edited so that an L2 entry names the refcount
 # block, the L1 table or its own L2 table, an L1 entry is unaligned, or an L2
@@ -8,7 +9,7 @@
 # independent judge: qemu-io refuses the same data write on a copy
 # ("Preventing invalid write on metadata" / an I/O error), and `qemu-img
 # check` reports the edited image as corrupt.
-# Clauses: QCOW2_SPEC("QX.WRITE.sound_before_write")
+# Clauses: QCOW2_SPEC("QX.WRITE.sound_before_write") QCOW2_SPEC("QX.CHECK.overlap")
 # Fails (does not skip) when qemu-img is missing: tools/setup.sh installs it.
 set -uo pipefail
 q=$PWD/tools/qcow2ref/qcow2ref
