@@ -17,7 +17,8 @@ shift
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(header_fuzzer decompress_fuzzer luks_fuzzer image_fuzzer
-    structured_image_fuzzer aes_image_fuzzer check_fuzzer ops_fuzzer)
+    structured_image_fuzzer aes_image_fuzzer check_fuzzer ops_fuzzer
+    libqcow_diff_fuzzer)
 fi
 read -r -a startup <<<"${BAZEL_STARTUP_OPTS:-}"
 bazel=(bazel "${startup[@]}")
@@ -42,16 +43,26 @@ artifacts=${FUZZ_ARTIFACTS:-/tmp/qcow2ref-fuzz-artifacts}
 
 corpus_of() {
   case "$1" in
-    structured_image_fuzzer | check_fuzzer) echo image_fuzzer ;;
+    structured_image_fuzzer | check_fuzzer | libqcow_diff_fuzzer) echo image_fuzzer ;;
     *) echo "$1" ;;
   esac
 }
 dict_of() {
   case "$1" in
-    header_fuzzer | image_fuzzer | structured_image_fuzzer | aes_image_fuzzer | check_fuzzer)
+    header_fuzzer | image_fuzzer | structured_image_fuzzer | aes_image_fuzzer | check_fuzzer | \
+      libqcow_diff_fuzzer)
       echo fuzz/dicts/qcow2.dict ;;
     luks_fuzzer) echo fuzz/dicts/luks1.dict ;;
   esac
+}
+
+# A differential target stops on a new disagreement or on a crash inside
+# the peer: findings about the peer, reported here but not failing the run
+# (conformance/FINDINGS.md is where they go). A crash in our code fails it.
+peer_finding() {  # peer_finding LOG
+  grep -q "diff: a new disagreement" "$1" && return 0
+  awk '/ERROR: AddressSanitizer|deadly signal|ERROR: libFuzzer: timeout/ {f = 1}
+       f && /^ *#[0-9]+ / {print; if (++n >= 3) exit}' "$1" | grep -q 'libqcow\.so'
 }
 
 status=0
@@ -75,6 +86,12 @@ for t in "${targets[@]}"; do
     grep -E "^stat::(number_of_executed_units|average_exec_per_sec)|cov: .* ft: " \
       "$work/$t/log" | grep -E "^stat|DONE" | tr '\n' ' '
     echo
+  elif [[ $t == *_diff_fuzzer ]] && peer_finding "$work/$t/log"; then
+    mkdir -p "$artifacts/$t"
+    cp "$work/$t/artifacts/"* "$artifacts/$t/" 2>/dev/null || true
+    echo "run_short: $t stopped on a finding about the peer (not a failure of"
+    echo "  qcow2ref); reproducer in $artifacts/$t/:"
+    grep -E "^diff: |SUMMARY" "$work/$t/log" | tail -5
   else
     status=1
     echo "run_short: $t FAILED; log tail:" >&2

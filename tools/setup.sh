@@ -17,7 +17,7 @@ packages=(
   qemu-utils             # peers: qemu-img, qemu-io, qemu-nbd 7.2
   libnbd-bin             # nbdinfo: reads dirty bitmaps through qemu-nbd
   cryptsetup-bin
-  libqcow-utils python3-libqcow
+  libqcow-utils python3-libqcow libqcow-dev   # libqcow-dev: fuzz:libqcow_diff_fuzzer
   7zip
 )
 # npm (for buildifier) only when no Node.js is installed: a machine may carry
