@@ -326,20 +326,27 @@ def write_matrix(docs, out_dir):
 GOOD = {PASS, XFAIL, SKIP}
 
 
+PASSING = {PASS, XFAIL}
+
+
 def regress(old, new):
-    """Text and the number of regressions (newly failing vectors)."""
+    """Text and the number of regressions (newly failing vectors). A vector
+    that now SKIPs is neither newly passing (FAIL -> SKIP) nor unnoticed:
+    PASS -> SKIP is lost coverage, listed on its own."""
     o = {r["id"]: r for r in old["results"]}
     n = {r["id"]: r for r in new["results"]}
-    newly_failing, newly_passing, changed = [], [], []
+    newly_failing, newly_passing, changed, lost, unjudged = [], [], [], [], []
     for i, r in n.items():
         p = o.get(i)
         if p is None:
             if r["outcome"] in BAD_OUTCOMES:
                 newly_failing.append((i, "new vector", r))
             continue
-        if p["outcome"] not in BAD_OUTCOMES and r["outcome"] in BAD_OUTCOMES:
+        if r["outcome"] == SKIP and p["outcome"] != SKIP:
+            (lost if p["outcome"] in PASSING else unjudged).append((i, cell_key(p), r))
+        elif p["outcome"] not in BAD_OUTCOMES and r["outcome"] in BAD_OUTCOMES:
             newly_failing.append((i, cell_key(p), r))
-        elif p["outcome"] in BAD_OUTCOMES and r["outcome"] not in BAD_OUTCOMES:
+        elif p["outcome"] in BAD_OUTCOMES and r["outcome"] in PASSING:
             newly_passing.append((i, cell_key(p), r))
         elif cell_key(p) != cell_key(r):
             changed.append((i, cell_key(p), r))
@@ -347,6 +354,8 @@ def regress(old, new):
     L = ["regress: %s %s -> %s %s" % (old["sut"]["name"], old["sut"]["version"],
                                       new["sut"]["name"], new["sut"]["version"])]
     for title, items in (("newly failing", newly_failing), ("newly passing", newly_passing),
+                         ("lost coverage (passed, now SKIP)", lost),
+                         ("no longer judged (failed, now SKIP; not a pass)", unjudged),
                          ("changed outcome", changed)):
         L.append("%s: %d" % (title, len(items)))
         for i, before, r in items:
