@@ -59,6 +59,14 @@ def _clause_keys(r):
     return r.get("clauses") or ["(none)"]
 
 
+def _kind_keys(r):
+    return [r.get("kind") or "(none)"]
+
+
+def _feature_keys(r):
+    return r.get("features") or ["(none)"]
+
+
 def _area_keys(r):
     return [r.get("area") or r["id"].split("_")[1]]
 
@@ -93,6 +101,25 @@ def render_md(doc):
         L.append("| %s | %d | %d | %d | %d | %d | %d | %d | %d | %s |" % (
             area, total, passed, d.get("FAIL", 0), d.get("SKIP", 0), d.get("CRASH", 0),
             d.get("TIMEOUT", 0), d.get("ERROR", 0), d.get("XFAIL", 0), _rate(passed, judged)))
+    for title, keyfn in (("Per kind (of the primary clause)", _kind_keys),
+                         ("Per feature (vectors that need it)", _feature_keys)):
+        L += ["", "## " + title, "", "| group | vectors | pass | fail | skip | crash | timeout | error | xfail | pass rate |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+        for g, d in sorted(per_group(res, keyfn).items()):
+            total, passed, judged = _counts_row(d)
+            L.append("| %s | %d | %d | %d | %d | %d | %d | %d | %d | %s |" % (
+                g, total, passed, d.get("FAIL", 0), d.get("SKIP", 0), d.get("CRASH", 0),
+                d.get("TIMEOUT", 0), d.get("ERROR", 0), d.get("XFAIL", 0), _rate(passed, judged)))
+    lim = [r for r in res if r.get("impl_limit")]
+    if lim:
+        L += ["", "## Implementation limits (scored separately)", "",
+              "QEMU's own limits (vectors/lists/impl_limits.json); a failure here does not fail "
+              "the run unless --strict-limits.", "", "| id | outcome | detail |", "|---|---|---|"]
+        L += ["| `%s` | %s | %s |" % (r["id"], r["outcome"], md_escape(r["detail"])) for r in lim]
+    warned = [r for r in res if r.get("warning")]
+    if warned:
+        L += ["", "## Warnings (%d)" % len(warned), "", "| id | warning |", "|---|---|"]
+        L += ["| `%s` | %s |" % (r["id"], md_escape(r["warning"])) for r in warned]
     bad = [r for r in res if r["outcome"] in BAD_OUTCOMES]
     L += ["", "## Failures (%d)" % len(bad), ""]
     if bad:

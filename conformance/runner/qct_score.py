@@ -597,6 +597,7 @@ def score_vector(v, sut, invoke, opts=None):
         "stderr_tail": "", "clauses": v.clauses, "importance": v.importance,
         "features": v.features, "area": v.area, "checks": {},
         "kind": getattr(v, "kind", None), "stage": getattr(v, "stage", None),
+        "impl_limit": bool(getattr(v, "impl_limit", False)),
     }
     missing = [f for f in v.features if f not in sut.features]
     if missing:
@@ -710,7 +711,7 @@ def summarize(results):
         s[r["outcome"].lower()] += 1
         if r.get("warning"):
             s["warn"] += 1
-        if r.get("kind") == "IMPL_LIMIT" and r["outcome"] in (FAIL, CRASH, TIMEOUT, ERROR):
+        if r.get("impl_limit") and r["outcome"] in (FAIL, CRASH, TIMEOUT, ERROR):
             s["impl_limit_bad"] += 1
         if r.get("i_outcome") == "ACCEPT" and r["outcome"] == PASS:
             s["i_accept"] += 1

@@ -56,6 +56,7 @@ class Vector(object):
         self.kind = None        # Kind of the primary clause (spec/clauses), set by the loader.
         self.readings = None    # Acceptable readings of an i_ vector (vectors/lists).
         self.stage = self.expect.get("stage") if self.verdict == "invalid" else None
+        self.impl_limit = False  # Listed in vectors/lists/impl_limits.json.
         sec = t.get("secrets") or {}
         self.passphrases = []
         if "passphrase_hex" in sec:
@@ -78,6 +79,7 @@ def load_vectors(root):
     vectors = []
     kinds = load_clause_kinds(root)
     readings = (load_list(root, "acceptable_readings") or {}).get("vectors", {})
+    limits = {r["id"] for r in (load_list(root, "impl_limits") or {}).get("vectors", [])}
     for path in sorted(glob.glob(os.path.join(root, "vectors", "qcow2_*_test.json"))):
         name = os.path.basename(path)
         with open(path) as f:
@@ -87,6 +89,7 @@ def load_vectors(root):
             v = Vector(root, name, area, t)
             v.kind = kinds.get(v.primary_clause)
             v.readings = readings.get(v.id)
+            v.impl_limit = v.id in limits
             vectors.append(v)
     return vectors
 

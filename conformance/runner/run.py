@@ -90,7 +90,7 @@ class Filters:
         kind = getattr(v, "kind", None)
         if self.kinds and (kind or "").upper() not in [k.upper() for k in self.kinds]:
             return False
-        if self.skip_impl_limits and kind == "IMPL_LIMIT":
+        if self.skip_impl_limits and getattr(v, "impl_limit", False):
             return False
         if self.importance and getattr(v, "importance", None) not in self.importance:
             return False
@@ -328,7 +328,7 @@ def run_suite(adapter, vectors, jobs=1, timeout_scale=1.0, features="", opts=Non
             r = score_one(v)
             if stop_at and r["outcome"] == stop_at:
                 failed.set()
-            if rec is not None and r["outcome"] in qct_score.BAD_OUTCOMES \
+            if rec is not None and r["outcome"] in qct_score.BAD_OUTCOMES | {qct_score.XFAIL} \
                     and not isinstance(v, qct_ops.OpScript):
                 try:
                     write_bundle(keep_failures, v, r, rec.invocations.get(v.id, []), adapter)
@@ -505,7 +505,7 @@ def cmd_run(a):
     if s["impl_limit_bad"]:
         print("implementation limits (scored separately%s): %d IMPL_LIMIT vector(s) not passed: %s"
               % (", counted: --strict-limits" if a.strict_limits else "", s["impl_limit_bad"],
-                 " ".join(r["id"] for r in results if r.get("kind") == "IMPL_LIMIT"
+                 " ".join(r["id"] for r in results if r.get("impl_limit")
                           and r["outcome"] in qct_score.BAD_OUTCOMES)))
     if s["warn"]:
         for r in results:

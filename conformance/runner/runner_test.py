@@ -484,6 +484,7 @@ class RunnerFixesTest(unittest.TestCase):
         y = vec(expect=VALID, features=["v3", "backing"])
         n = vec("invalid", dict(INVALID, stage="check"), id="n_t_y")
         n.kind = "IMPL_LIMIT"
+        n.impl_limit = True
         self.assertEqual(run.select([y, n], [], [], run.Filters(stages=["check"])), [n])
         self.assertEqual(run.select([y, n], [], [], run.Filters(stages=["valid"])), [y])
         self.assertEqual(run.select([y, n], [], [], run.Filters(kinds=["impl_limit"])), [n])
@@ -500,6 +501,28 @@ class RunnerFixesTest(unittest.TestCase):
         sut = S.Sut({"features": ["v3"]}, minus=["cluster_bits_9"],
                     assumed=["cluster_bits_9", "cluster_bits_16"])
         self.assertEqual(sut.features, {"v3", "cluster_bits_16"})
+
+
+class DocsTest(unittest.TestCase):
+    """PROTOCOL.md shows what the code does."""
+    CONF = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def read(self, *p):
+        with open(os.path.join(self.CONF, *p)) as f:
+            return f.read()
+
+    def test_example_adapter_is_the_committed_one(self):
+        doc = self.read("PROTOCOL.md")
+        a = doc.index("```sh\n#!/bin/sh\n# A complete minimal adapter")
+        self.assertEqual(doc[a + len("```sh\n"):doc.index("```", a + 5)],
+                         self.read("adapters", "example-qemu-img.sh"))
+
+    def test_every_broken_adapter_is_documented_and_exists(self):
+        import run
+        doc = self.read("PROTOCOL.md")
+        for b in run.SELF_TEST_ADAPTERS + run.SELF_TEST_WRITERS:
+            self.assertIn("| `%s` |" % b.name, doc)
+            self.assertTrue(os.access(os.path.join(run.BROKEN_DIR, b.name), os.X_OK), b.name)
 
 
 class ExecutorTest(unittest.TestCase):

@@ -318,6 +318,13 @@ def main(argv):
             bad(p + " (run tools/features.py --apply)")
     else:
         bad("features.json: missing")
+    if os.path.isdir(os.path.join(vec, "lists")):
+        sys.path.insert(0, HERE)
+        import lists
+        for p in lists.check(vec, spec):
+            bad(p)
+    else:
+        bad("lists/: missing (run tools/lists.py --measure)")
 
     for root, _, files in os.walk(os.path.join(vec, "images")):
         for fn in files:
