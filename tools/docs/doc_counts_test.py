@@ -5,7 +5,9 @@ Checked: "(N clauses;" in README.md against the entries of spec/clauses/*.json;
 every "N vectors" / "N test images" in README.md, vectors/README.md and
 conformance/PROTOCOL.md against the tests of vectors/*_test.json; and the
 feature tables of vectors/README.md and conformance/PROTOCOL.md against the
-table vectors/tools/features.py generates from vectors/features.json.
+table vectors/tools/features.py generates from vectors/features.json; and each
+row of conformance/FINDINGS.md's results table (adapter `adapters/X`) against
+the summary of conformance/results/X/results.json.
 """
 import glob
 import json
@@ -36,6 +38,19 @@ def main() -> int:
     import features  # noqa: E402  (vectors/tools/features.py)
     vocab = features.load(os.path.join(root, "vectors"))
     stale = features.doc_problems(root, vocab)
+    findings = open(os.path.join(root, "conformance/FINDINGS.md"), encoding="utf-8").read()
+    row = re.compile(r"^\| [^|]+ \| `adapters/([\w.-]+)` \| (\d+) \| (\d+) \| (\d+) \| (\d+) "
+                     r"\| (\d+) \|", re.M)
+    for m in row.finditer(findings):
+        path = os.path.join(root, "conformance/results", m.group(1), "results.json")
+        if not os.path.isfile(path):
+            continue
+        s = json.load(open(path))["summary"]
+        for said, key in zip(m.groups()[1:], ("pass", "fail", "skip", "crash", "timeout")):
+            checks.append((int(said), s[key], key, "conformance/FINDINGS.md " + m.group(1)))
+            if int(said) != s[key]:
+                fails.append(f"conformance/FINDINGS.md says {m.group(1)} {key} {said}, "
+                             f"results/{m.group(1)}/results.json has {s[key]}")
     for doc in features.DOCS:
         checks.append((0, 0, "feature table", doc))
         if doc in stale:
