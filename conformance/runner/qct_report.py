@@ -214,6 +214,22 @@ def render_html(doc):
             html.escape(area), "".join("<td class=o>%s</td>" % (d.get(o, "") or "") for o in OUTCOMES),
             _rate(passed, judged)))
     b.append("</table>")
+    for title, keyfn in (("Per kind (of the primary clause)", _kind_keys),
+                         ("Per feature (vectors that need it)", _feature_keys)):
+        b.append("<h2>%s</h2><table><tr><th>group</th>%s<th>pass rate</th></tr>" % (
+            title, "".join("<th>%s</th>" % o for o in OUTCOMES)))
+        for g, d in sorted(per_group(res, keyfn).items()):
+            total, passed, judged = _counts_row(d)
+            b.append("<tr><td>%s</td>%s<td class=o>%s</td></tr>" % (
+                html.escape(g), "".join("<td class=o>%s</td>" % (d.get(o, "") or "")
+                                        for o in OUTCOMES), _rate(passed, judged)))
+        b.append("</table>")
+    warned = [r for r in res if r.get("warning")]
+    if warned:
+        b.append("<h2>Warnings (%d)</h2><table><tr><th>id</th><th>warning</th></tr>" % len(warned))
+        b += ["<tr><td><code>%s</code></td><td class=detail>%s</td></tr>" % (
+            html.escape(r["id"]), html.escape(r["warning"])) for r in warned]
+        b.append("</table>")
     bad = [r for r in res if r["outcome"] in BAD_OUTCOMES]
     b.append("<h2>Failures (%d)</h2>" % len(bad))
     if bad:

@@ -1,4 +1,4 @@
-"""Scoring one vector from adapter invocations (conformance-anchors 2b).
+"""Scoring one vector from adapter invocations (conformance/PROTOCOL.md, Scoring).
 
 Pure logic: `score_vector(vector, sut, invoke, options)` calls
 `invoke(command, args, secret, cap, keep)` (an Executor bound to the vector,
@@ -18,9 +18,13 @@ conformance/reference_vectors_test.cc:
 - acceptable: refused => PASS (REJECT); accepted => the content must be
   if_accepted (PASS (ACCEPT)) or FAIL.
 """
+from __future__ import annotations
+
+import dataclasses
 import hashlib
 import json
 import re
+from typing import Any, Callable, List, Optional
 
 import qct_protocol
 from qct_protocol import Status
@@ -45,16 +49,17 @@ _ERR_RE = re.compile(r"^\s*[^:\s]+:\s*([A-Za-z0-9_.\-]+)\s*:")
 DIFF_KEEP = 64 << 20            # Whole reads up to this size are kept for content diffs.
 
 
-class Options(object):
-    def __init__(self, unsupported_is_skip=False, check_info=True, expected_bytes=None):
-        # n_/i_ vectors: "unsupported" is a refusal, like any rejection in the
-        # in-process suite; with this flag it is SKIP.
-        self.unsupported_is_skip = unsupported_is_skip
-        self.check_info = check_info
-        # expected_bytes(vector, args, secret) -> bytes or None: the expected
-        # output of a read, for the content diff of a failure. Only used after
-        # its sha256 has been checked against the vector.
-        self.expected_bytes = expected_bytes
+@dataclasses.dataclass
+class Options:
+    # n_/i_ vectors: "unsupported" is a refusal, like any rejection in the
+    # in-process suite; with this flag it is SKIP.
+    unsupported_is_skip: bool = False
+    # Run the informational `info` comparison.
+    check_info: bool = True
+    # expected_bytes(vector, args, secret) -> bytes or None: the expected
+    # output of a read, for the content diff of a failure. Only used after
+    # its sha256 has been checked against the vector.
+    expected_bytes: Optional[Callable[[Any, List[Any], Optional[bytes]], Optional[bytes]]] = None
 
 
 class Sut(object):

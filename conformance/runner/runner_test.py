@@ -517,6 +517,13 @@ class DocsTest(unittest.TestCase):
         self.assertEqual(doc[a + len("```sh\n"):doc.index("```", a + 5)],
                          self.read("adapters", "example-qemu-img.sh"))
 
+    def test_no_path_outside_the_repository(self):
+        import re
+        texts = [self.read("PROTOCOL.md")] + [self.read("runner", n) for n in os.listdir(
+            os.path.join(self.CONF, "runner")) if n.endswith(".py")]
+        for t in texts:
+            self.assertIsNone(re.search(r"(?<![\w.])/(work|home|tmp/|root)/?\w*/", t))
+
     def test_every_broken_adapter_is_documented_and_exists(self):
         import run
         doc = self.read("PROTOCOL.md")
