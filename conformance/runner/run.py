@@ -439,6 +439,16 @@ def summary_line(doc, strict_errors=False):
                                           s["total"])
 
 
+def group_line(title, groups) -> str:
+    """`per kind: MUST 120/130, ...`: passed / judged (not SKIP) per group."""
+    parts = []
+    for g, d in sorted(groups.items()):
+        judged = sum(n for o, n in d.items() if o != qct_score.SKIP)
+        if judged:
+            parts.append("%s %d/%d" % (g, d.get(qct_score.PASS, 0), judged))
+    return "%s (passed/judged): %s" % (title, ", ".join(parts) or "-")
+
+
 def load_all(root, a):
     """Image vectors, plus the op scripts with --ops / --ops-file (only those with
     --ops-only)."""
@@ -501,6 +511,7 @@ def cmd_run(a):
         with open(a.emit_expectations, "w") as f:
             f.write(qct_score.emit_expectations(results, caps.get("name", "?")))
     print(summary_line(doc, a.strict_errors))
+    print(group_line("per kind", doc["breakdown"]["by_kind"]))
     s = doc["summary"]
     if s["impl_limit_bad"]:
         print("implementation limits (scored separately%s): %d IMPL_LIMIT vector(s) not passed: %s"
