@@ -20,7 +20,6 @@ import threading
 import time
 
 import qct_protocol
-from qct_protocol import Status
 from qct_vectors import sha256_file
 
 DEFAULT_TIMEOUT_S = 10.0

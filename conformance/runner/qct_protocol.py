@@ -105,9 +105,7 @@ def classify(protocol: int, code: int, stderr: str) -> Tuple[Status, str]:
         if not hint and code > 128:
             hint = "exit %d: a shell reporting signal %d?" % (code, code - 128)
         sig = crash_signature(stderr)
-        if sig:
-            hint = "%s%s%s" % (sig, "; " if hint else "", hint)
-        return st, hint
+        return st, sig or hint
     if protocol == 1 and st in (Status.REJECTED, Status.UNSUPPORTED):
         sig = crash_signature(stderr)
         if sig:
