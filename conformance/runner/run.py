@@ -564,6 +564,9 @@ def self_test(root, a):
     if ops:
         plan += [(b.label, os.path.join(BROKEN_DIR, b.name), b, of_class(b, ops))
                  for b in SELF_TEST_WRITERS]
+    ref_tmp = tempfile.mkdtemp(prefix="qcow2ct-ref-")
+    opts = qct_score.Options(check_info=False, expected_bytes=ReferenceBytes(
+        ref_tmp, a.as_limit_mib << 20))
     for label, path, broken, selected in plan:
         t0 = time.monotonic()
         if not selected:
@@ -571,7 +574,7 @@ def self_test(root, a):
             ok = False
             continue
         caps, results = run_suite(path, selected, jobs=a.jobs, timeout_scale=a.timeout_scale,
-                                  opts=qct_score.Options(check_info=False),
+                                  opts=opts if broken else qct_score.Options(check_info=False),
                                   as_limit=a.as_limit_mib << 20, progress=False,
                                   stop_at=broken.outcome if broken else None,
                                   vocabulary=vocabulary)
@@ -585,6 +588,8 @@ def self_test(root, a):
             good = first is not None
         ok &= good
         rows.append((label, s, good, first, time.monotonic() - t0, broken))
+    import shutil
+    shutil.rmtree(ref_tmp, ignore_errors=True)
     print("%-22s %-34s %5s %5s %5s %6s %5s  %-8s %s" % (
         "adapter", "bug class (vectors)", "pass", "fail", "skip", "crash+", "time", "verdict",
         "caught on"))
