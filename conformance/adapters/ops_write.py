@@ -30,9 +30,13 @@ import sys
 import tempfile
 
 
+# Adapter protocol 2 exit codes (conformance/PROTOCOL.md): any other status is a crash.
+EX_REJECTED, EX_UNSUPPORTED, EX_USAGE = 65, 69, 64
+
+
 def usage(msg):
     sys.stderr.write("error: usage: %s\n" % msg)
-    sys.exit(3)
+    sys.exit(EX_USAGE)
 
 
 def data_of(op):
@@ -46,7 +50,7 @@ def data_of(op):
             i += 1
         return bytes(out[:n])
     sys.stderr.write("error: unsupported: data source %r\n" % (d,))
-    sys.exit(2)
+    sys.exit(EX_UNSUPPORTED)
 
 
 def run(argv, what):
@@ -63,7 +67,7 @@ def run(argv, what):
     if r.returncode != 0 or (b"failed" in r.stdout.lower() and argv[0].endswith("qemu-io")):
         first = (r.stderr or r.stdout).decode("utf-8", "replace").strip().splitlines()
         sys.stderr.write("error: %s: %s\n" % (what, first[0] if first else "exit %d" % r.returncode))
-        sys.exit(2 if r.returncode == 2 else 1)
+        sys.exit(EX_UNSUPPORTED if r.returncode == 2 else EX_REJECTED)
     return r
 
 
@@ -98,7 +102,7 @@ def write_qcow2ref(binary, script, out, secret, tmp):
                 + sec, "ops[%d] %s" % (i, k))
         elif k != "reopen":
             sys.stderr.write("error: unsupported: op %r\n" % k)
-            sys.exit(2)
+            sys.exit(EX_UNSUPPORTED)
 
 
 def write_qemu(script, out, secret, tmp):
@@ -142,7 +146,7 @@ def write_qemu(script, out, secret, tmp):
             batch = []
         else:
             sys.stderr.write("error: unsupported: op %r\n" % k)
-            sys.exit(2)
+            sys.exit(EX_UNSUPPORTED)
 
 
 def main(argv):

@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 
+import qct_protocol
 from qct_vectors import sha256_file
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -44,6 +45,9 @@ class Invocation(object):
         self.duration_ms = 0
         self.modified = []      # Staged files that changed or vanished.
         self.harness_error = None
+        self.status = None      # qct_protocol.Status when the process exited.
+        self.status_hint = ""   # Why an exit status counts as a crash.
+        self.protocol = qct_protocol.CURRENT
 
     def first_stderr_line(self):
         for line in self.stderr_head.decode("utf-8", "replace").splitlines():
@@ -93,7 +97,10 @@ class Executor(object):
         self.as_limit = as_limit
         self.keep_tmp = keep_tmp
         self.env = dict(os.environ if env is None else env)
-        self.env["QCOW2CT_PROTOCOL"] = "1"
+        # The newest protocol the runner speaks; the adapter answers with the
+        # one it implements in capabilities.protocol.
+        self.env["QCOW2CT_PROTOCOL"] = str(qct_protocol.CURRENT)
+        self.protocol = qct_protocol.CURRENT
 
     def timeout_for(self, vector):
         base = LONG_TIMEOUT_S if vector is not None and vector.timeout_class == "long" \
@@ -112,9 +119,12 @@ class Executor(object):
         if inv.exit_code != 0:
             return None, inv
         try:
-            return json.loads(inv.stdout.decode("utf-8")), inv
+            caps = json.loads(inv.stdout.decode("utf-8"))
         except ValueError:
             return None, inv
+        if isinstance(caps, dict) and caps.get("protocol") in qct_protocol.SUPPORTED:
+            self.protocol = caps["protocol"]
+        return caps, inv
 
     def invoke(self, vector, command, args=(), secret=None, cap=None, keep=0,
                with_image=True):
@@ -163,9 +173,10 @@ class Executor(object):
             if not self.keep_tmp:
                 shutil.rmtree(base, ignore_errors=True)
 
-    def _run(self, argv, cwd, scratch, timeout, cap, keep):
+    def _run(self, argv, cwd, scratch, timeout, cap, keep, protocol=None):
         inv = Invocation()
         inv.argv = list(argv)
+        inv.protocol = self.protocol if protocol is None else protocol
         env = dict(self.env)
         env["TMPDIR"] = scratch
         env["QCOW2CT_TIMEOUT"] = "%g" % timeout
@@ -248,4 +259,8 @@ class Executor(object):
         inv.stdout = b"".join(kept)
         inv.stderr_head = bytes(err_head)
         inv.stderr_tail = bytes(err_tail)
+        if inv.exit_code is not None:
+            inv.status, inv.status_hint = qct_protocol.classify(
+                inv.protocol, inv.exit_code,
+                (inv.stderr_head + inv.stderr_tail).decode("utf-8", "replace"))
         return inv

@@ -20,7 +20,9 @@ import shutil
 import sys
 import tempfile
 
+import qct_protocol
 import qct_score
+from qct_protocol import Status
 
 S = qct_score
 
@@ -112,13 +114,15 @@ def _bad_exit(inv, what):
     if inv.stdout_capped:
         return S.FAIL, "%s: output too long" % what
     if inv.signal is not None:
-        return S.CRASH, "%s: killed by %s" % (what, S.signal_name(inv.signal))
-    if inv.exit_code == 0:
+        return S.CRASH, "%s: killed by %s%s" % (what, S.signal_name(inv.signal),
+                                                S.crash_hint(inv.signal, inv.stderr_text()))
+    if inv.status is Status.OK:
         return None
-    if inv.exit_code == 3:
+    if inv.status is Status.USAGE:
         return S.ERROR, "%s: adapter usage error: %s" % (what, inv.first_stderr_line())
-    if inv.exit_code not in (1, 2):
-        return S.CRASH, "%s: exit %d" % (what, inv.exit_code)
+    if inv.status is Status.CRASH:
+        return S.CRASH, "%s: exit %d%s" % (what, inv.exit_code, " (%s)" % inv.status_hint
+                                           if inv.status_hint else "")
     return S.FAIL, "%s: exit %d: %s" % (what, inv.exit_code, inv.first_stderr_line())
 
 
@@ -155,9 +159,9 @@ def score_script(v, sut, ex, reference):
         n = 0
         total_ms = 0
 
-        def call(argv, cap, keep, what):
+        def call(argv, cap, keep, what, protocol=None):
             nonlocal n, total_ms
-            inv = ex._run(argv, work, scratch, timeout, cap, keep)
+            inv = ex._run(argv, work, scratch, timeout, cap, keep, protocol=protocol)
             n += 1
             total_ms += inv.duration_ms
             res.update(exit_code=inv.exit_code, signal=inv.signal,
@@ -171,7 +175,7 @@ def score_script(v, sut, ex, reference):
 
         inv = call([ex.adapter, "write", "--ops", "ops.json", "--out", "out.qcow2"] + sec,
                    1 << 20, 0, "write")
-        if inv.exit_code == 2 and not inv.timed_out:
+        if inv.status is Status.UNSUPPORTED and not inv.timed_out:
             return finish(S.SKIP, "adapter does not support this script: %s"
                           % inv.first_stderr_line())
         bad = _bad_exit(inv, "write")
@@ -182,7 +186,7 @@ def score_script(v, sut, ex, reference):
         res["checks"]["write"] = S.PASS
         # Judged by the reference checker and reader.
         inv = call([reference, "check", "--image", "out.qcow2"] + sec, 16 << 20, 16 << 20,
-                   "reference check")
+                   "reference check", protocol=qct_protocol.CURRENT)
         bad = _bad_exit(inv, "reference check")
         if bad:
             return finish(S.FAIL, bad[1])
@@ -201,7 +205,7 @@ def score_script(v, sut, ex, reference):
             return finish(S.FAIL, "reference check: %d corruption(s)%s" % (
                 corrupt, (": %s" % json.dumps(first)[:300]) if first else ""))
         inv = call([reference, "read", "--image", "out.qcow2"] + sec, size + 1, 0,
-                   "reference read")
+                   "reference read", protocol=qct_protocol.CURRENT)
         bad = _bad_exit(inv, "reference read")
         if bad:
             return finish(S.FAIL, bad[1])

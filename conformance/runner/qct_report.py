@@ -59,6 +59,14 @@ def _clause_keys(r):
     return r.get("clauses") or ["(none)"]
 
 
+def _kind_keys(r):
+    return [r.get("kind") or "(none)"]
+
+
+def _feature_keys(r):
+    return r.get("features") or ["(none)"]
+
+
 def _area_keys(r):
     return [r.get("area") or r["id"].split("_")[1]]
 
@@ -93,6 +101,25 @@ def render_md(doc):
         L.append("| %s | %d | %d | %d | %d | %d | %d | %d | %d | %s |" % (
             area, total, passed, d.get("FAIL", 0), d.get("SKIP", 0), d.get("CRASH", 0),
             d.get("TIMEOUT", 0), d.get("ERROR", 0), d.get("XFAIL", 0), _rate(passed, judged)))
+    for title, keyfn in (("Per kind (of the primary clause)", _kind_keys),
+                         ("Per feature (vectors that need it)", _feature_keys)):
+        L += ["", "## " + title, "", "| group | vectors | pass | fail | skip | crash | timeout | error | xfail | pass rate |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+        for g, d in sorted(per_group(res, keyfn).items()):
+            total, passed, judged = _counts_row(d)
+            L.append("| %s | %d | %d | %d | %d | %d | %d | %d | %d | %s |" % (
+                g, total, passed, d.get("FAIL", 0), d.get("SKIP", 0), d.get("CRASH", 0),
+                d.get("TIMEOUT", 0), d.get("ERROR", 0), d.get("XFAIL", 0), _rate(passed, judged)))
+    lim = [r for r in res if r.get("impl_limit")]
+    if lim:
+        L += ["", "## Implementation limits (scored separately)", "",
+              "QEMU's own limits (vectors/lists/impl_limits.json); a failure here does not fail "
+              "the run unless --strict-limits.", "", "| id | outcome | detail |", "|---|---|---|"]
+        L += ["| `%s` | %s | %s |" % (r["id"], r["outcome"], md_escape(r["detail"])) for r in lim]
+    warned = [r for r in res if r.get("warning")]
+    if warned:
+        L += ["", "## Warnings (%d)" % len(warned), "", "| id | warning |", "|---|---|"]
+        L += ["| `%s` | %s |" % (r["id"], md_escape(r["warning"])) for r in warned]
     bad = [r for r in res if r["outcome"] in BAD_OUTCOMES]
     L += ["", "## Failures (%d)" % len(bad), ""]
     if bad:
@@ -187,6 +214,22 @@ def render_html(doc):
             html.escape(area), "".join("<td class=o>%s</td>" % (d.get(o, "") or "") for o in OUTCOMES),
             _rate(passed, judged)))
     b.append("</table>")
+    for title, keyfn in (("Per kind (of the primary clause)", _kind_keys),
+                         ("Per feature (vectors that need it)", _feature_keys)):
+        b.append("<h2>%s</h2><table><tr><th>group</th>%s<th>pass rate</th></tr>" % (
+            title, "".join("<th>%s</th>" % o for o in OUTCOMES)))
+        for g, d in sorted(per_group(res, keyfn).items()):
+            total, passed, judged = _counts_row(d)
+            b.append("<tr><td>%s</td>%s<td class=o>%s</td></tr>" % (
+                html.escape(g), "".join("<td class=o>%s</td>" % (d.get(o, "") or "")
+                                        for o in OUTCOMES), _rate(passed, judged)))
+        b.append("</table>")
+    warned = [r for r in res if r.get("warning")]
+    if warned:
+        b.append("<h2>Warnings (%d)</h2><table><tr><th>id</th><th>warning</th></tr>" % len(warned))
+        b += ["<tr><td><code>%s</code></td><td class=detail>%s</td></tr>" % (
+            html.escape(r["id"]), html.escape(r["warning"])) for r in warned]
+        b.append("</table>")
     bad = [r for r in res if r["outcome"] in BAD_OUTCOMES]
     b.append("<h2>Failures (%d)</h2>" % len(bad))
     if bad:
@@ -326,20 +369,27 @@ def write_matrix(docs, out_dir):
 GOOD = {PASS, XFAIL, SKIP}
 
 
+PASSING = {PASS, XFAIL}
+
+
 def regress(old, new):
-    """Text and the number of regressions (newly failing vectors)."""
+    """Text and the number of regressions (newly failing vectors). A vector
+    that now SKIPs is neither newly passing (FAIL -> SKIP) nor unnoticed:
+    PASS -> SKIP is lost coverage, listed on its own."""
     o = {r["id"]: r for r in old["results"]}
     n = {r["id"]: r for r in new["results"]}
-    newly_failing, newly_passing, changed = [], [], []
+    newly_failing, newly_passing, changed, lost, unjudged = [], [], [], [], []
     for i, r in n.items():
         p = o.get(i)
         if p is None:
             if r["outcome"] in BAD_OUTCOMES:
                 newly_failing.append((i, "new vector", r))
             continue
-        if p["outcome"] not in BAD_OUTCOMES and r["outcome"] in BAD_OUTCOMES:
+        if r["outcome"] == SKIP and p["outcome"] != SKIP:
+            (lost if p["outcome"] in PASSING else unjudged).append((i, cell_key(p), r))
+        elif p["outcome"] not in BAD_OUTCOMES and r["outcome"] in BAD_OUTCOMES:
             newly_failing.append((i, cell_key(p), r))
-        elif p["outcome"] in BAD_OUTCOMES and r["outcome"] not in BAD_OUTCOMES:
+        elif p["outcome"] in BAD_OUTCOMES and r["outcome"] in PASSING:
             newly_passing.append((i, cell_key(p), r))
         elif cell_key(p) != cell_key(r):
             changed.append((i, cell_key(p), r))
@@ -347,6 +397,8 @@ def regress(old, new):
     L = ["regress: %s %s -> %s %s" % (old["sut"]["name"], old["sut"]["version"],
                                       new["sut"]["name"], new["sut"]["version"])]
     for title, items in (("newly failing", newly_failing), ("newly passing", newly_passing),
+                         ("lost coverage (passed, now SKIP)", lost),
+                         ("no longer judged (failed, now SKIP; not a pass)", unjudged),
                          ("changed outcome", changed)):
         L.append("%s: %d" % (title, len(items)))
         for i, before, r in items:

@@ -1,4 +1,4 @@
-"""Scoring one vector from adapter invocations (conformance-anchors 2b).
+"""Scoring one vector from adapter invocations (conformance/PROTOCOL.md, Scoring).
 
 Pure logic: `score_vector(vector, sut, invoke, options)` calls
 `invoke(command, args, secret, cap, keep)` (an Executor bound to the vector,
@@ -18,8 +18,16 @@ conformance/reference_vectors_test.cc:
 - acceptable: refused => PASS (REJECT); accepted => the content must be
   if_accepted (PASS (ACCEPT)) or FAIL.
 """
+from __future__ import annotations
+
+import dataclasses
+import hashlib
 import json
 import re
+from typing import Any, Callable, List, Optional
+
+import qct_protocol
+from qct_protocol import Status
 
 PASS, FAIL, SKIP, CRASH, TIMEOUT, ERROR = "PASS", "FAIL", "SKIP", "CRASH", "TIMEOUT", "ERROR"
 XFAIL, UNEXPECTED_PASS = "XFAIL", "UNEXPECTED_PASS"
@@ -31,7 +39,6 @@ INVALID_READ_CAP = 256 << 20    # Output cap for images with no known size.
 MAP_CAP = 64 << 20
 INFO_CAP = 1 << 20
 
-OOM_SIGNALS = {6, 9, 11}        # SIGABRT, SIGKILL, SIGSEGV: often RLIMIT_AS.
 SIGNAL_NAMES = {1: "SIGHUP", 2: "SIGINT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT",
                 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE",
                 15: "SIGTERM", 24: "SIGXCPU", 25: "SIGXFSZ", 31: "SIGSYS"}
@@ -39,21 +46,34 @@ SIGNAL_NAMES = {1: "SIGHUP", 2: "SIGINT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT
 _ERR_RE = re.compile(r"^\s*[^:\s]+:\s*([A-Za-z0-9_.\-]+)\s*:")
 
 
-class Options(object):
-    def __init__(self, unsupported_is_skip=False, check_info=True):
-        # n_/i_ vectors: exit 2 ("unsupported") is a refusal, like any
-        # rejection in the in-process suite; with this flag it is SKIP.
-        self.unsupported_is_skip = unsupported_is_skip
-        self.check_info = check_info
+DIFF_KEEP = 64 << 20            # Whole reads up to this size are kept for content diffs.
+
+
+@dataclasses.dataclass
+class Options:
+    # n_/i_ vectors: "unsupported" is a refusal, like any rejection in the
+    # in-process suite; with this flag it is SKIP.
+    unsupported_is_skip: bool = False
+    # Run the informational `info` comparison.
+    check_info: bool = True
+    # expected_bytes(vector, args, secret) -> bytes or None: the expected
+    # output of a read, for the content diff of a failure. Only used after
+    # its sha256 has been checked against the vector.
+    expected_bytes: Optional[Callable[[Any, List[Any], Optional[bytes]], Optional[bytes]]] = None
 
 
 class Sut(object):
-    def __init__(self, caps, minus=(), plus=()):
+    def __init__(self, caps, minus=(), plus=(), assumed=()):
+        """`assumed`: features every adapter has unless `minus` removes them
+        (vectors/features.json)."""
         self.caps = caps or {}
         self.name = self.caps.get("name", "?")
         self.version = self.caps.get("version", "?")
         self.commands = set(self.caps.get("commands", []))
-        self.features = (set(self.caps.get("features", [])) - set(minus)) | set(plus)
+        self.features = ((set(self.caps.get("features", [])) | set(assumed)) - set(minus)) \
+            | set(plus)
+        p = self.caps.get("protocol")
+        self.protocol = p if p in qct_protocol.SUPPORTED else qct_protocol.CURRENT
 
 
 def qct_as_limit_mib():
@@ -73,6 +93,22 @@ def error_token(line):
 
 def signal_name(n):
     return SIGNAL_NAMES.get(n, "signal %d" % n)
+
+
+def crash_hint(sig, stderr):
+    """What the stderr of a process killed by `sig` says about why. "oom" only
+    with evidence: an allocation failure in stderr."""
+    oom = qct_protocol.oom_evidence(stderr)
+    if oom:
+        return " (out of memory: stderr says %r; RLIMIT_AS is %d MiB)" % (oom, qct_as_limit_mib())
+    if "Assertion" in stderr or "assert" in stderr:
+        return " (assertion failed)"
+    what = qct_protocol.crash_signature(stderr)
+    if what:
+        return " (%s)" % what
+    if sig == 9:
+        return " (SIGKILL not sent by the runner)"
+    return ""
 
 
 class _Stop(Exception):
@@ -103,44 +139,128 @@ class _Scorer(object):
         if inv.timed_out:
             raise _Stop(TIMEOUT, "%s: no exit within the time limit (%d ms)" % (what, inv.duration_ms))
         if inv.signal is not None:
-            err = inv.stderr_text()
-            if "Assertion" in err or "assert" in err:
-                hint = " (assertion failed)"
-            elif inv.signal in OOM_SIGNALS:
-                hint = " (oom? RLIMIT_AS is %d MiB)" % (qct_as_limit_mib())
-            else:
-                hint = ""
-            raise _Stop(CRASH, "%s: killed by %s%s" % (what, signal_name(inv.signal), hint))
+            raise _Stop(CRASH, "%s: killed by %s%s" % (what, signal_name(inv.signal),
+                                                       crash_hint(inv.signal, inv.stderr_text())))
         if inv.stdout_capped:
             return inv
-        if inv.exit_code == 3:
-            raise _Stop(ERROR, "%s: adapter usage error (exit 3): %s" % (what, inv.first_stderr_line()))
-        if inv.exit_code not in (0, 1, 2):
-            hint = ""
-            if inv.exit_code is not None and inv.exit_code > 128:
-                hint = " (%s?)" % signal_name(inv.exit_code - 128)
-            raise _Stop(CRASH, "%s: exit code %s%s" % (what, inv.exit_code, hint))
+        if inv.status is None and inv.exit_code is not None:
+            inv.status, inv.status_hint = qct_protocol.classify(
+                self.sut.protocol, inv.exit_code,
+                (inv.stderr_head + inv.stderr_tail).decode("utf-8", "replace"))
+        if inv.status is Status.USAGE:
+            raise _Stop(ERROR, "%s: adapter usage error (exit %d): %s"
+                        % (what, inv.exit_code, inv.first_stderr_line()))
+        if inv.status is Status.CRASH:
+            raise _Stop(CRASH, "%s: exit code %s%s: %s" % (
+                what, inv.exit_code, " (%s)" % inv.status_hint if inv.status_hint else "",
+                inv.first_stderr_line()))
         return inv
 
-    def expect_bytes(self, inv, what, size, sha):
+    def expect_bytes(self, inv, what, size, sha, args=(), secret=None, base=0):
         if inv.stdout_capped:
             raise _Stop(FAIL, "%s: output longer than %d bytes" % (what, size))
         if inv.stdout_len != size:
             raise _Stop(FAIL, "%s: %d bytes, expected %d" % (what, inv.stdout_len, size))
         if inv.stdout_sha256 != sha:
-            raise _Stop(FAIL, "%s: wrong content (sha256 %s, expected %s)"
-                        % (what, inv.stdout_sha256[:16], sha[:16]))
+            raise _Stop(FAIL, "%s: wrong content: %s" % (what, self.content_diff(
+                inv, size, sha, args, secret, base)))
 
-    def valid_read(self, what, args, secret, size, sha):
-        inv = self.run(what, "read", args, secret, cap=size + 1)
+    def content_diff(self, inv, size, sha, args, secret, base):
+        """Where the output differs: the first differing offset and the
+        differing extents (of expect.map, else 64 KiB windows)."""
+        if len(inv.stdout) != size:
+            return "sha256 %s, expected %s" % (inv.stdout_sha256[:16], sha[:16])
+        got = inv.stdout
+        want = None
+        if got is not None and self.opts.expected_bytes is not None:
+            try:
+                want = self.opts.expected_bytes(self.v, list(args), secret)
+            except Exception:  # A diagnostic only: never a verdict.
+                want = None
+            if want is not None and (len(want) != size
+                                     or hashlib.sha256(want).hexdigest() != sha):
+                want = None
+        qmap = None if "--snapshot" in [str(a) for a in args] else self.v.expect.get("map")
+        self.checks["content"] = diff = content_diff(got, want, base, size, qmap)
+        if not diff["extents"] and diff.get("first_difference") is None:
+            return "sha256 %s, expected %s" % (inv.stdout_sha256[:16], sha[:16])
+        return diff["summary"]
+
+    def valid_read(self, what, args, secret, size, sha, base=0):
+        keep = size if size <= DIFF_KEEP else 0
+        inv = self.run(what, "read", args, secret, cap=size + 1, keep=keep)
         if inv.stdout_capped:
             self.expect_bytes(inv, what, size, sha)
-        if inv.exit_code == 1:
+        if inv.status is Status.REJECTED:
             raise _Stop(FAIL, "%s: rejected a valid image: %s" % (what, inv.first_stderr_line()))
-        if inv.exit_code == 2:
-            raise _Stop(SKIP, "%s: adapter reports unsupported (exit 2): %s"
-                        % (what, inv.first_stderr_line()))
-        self.expect_bytes(inv, what, size, sha)
+        if inv.status is Status.UNSUPPORTED:
+            raise _Stop(SKIP, "%s: adapter reports unsupported (exit %d): %s"
+                        % (what, inv.exit_code, inv.first_stderr_line()))
+        self.expect_bytes(inv, what, size, sha, args, secret, base)
+
+
+def _extents(qemu_map, base, size):
+    """(start, end, label) pieces of [base, base+size) by expect.map, else
+    64 KiB windows; label says what the expected map has there."""
+    out = []
+    if qemu_map:
+        for e in qemu_map:
+            a, b = int(e["start"]), int(e["start"]) + int(e["length"])
+            a, b = max(a, base), min(b, base + size)
+            if a < b:
+                what = "data" if e.get("data") else ("zero" if e.get("zero") else "hole")
+                out.append((a, b, "%s, depth %s" % (what, e.get("depth", 0))))
+    if not out:
+        step = 64 << 10
+        out = [(a, min(a + step, base + size), "window") for a in range(base, base + size, step)]
+    return out
+
+
+def _looks(b):
+    if not b.strip(b"\0"):
+        return "zeros"
+    return "sha256 %s" % hashlib.sha256(b).hexdigest()[:12]
+
+
+def content_diff(got, want, base, size, qemu_map=None, limit=4):
+    """Describes how `got` (the adapter's bytes for [base, base+size)) differs
+    from `want` (the expected bytes, or None when only the hash is known).
+    Returns {"first_difference", "extents": [{start, length, map, expected,
+    got}], "summary"}."""
+    out = {"first_difference": None, "extents": [], "summary": ""}
+    if got is None:
+        out["summary"] = "output not kept (larger than %d bytes)" % DIFF_KEEP
+        return out
+    if want is not None:
+        i = next((k for k in range(0, size, 4096) if got[k:k + 4096] != want[k:k + 4096]), None)
+        if i is not None:
+            i = next(k for k in range(i, min(i + 4096, size)) if got[k] != want[k])
+            out["first_difference"] = base + i
+    bad = []
+    for a, b, label in _extents(qemu_map, base, size):
+        g = got[a - base:b - base]
+        if want is not None:
+            w = want[a - base:b - base]
+            if g != w:
+                bad.append({"start": a, "length": b - a, "map": label, "expected": _looks(w),
+                            "got": _looks(g)})
+        elif label.startswith("zero") or label.startswith("hole"):
+            if g.strip(b"\0"):
+                bad.append({"start": a, "length": b - a, "map": label, "expected": "zeros",
+                            "got": _looks(g)})
+    out["extents"] = bad[:limit]
+    parts = []
+    if out["first_difference"] is not None:
+        k = out["first_difference"] - base
+        parts.append("first difference at offset %d (expected 0x%02x, got 0x%02x)"
+                     % (out["first_difference"], want[k], got[k]))
+    if bad:
+        parts.append("%d extent(s) differ: %s%s" % (len(bad), "; ".join(
+            "[%d, +%d) %s: expected %s, got %s" % (x["start"], x["length"], x["map"],
+                                                   x["expected"], x["got"])
+            for x in bad[:limit]), "; ..." if len(bad) > limit else ""))
+    out["summary"] = ", ".join(parts)
+    return out
 
 
 def map_differences(ours, qemu):
@@ -153,7 +273,11 @@ def map_differences(ours, qemu):
         s["end"] = s["start"] + int(e["length"])
         s["delta"] = int(e["offset"]) - s["start"] if "offset" in e else 0
         segs.append(s)
+    if not isinstance(ours, list):
+        return "not a JSON array"
+    want_end = max((s["end"] for s in segs), default=0)
     qi = 0
+    covered = 0
     for m in ours:
         try:
             start, length = int(m["start"]), int(m["length"])
@@ -161,8 +285,14 @@ def map_differences(ours, qemu):
             present, zero, data = bool(m.get("present")), bool(m.get("zero")), bool(m.get("data"))
             has_off = m.get("offset") is not None
             off = int(m["offset"]) if has_off else None
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             return "malformed map entry %r (%s)" % (m, e)
+        if start != covered:
+            return ("entry at %d, expected one at %d (entries must cover the disk in order, "
+                    "without gaps or overlaps)" % (start, covered))
+        if length <= 0:
+            return "entry at %d has length %d" % (start, length)
+        covered = start + length
         pos = start
         while pos < start + length:
             while qi < len(segs) and segs[qi]["end"] <= pos:
@@ -183,6 +313,9 @@ def map_differences(ours, qemu):
             if has_off and s["has_offset"] and off - start != s["delta"]:
                 return "offset at %d: host %d, expected %d" % (pos, off - start + pos, s["delta"] + pos)
             pos = end
+    if covered < want_end:
+        return ("map covers %d bytes (%d entries), the expected map covers %d"
+                % (covered, len(ours), want_end))
     return None
 
 
@@ -233,7 +366,7 @@ def _score_valid(sc):
     for r in e.get("reads", []) or []:
         what = "read %d+%d" % (r["offset"], r["length"])
         sc.valid_read(what, ["--offset", r["offset"], "--length", r["length"]], secret,
-                      int(r["length"]), r["sha256"])
+                      int(r["length"]), r["sha256"], base=int(r["offset"]))
     if e.get("reads"):
         sc.checks["reads"] = PASS
     for i, other in enumerate(v.passphrases[1:], 1):
@@ -259,9 +392,9 @@ def _score_valid(sc):
             inv = sc.run("map", "map", [], secret, cap=MAP_CAP, keep=MAP_CAP)
             if inv.stdout_capped:
                 raise _Stop(FAIL, "map: output larger than %d bytes" % MAP_CAP)
-            if inv.exit_code == 2:
+            if inv.status is Status.UNSUPPORTED:
                 sc.checks["map"] = SKIP
-            elif inv.exit_code != 0:
+            elif inv.status is not Status.OK:
                 raise _Stop(FAIL, "map: rejected a valid image: %s" % inv.first_stderr_line())
             else:
                 try:
@@ -278,7 +411,7 @@ def _score_valid(sc):
         # Informational: recorded in checks.info, never changes the outcome.
         inv = sc.run("info", "info", [], secret, cap=INFO_CAP, keep=INFO_CAP)
         if inv.exit_code != 0 or inv.stdout_capped:
-            sc.checks["info"] = SKIP if inv.exit_code == 2 else FAIL
+            sc.checks["info"] = SKIP if inv.status is Status.UNSUPPORTED else FAIL
             sc.checks["info_detail"] = "info: exit %s: %s" % (inv.exit_code, inv.first_stderr_line())
         else:
             try:
@@ -300,11 +433,12 @@ def _score_valid(sc):
 
 
 def _refused(sc, inv):
-    if inv.exit_code in (1, 2):
+    if inv.status in (Status.REJECTED, Status.UNSUPPORTED):
         if sc.reject_inv is None:
             sc.reject_inv = inv
-        if inv.exit_code == 2 and sc.opts.unsupported_is_skip:
-            raise _Stop(SKIP, "adapter reports unsupported (exit 2): %s" % inv.first_stderr_line())
+        if inv.status is Status.UNSUPPORTED and sc.opts.unsupported_is_skip:
+            raise _Stop(SKIP, "adapter reports unsupported (exit %d): %s"
+                        % (inv.exit_code, inv.first_stderr_line()))
         return True
     return False
 
@@ -323,13 +457,13 @@ def _score_checker_only(sc):
         return PASS, None, ("read as a reader may (%s); the fault needs a checker and the "
                             "adapter has no `check`" % sc.checks["read"].lower())
     inv = sc.run("check", "check", [], secret, cap=INFO_CAP, keep=INFO_CAP)
-    if inv.exit_code == 1 and not inv.stdout_capped:
+    if inv.status is Status.REJECTED and not inv.stdout_capped:
         # The checker refuses the image: the fault did not pass unnoticed.
         sc.checks["check"] = PASS
         return PASS, None, "check refuses the image: %s" % inv.first_stderr_line()
-    if inv.exit_code != 0 or inv.stdout_capped:
-        if inv.exit_code == 2 and sc.opts.unsupported_is_skip:
-            raise _Stop(SKIP, "check: adapter reports unsupported (exit 2)")
+    if inv.status is not Status.OK or inv.stdout_capped:
+        if inv.status is Status.UNSUPPORTED and sc.opts.unsupported_is_skip:
+            raise _Stop(SKIP, "check: adapter reports unsupported (exit %d)" % inv.exit_code)
         raise _Stop(FAIL, "check: exit %s: %s" % (inv.exit_code, inv.first_stderr_line()))
     try:
         j = json.loads(inv.stdout.decode("utf-8"))
@@ -370,9 +504,14 @@ def _score_invalid(sc):
         if stage != "access" or not (bad_reads or snap):
             raise _Stop(FAIL, "accepted invalid image (read exit 0, %d bytes)" % inv.stdout_len)
         if bad_reads:
-            raise _Stop(FAIL, "accepted invalid image: the whole-disk read returned data "
-                        "including the faulty range %d+%d" % (bad_reads[0]["offset"],
-                                                             bad_reads[0]["length"]))
+            first = bad_reads[0]
+            if inv.stdout_len >= int(first["offset"]) + int(first["length"]):
+                raise _Stop(FAIL, "accepted invalid image: the whole-disk read returned %d "
+                            "bytes, including the faulty range %d+%d"
+                            % (inv.stdout_len, first["offset"], first["length"]))
+            raise _Stop(FAIL, "accepted invalid image: the whole-disk read exited 0 with %d "
+                        "bytes, short of the faulty range %d+%d (a short read is not a refusal)"
+                        % (inv.stdout_len, first["offset"], first["length"]))
     for r in bad_reads:
         what = "read %d+%d" % (r["offset"], r["length"])
         inv = sc.run(what, "read", ["--offset", r["offset"], "--length", r["length"]],
@@ -387,8 +526,8 @@ def _score_invalid(sc):
         if inv.stdout_capped or not _refused(sc, inv):
             raise _Stop(FAIL, "%s: returned data for the faulty snapshot" % what)
     how = "rejected"
-    if sc.reject_inv is not None and sc.reject_inv.exit_code == 2:
-        how = "rejected as unsupported (exit 2)"
+    if sc.reject_inv is not None and sc.reject_inv.status is Status.UNSUPPORTED:
+        how = "rejected as unsupported (exit %d)" % sc.reject_inv.exit_code
     return PASS, None, how
 
 
@@ -398,8 +537,8 @@ def _read_or_refuse(sc, content, secret):
     cap = int(content["virtual_size"]) + 1 if content else INVALID_READ_CAP
     inv = sc.run("read", "read", [], secret, cap=cap)
     if not inv.stdout_capped and _refused(sc, inv):
-        return "REJECT", ("rejected" if inv.exit_code == 1
-                          else "rejected as unsupported (exit 2)")
+        return "REJECT", ("rejected" if inv.status is Status.REJECTED
+                          else "rejected as unsupported (exit %d)" % inv.exit_code)
     if content:
         sc.expect_bytes(inv, "accepted, but read", int(content["virtual_size"]),
                         content["guest_sha256"])
@@ -408,10 +547,37 @@ def _read_or_refuse(sc, content, secret):
 
 
 def _score_acceptable(sc):
+    """Refused: PASS (REJECT). Accepted: the bytes must be one of the vector's
+    acceptable readings (vectors/lists/acceptable_readings.json; without an
+    entry, expect.if_accepted): PASS (ACCEPT) for a reading of grade `pass`,
+    PASS with a warning for grade `warn` (e.g. content read from a host file
+    outside the image's directory)."""
     v, e = sc.v, sc.v.expect
     secret = v.passphrases[0] if v.passphrases else None
-    i_outcome, how = _read_or_refuse(sc, e.get("if_accepted"), secret)
-    return PASS, i_outcome, how
+    readings = v.readings
+    if readings is None:
+        return (PASS,) + _read_or_refuse(sc, e.get("if_accepted"), secret)
+    sized = [r for r in readings.get("accepted", []) if "guest_sha256" in r]
+    cap = max([int(r["virtual_size"]) for r in sized] + [0]) + 1 if sized else INVALID_READ_CAP
+    inv = sc.run("read", "read", [], secret, cap=cap, keep=min(cap, DIFF_KEEP))
+    if not inv.stdout_capped and _refused(sc, inv):
+        return PASS, "REJECT", ("rejected" if inv.status is Status.REJECTED
+                                else "rejected as unsupported (exit %d)" % inv.exit_code)
+    for r in readings.get("accepted", []):
+        if "guest_sha256" in r:
+            ok = (not inv.stdout_capped and inv.stdout_len == int(r["virtual_size"])
+                  and inv.stdout_sha256 == r["guest_sha256"])
+        else:
+            ok = True  # Any content: a reading the vector cannot pin down.
+        if ok:
+            if r.get("grade") == "warn":
+                sc.checks["warning"] = r["why"]
+                return PASS, "ACCEPT", "accepted (%s): WARNING: %s" % (r["name"], r["why"])
+            return PASS, "ACCEPT", "accepted with the %s reading" % r["name"]
+    names = ", ".join("%s (%s bytes)" % (r["name"], r.get("virtual_size", "?"))
+                      for r in readings.get("accepted", []))
+    raise _Stop(FAIL, "accepted, but read %d bytes (sha256 %s) matching no acceptable reading: %s"
+                % (inv.stdout_len, (inv.stdout_sha256 or "")[:16], names or "none"))
 
 
 def strict_match(v, token):
@@ -435,6 +601,8 @@ def score_vector(v, sut, invoke, opts=None):
         "error_token": None, "error_match": None, "duration_ms": 0, "invocations": 0,
         "stderr_tail": "", "clauses": v.clauses, "importance": v.importance,
         "features": v.features, "area": v.area, "checks": {},
+        "kind": getattr(v, "kind", None), "stage": getattr(v, "stage", None),
+        "impl_limit": bool(getattr(v, "impl_limit", False)),
     }
     missing = [f for f in v.features if f not in sut.features]
     if missing:
@@ -457,13 +625,16 @@ def score_vector(v, sut, invoke, opts=None):
             i_outcome = "ACCEPT"
     res.update(outcome=outcome, i_outcome=i_outcome, detail=detail,
                duration_ms=sc.duration, invocations=sc.n, checks=sc.checks)
+    if "warning" in sc.checks:
+        res["warning"] = sc.checks["warning"]
     shown = sc.reject_inv or sc.last
     if shown is not None:
         res["exit_code"] = shown.exit_code
         res["signal"] = shown.signal
         res["stderr_tail"] = shown.stderr_text()[-1000:]
         res["error_line"] = shown.first_stderr_line() or None
-    if sc.reject_inv is not None and outcome == PASS:
+    if sc.reject_inv is not None and outcome == PASS and v.verdict in ("invalid", "acceptable"):
+        # Applies to a refusal that is the verdict: n_ rejections, i_ REJECT.
         res["error_token"] = error_token(sc.reject_inv.first_stderr_line())
         res["error_match"] = strict_match(v, res["error_token"])
     return res
@@ -539,10 +710,14 @@ def emit_expectations(results, sut_name):
 def summarize(results):
     s = {k: 0 for k in ("pass", "fail", "skip", "crash", "timeout", "error", "xfail",
                         "unexpected_pass", "i_accept", "i_reject", "strict_error_mismatch",
-                        "info_mismatch", "total")}
+                        "info_mismatch", "warn", "impl_limit_bad", "total")}
     for r in results:
         s["total"] += 1
         s[r["outcome"].lower()] += 1
+        if r.get("warning"):
+            s["warn"] += 1
+        if r.get("impl_limit") and r["outcome"] in (FAIL, CRASH, TIMEOUT, ERROR):
+            s["impl_limit_bad"] += 1
         if r.get("i_outcome") == "ACCEPT" and r["outcome"] == PASS:
             s["i_accept"] += 1
         if r.get("i_outcome") == "REJECT" and r["outcome"] == PASS:

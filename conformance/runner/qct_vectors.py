@@ -8,10 +8,32 @@ import hashlib
 import json
 import os
 
-KNOWN_FEATURES = [
-    "v2", "v3", "zstd", "compressed", "xl2", "backing", "xdf", "snapshots",
-    "bitmaps", "aes", "luks",
-] + ["refcount_order_%d" % i for i in range(7)]
+
+
+def load_features(root):
+    """[(name, assumed)] from vectors/features.json, the feature vocabulary."""
+    with open(os.path.join(root, "vectors", "features.json")) as f:
+        return [(d["name"], bool(d.get("assumed"))) for d in json.load(f)["features"]]
+
+
+def load_clause_kinds(root):
+    """{clause id: kind} from spec/clauses/*.json ({} when absent)."""
+    out = {}
+    for path in sorted(glob.glob(os.path.join(root, "spec", "clauses", "*.json"))):
+        with open(path) as f:
+            for c in json.load(f):
+                if isinstance(c, dict) and "id" in c:
+                    out[c["id"]] = c.get("kind")
+    return out
+
+
+def load_list(root, name):
+    """A published list vectors/lists/NAME.json (None when absent)."""
+    path = os.path.join(root, "vectors", "lists", name + ".json")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
 
 
 class Vector(object):
@@ -31,6 +53,10 @@ class Vector(object):
         self.manifest = manifest
         self.area = area
         self.timeout_class = t.get("timeout") or self.expect.get("timeout")
+        self.kind = None        # Kind of the primary clause (spec/clauses), set by the loader.
+        self.readings = None    # Acceptable readings of an i_ vector (vectors/lists).
+        self.stage = self.expect.get("stage") if self.verdict == "invalid" else None
+        self.impl_limit = False  # Listed in vectors/lists/impl_limits.json.
         sec = t.get("secrets") or {}
         self.passphrases = []
         if "passphrase_hex" in sec:
@@ -51,13 +77,20 @@ class Vector(object):
 
 def load_vectors(root):
     vectors = []
+    kinds = load_clause_kinds(root)
+    readings = (load_list(root, "acceptable_readings") or {}).get("vectors", {})
+    limits = {r["id"] for r in (load_list(root, "impl_limits") or {}).get("vectors", [])}
     for path in sorted(glob.glob(os.path.join(root, "vectors", "qcow2_*_test.json"))):
         name = os.path.basename(path)
         with open(path) as f:
             m = json.load(f)
         area = m.get("area") or name[len("qcow2_"):-len("_test.json")]
         for t in m.get("tests", []):
-            vectors.append(Vector(root, name, area, t))
+            v = Vector(root, name, area, t)
+            v.kind = kinds.get(v.primary_clause)
+            v.readings = readings.get(v.id)
+            v.impl_limit = v.id in limits
+            vectors.append(v)
     return vectors
 
 

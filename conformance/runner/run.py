@@ -2,8 +2,10 @@
 """qcow2 conformance runner: runs a third-party adapter over the vectors.
 
   run.py [run] --adapter PATH [--run GLOB]... [--skip GLOB]... [--features -luks,+xdf]
+         [--stage S] [--kind K] [--importance I] [--feature F] [--skip-impl-limits]
          [--expectations FILE] [--allow-unexpected-pass] [--emit-expectations FILE]
-         [--report DIR] [-j N] [--timeout-scale X] [--strict-errors] [--self-test]
+         [--report DIR] [--keep-failures DIR] [-j N] [--timeout-scale X]
+         [--strict-errors] [--self-test]
   run.py self-test [--adapter PATH] [-j N]
   run.py report --out DIR RESULTS.json...
   run.py regress OLD.json NEW.json
@@ -11,8 +13,11 @@
 The adapter protocol, the scoring and the results schema are described in
 conformance/PROTOCOL.md. Python 3 standard library only.
 """
+from __future__ import annotations
+
 import argparse
 import concurrent.futures
+import dataclasses
 import datetime
 import fnmatch
 import json
@@ -22,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from typing import List, Optional, Sequence, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -35,16 +41,66 @@ import qct_vectors  # noqa: E402
 CONFORMANCE_DIR = os.path.dirname(HERE)
 BROKEN_DIR = os.path.join(CONFORMANCE_DIR, "adapters", "broken")
 REFERENCE_ADAPTER = os.path.join(CONFORMANCE_DIR, "adapters", "qcow2ref")
+
+
+@dataclasses.dataclass(frozen=True)
+class BrokenAdapter:
+    """A deliberately broken adapter of the self-test: it must get `outcome`
+    on at least one vector of its bug class (ids matching `vectors`)."""
+    label: str
+    name: str
+    vectors: Tuple[str, ...]
+    outcome: str = qct_score.FAIL
+
+
 SELF_TEST_ADAPTERS = [
-    ("accept-everything", "accept_everything"),
-    ("reject-everything", "reject_everything"),
-    ("wrong-IV-basis", "wrong_iv_basis"),
-    ("off-by-one-cluster", "off_by_one_cluster"),
+    BrokenAdapter("accept-everything", "accept_everything", ("n_*",)),
+    BrokenAdapter("reject-everything", "reject_everything", ("y_*",)),
+    BrokenAdapter("wrong-IV-basis", "wrong_iv_basis", ("y_luks_*", "y_enc_*")),
+    BrokenAdapter("off-by-one-cluster", "off_by_one_cluster", ("y_hdr_*", "y_map_*")),
+    BrokenAdapter("ignores-backing", "ignores_backing", ("y_bk_*", "y_*_backing")),
+    BrokenAdapter("ignores-zero-flag", "ignores_zero_flag",
+                  ("y_map_v3_zero_clusters", "y_map_discard", "y_xl2_*")),
+    BrokenAdapter("ignores-snapshots", "ignores_snapshots", ("y_snap_*",)),
+    BrokenAdapter("header-at-offset-0", "header_at_offset_0", ("y_hdr_*",)),
+    BrokenAdapter("accepts-invalid", "accepts_invalid", ("n_*",)),
+    BrokenAdapter("wrong-map", "wrong_map", ("y_map_*",)),
+    BrokenAdapter("panics-exit-2", "panics_exit2", ("n_*",), qct_score.CRASH),
 ]
 # Broken writers: run over the op scripts (--ops) only.
 SELF_TEST_WRITERS = [
-    ("writer-skips-zero", "writer_skips_zero"),
+    BrokenAdapter("writer-skips-zero", "writer_skips_zero", ("y_ops_*",)),
 ]
+
+
+@dataclasses.dataclass
+class Filters:
+    """Selection by vector properties; an empty list selects everything."""
+    stages: List[str] = dataclasses.field(default_factory=list)
+    kinds: List[str] = dataclasses.field(default_factory=list)
+    importance: List[str] = dataclasses.field(default_factory=list)
+    features: List[str] = dataclasses.field(default_factory=list)
+    skip_impl_limits: bool = False
+
+    def keep(self, v) -> bool:
+        stage = getattr(v, "stage", None) or {"valid": "valid", "acceptable": "acceptable"}.get(
+            getattr(v, "verdict", ""), "valid")
+        if self.stages and stage not in self.stages:
+            return False
+        kind = getattr(v, "kind", None)
+        if self.kinds and (kind or "").upper() not in [k.upper() for k in self.kinds]:
+            return False
+        if self.skip_impl_limits and getattr(v, "impl_limit", False):
+            return False
+        if self.importance and getattr(v, "importance", None) not in self.importance:
+            return False
+        if self.features and not set(self.features) & set(getattr(v, "features", [])):
+            return False
+        return True
+
+
+def _split(values: Sequence[str]) -> List[str]:
+    return [x.strip() for v in values for x in v.split(",") if x.strip()]
 
 
 def find_root(explicit=None):
@@ -57,7 +113,7 @@ def find_root(explicit=None):
     sys.exit("run.py: cannot find the workspace (a directory with vectors/); use --root")
 
 
-def select(vectors, run_globs, skip_globs):
+def select(vectors, run_globs, skip_globs, filters: Optional[Filters] = None):
     out = []
     for v in vectors:
         if isinstance(v, qct_ops.Accumulated):
@@ -65,6 +121,8 @@ def select(vectors, run_globs, skip_globs):
         if run_globs and not any(fnmatch.fnmatchcase(v.id, g) for g in run_globs):
             continue
         if skip_globs and any(fnmatch.fnmatchcase(v.id, g) for g in skip_globs):
+            continue
+        if filters is not None and not filters.keep(v):
             continue
         out.append(v)
     # An accumulated op vector runs when its id is selected, with all its scripts.
@@ -80,19 +138,41 @@ def select(vectors, run_globs, skip_globs):
     return out
 
 
-def parse_features(spec):
+def parse_features(spec, vocabulary=None):
+    """`-a,+b,-c_*` -> (removed, added) feature names. Items may be globs over
+    the vocabulary (vectors/features.json); a name or glob that matches no
+    feature is an error."""
     minus, plus = [], []
     for item in (spec or "").split(","):
         item = item.strip()
         if not item:
             continue
-        if item.startswith("-"):
-            minus.append(item[1:])
-        elif item.startswith("+"):
-            plus.append(item[1:])
-        else:
+        if item[0] not in "+-":
             sys.exit("run.py: --features items are -FEATURE or +FEATURE, got %r" % item)
+        pat = item[1:]
+        names = [pat]
+        if vocabulary is not None:
+            names = [n for n in vocabulary if fnmatch.fnmatchcase(n, pat)]
+            if not names:
+                sys.exit("run.py: --features: %r names no feature of vectors/features.json (%s)"
+                         % (pat, " ".join(vocabulary)))
+        (minus if item[0] == "-" else plus).extend(names)
     return minus, plus
+
+
+def fix_dash_values(argv: List[str], options=("--features",)) -> List[str]:
+    """`--features -luks,-aes` -> `--features=-luks,-aes`: argparse takes a
+    value that starts with '-' for an option of its own."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in options and i + 1 < len(argv) and argv[i + 1].startswith("-") \
+                and not argv[i + 1].startswith("--"):
+            out.append("%s=%s" % (argv[i], argv[i + 1]))
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
 
 
 class Progress(object):
@@ -122,25 +202,122 @@ class Progress(object):
             self.stream.write("\n")
 
 
+class ReferenceBytes(object):
+    """The expected bytes of a read for content diffs: what the reference
+    adapter returns, used only when its sha256 is the vector's (the scorer
+    checks). None when the reference cannot run."""
+
+    def __init__(self, tmp_root, as_limit):
+        self.ex = qct_exec.Executor(REFERENCE_ADAPTER, tmp_root=tmp_root, as_limit=as_limit)
+        self.ok = None
+        self.lock = threading.Lock()
+
+    def __call__(self, v, args, secret):
+        with self.lock:
+            if self.ok is None:
+                caps, _ = self.ex.capabilities()
+                self.ok = caps is not None
+        if not self.ok:
+            return None
+        inv = self.ex.invoke(v, "read", args, secret=secret, cap=qct_score.DIFF_KEEP,
+                             keep=qct_score.DIFF_KEEP)
+        return inv.stdout if inv.exit_code == 0 and not inv.stdout_capped else None
+
+
+class Recorder(object):
+    """Keeps what a failure bundle needs: every invocation of a vector."""
+
+    def __init__(self):
+        self.invocations = {}
+        self.lock = threading.Lock()
+
+    def add(self, vid, command, args, secret, inv):
+        with self.lock:
+            self.invocations.setdefault(vid, []).append((command, list(args), secret, inv))
+
+
+def write_bundle(out_dir, v, result, calls, adapter):
+    """--keep-failures: DIR/<id>/ with the staged files, the exact adapter
+    commands (repro.sh), expected.json (the vector) and got.json (the result,
+    plus each invocation's exit status, stdout and stderr)."""
+    import shutil
+    d = os.path.join(out_dir, v.id)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(os.path.join(d, "img"))
+    for src, name in v.files():
+        shutil.copyfile(src, os.path.join(d, "img", name))
+    lines = ["#!/bin/sh", "# %s: %s" % (v.id, result["detail"].replace("\n", " ")),
+             "# The runner ran these in a fresh copy of img/ (the cwd), read-only, with",
+             "# TMPDIR set to an empty directory and QCOW2CT_PROTOCOL=%d." % qct_exec.qct_protocol.CURRENT,
+             'cd "$(dirname "$0")/img" || exit 1']
+    got = {"result": result, "invocations": []}
+    for n, (command, args, secret, inv) in enumerate(calls):
+        argv = [adapter, command]
+        if command != "capabilities":
+            argv += ["--image", os.path.basename(v.image)]
+        argv += [str(a) for a in args]
+        if secret is not None:
+            sp = os.path.join(d, "secret%d" % n)
+            with open(sp, "wb") as f:
+                f.write(secret)
+            argv += ["--secret-file", "../" + os.path.basename(sp)]
+        lines.append(" ".join("'%s'" % a.replace("'", "'\\''") for a in argv)
+                     + " > ../stdout%d 2> ../stderr%d; echo \"exit $?\"" % (n, n))
+        with open(os.path.join(d, "stdout%d.kept" % n), "wb") as f:
+            f.write(inv.stdout)
+        with open(os.path.join(d, "stderr%d.tail" % n), "wb") as f:
+            f.write(inv.stderr_tail)
+        got["invocations"].append({
+            "argv": argv, "exit_code": inv.exit_code, "signal": inv.signal,
+            "status": inv.status.value if inv.status else None, "timed_out": inv.timed_out,
+            "stdout_len": inv.stdout_len, "stdout_sha256": inv.stdout_sha256,
+            "stdout_kept": "stdout%d.kept" % n, "duration_ms": inv.duration_ms})
+    with open(os.path.join(d, "repro.sh"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.chmod(os.path.join(d, "repro.sh"), 0o755)
+    with open(os.path.join(d, "expected.json"), "w") as f:
+        json.dump({k: v.raw[k] for k in ("id", "verdict", "clauses", "features", "expect")
+                   if k in v.raw}, f, indent=1)
+    with open(os.path.join(d, "got.json"), "w") as f:
+        json.dump(got, f, indent=1)
+
+
 def run_suite(adapter, vectors, jobs=1, timeout_scale=1.0, features="", opts=None,
               expectations=None, as_limit=qct_exec.AS_LIMIT_BYTES, quiet=False,
-              progress=True, tmp_root=None, stop_at_fail=False):
+              progress=True, tmp_root=None, stop_at=None, vocabulary=None,
+              keep_failures=None):
     """Runs every vector; returns (caps, results) or raises SystemExit when
-    the adapter cannot state its capabilities. With stop_at_fail, vectors not
-    started when one FAILs are SKIP (the self-test needs one failure)."""
+    the adapter cannot state its capabilities. With stop_at (an outcome),
+    vectors not started once one has it are SKIP (the self-test needs one).
+    vocabulary: [(feature, assumed)] of vectors/features.json."""
     failed = threading.Event()
     tmp_root = tempfile.mkdtemp(prefix="qcow2ct-", dir=tmp_root)
     try:
         ex = qct_exec.Executor(adapter, tmp_root=tmp_root, timeout_scale=timeout_scale,
                                as_limit=as_limit)
         caps, inv = ex.capabilities()
-        if caps is None or caps.get("protocol") != 1:
-            raise SystemExit("run.py: %s capabilities failed (exit %s, signal %s): %s" % (
-                adapter, inv.exit_code, inv.signal,
-                inv.first_stderr_line() or inv.stdout[:200]))
-        minus, plus = parse_features(features)
-        sut = qct_score.Sut(caps, minus, plus)
+        if caps is None or caps.get("protocol") not in qct_exec.qct_protocol.SUPPORTED:
+            raise SystemExit("run.py: %s capabilities failed (exit %s, signal %s, protocol %r; "
+                             "this runner speaks %s): %s" % (
+                                 adapter, inv.exit_code, inv.signal,
+                                 (caps or {}).get("protocol"),
+                                 " and ".join(map(str, qct_exec.qct_protocol.SUPPORTED)),
+                                 inv.first_stderr_line() or inv.stdout[:200]))
+        if caps["protocol"] != qct_exec.qct_protocol.CURRENT and progress:
+            sys.stderr.write("run.py: %s speaks adapter protocol %d (deprecated: its exit codes "
+                             "1/2 are what crashing runtimes return); see PROTOCOL.md\n"
+                             % (adapter, caps["protocol"]))
+        names = [n for n, _ in vocabulary] if vocabulary else None
+        minus, plus = parse_features(features, names)
+        if names:
+            unknown = sorted(set(caps.get("features", [])) - set(names))
+            if unknown and progress:
+                sys.stderr.write("run.py: %s declares features not in vectors/features.json: %s\n"
+                                 % (adapter, " ".join(unknown)))
+        assumed = [n for n, a in (vocabulary or []) if a]
+        sut = qct_score.Sut(caps, minus, plus, assumed)
         prog = Progress(len(vectors), quiet=quiet) if progress else None
+        rec = Recorder() if keep_failures else None
 
         def one(v):
             if failed.is_set():
@@ -149,8 +326,14 @@ def run_suite(adapter, vectors, jobs=1, timeout_scale=1.0, features="", opts=Non
                 r.update(outcome=qct_score.SKIP, detail="not run: an earlier vector failed")
                 return r
             r = score_one(v)
-            if stop_at_fail and r["outcome"] == qct_score.FAIL:
+            if stop_at and r["outcome"] == stop_at:
                 failed.set()
+            if rec is not None and r["outcome"] in qct_score.BAD_OUTCOMES | {qct_score.XFAIL} \
+                    and not isinstance(v, qct_ops.OpScript):
+                try:
+                    write_bundle(keep_failures, v, r, rec.invocations.get(v.id, []), adapter)
+                except OSError as e:
+                    sys.stderr.write("run.py: --keep-failures %s: %s\n" % (v.id, e))
             return r
 
         def score_one(v):
@@ -165,7 +348,11 @@ def run_suite(adapter, vectors, jobs=1, timeout_scale=1.0, features="", opts=Non
                 return r
 
             def invoke(command, args, secret, cap, keep):
-                return ex.invoke(v, command, args, secret=secret, cap=cap, keep=keep)
+                inv = ex.invoke(v, command, args, secret=secret, cap=cap,
+                                keep=max(keep, 1 << 20) if rec is not None else keep)
+                if rec is not None:
+                    rec.add(v.id, command, args, secret, inv)
+                return inv
             try:
                 r = qct_score.score_vector(v, sut, invoke, opts)
             except Exception as e:  # A runner bug must not look like a pass.
@@ -201,6 +388,18 @@ def run_suite(adapter, vectors, jobs=1, timeout_scale=1.0, features="", opts=Non
         shutil.rmtree(tmp_root, ignore_errors=True)
 
 
+def breakdown(results):
+    """{"by_kind": {kind: {outcome: n}}, "by_feature": {feature: {outcome: n}}}."""
+    out = {"by_kind": {}, "by_feature": {}}
+    for r in results:
+        for key, groups in (("by_kind", [r.get("kind") or "(none)"]),
+                            ("by_feature", r.get("features") or ["(none)"])):
+            for g in groups:
+                d = out[key].setdefault(g, {})
+                d[r["outcome"]] = d.get(r["outcome"], 0) + 1
+    return out
+
+
 def make_doc(root, caps, results, args_summary, started, duration_s):
     return {
         "protocol": 1,
@@ -210,13 +409,18 @@ def make_doc(root, caps, results, args_summary, started, duration_s):
                      "python": platform.python_version(), "started": started,
                      "duration_s": round(duration_s, 1), "args": args_summary},
         "summary": qct_score.summarize(results),
+        "breakdown": breakdown(results),
         "results": results,
     }
 
 
-def run_failed(doc, allow_unexpected_pass=False, strict_errors=False):
+def run_failed(doc, allow_unexpected_pass=False, strict_errors=False, strict_limits=False):
+    """Exit status 1? Failures of IMPL_LIMIT vectors are scored separately:
+    another implementation may choose other limits (--strict-limits counts them)."""
     s = doc["summary"]
     bad = s["fail"] + s["crash"] + s["timeout"] + s["error"]
+    if not strict_limits:
+        bad -= s.get("impl_limit_bad", 0)
     if not allow_unexpected_pass:
         bad += s["unexpected_pass"]
     if strict_errors:
@@ -224,13 +428,25 @@ def run_failed(doc, allow_unexpected_pass=False, strict_errors=False):
     return bad > 0
 
 
-def summary_line(doc):
+def summary_line(doc, strict_errors=False):
     s = doc["summary"]
     keys = ["pass", "fail", "skip", "crash", "timeout", "error", "xfail", "unexpected_pass",
-            "i_accept", "i_reject", "strict_error_mismatch", "info_mismatch"]
+            "i_accept", "i_reject", "warn", "impl_limit_bad", "info_mismatch"]
+    if strict_errors:
+        keys.append("strict_error_mismatch")
     return "%s %s: %s (of %d vectors)" % (doc["sut"]["name"], doc["sut"]["version"],
                                           ", ".join("%s %d" % (k, s[k]) for k in keys if s[k]),
                                           s["total"])
+
+
+def group_line(title, groups) -> str:
+    """`per kind: MUST 120/130, ...`: passed / judged (not SKIP) per group."""
+    parts = []
+    for g, d in sorted(groups.items()):
+        judged = sum(n for o, n in d.items() if o != qct_score.SKIP)
+        if judged:
+            parts.append("%s %d/%d" % (g, d.get(qct_score.PASS, 0), judged))
+    return "%s (passed/judged): %s" % (title, ", ".join(parts) or "-")
 
 
 def load_all(root, a):
@@ -249,7 +465,7 @@ def cmd_run(a):
     if not a.adapter:
         sys.exit("run.py: --adapter PATH is required (or --self-test)")
     adapter = os.path.abspath(a.adapter)
-    vectors = select(load_all(root, a), a.run, a.skip)
+    vectors = select(load_all(root, a), a.run, a.skip, filters_of(a))
     if not vectors:
         sys.exit("run.py: no vectors selected")
     expectations = {}
@@ -260,14 +476,28 @@ def cmd_run(a):
             drop = set(s.upper() for s in a.skip_expected)
             vectors = [v for v in vectors
                        if not (set(expectations.get(v.id, {}).get("expected", [])) & drop)]
+    tmp_root = tempfile.mkdtemp(prefix="qcow2ct-ref-")
     opts = qct_score.Options(unsupported_is_skip=a.unsupported_is_skip,
-                             check_info=not a.no_info)
+                             check_info=not a.no_info,
+                             expected_bytes=None if a.no_diff else ReferenceBytes(
+                                 tmp_root, a.as_limit_mib << 20))
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     t0 = time.monotonic()
-    caps, results = run_suite(adapter, vectors, jobs=a.jobs, timeout_scale=a.timeout_scale,
-                              features=a.features, opts=opts, expectations=expectations,
-                              as_limit=a.as_limit_mib << 20, quiet=a.quiet)
+    if a.keep_failures:
+        os.makedirs(a.keep_failures, exist_ok=True)
+    try:
+        caps, results = run_suite(adapter, vectors, jobs=a.jobs, timeout_scale=a.timeout_scale,
+                                  features=a.features, opts=opts, expectations=expectations,
+                                  as_limit=a.as_limit_mib << 20, quiet=a.quiet,
+                                  vocabulary=qct_vectors.load_features(root),
+                                  keep_failures=a.keep_failures and os.path.abspath(
+                                      a.keep_failures))
+    finally:
+        import shutil
+        shutil.rmtree(tmp_root, ignore_errors=True)
     args_summary = {"adapter": os.path.basename(adapter), "run": a.run, "skip": a.skip,
+                    "stage": a.stage, "kind": a.kind, "importance": a.importance,
+                    "feature": a.feature, "skip_impl_limits": a.skip_impl_limits,
                     "features": a.features, "jobs": a.jobs, "timeout_scale": a.timeout_scale,
                     "strict_errors": a.strict_errors, "expectations": bool(a.expectations),
                     "unsupported_is_skip": a.unsupported_is_skip,
@@ -280,7 +510,20 @@ def cmd_run(a):
     if a.emit_expectations:
         with open(a.emit_expectations, "w") as f:
             f.write(qct_score.emit_expectations(results, caps.get("name", "?")))
-    print(summary_line(doc))
+    print(summary_line(doc, a.strict_errors))
+    print(group_line("per kind", doc["breakdown"]["by_kind"]))
+    s = doc["summary"]
+    if s["impl_limit_bad"]:
+        print("implementation limits (scored separately%s): %d IMPL_LIMIT vector(s) not passed: %s"
+              % (", counted: --strict-limits" if a.strict_limits else "", s["impl_limit_bad"],
+                 " ".join(r["id"] for r in results if r.get("impl_limit")
+                          and r["outcome"] in qct_score.BAD_OUTCOMES)))
+    if s["warn"]:
+        for r in results:
+            if r.get("warning"):
+                print("  WARNING %s: %s" % (r["id"], r["warning"]))
+    if a.keep_failures:
+        print("failure bundles: %s" % a.keep_failures)
     if a.strict_errors:
         s = doc["summary"]
         rejected = sum(1 for r in results if r.get("error_match") is not None)
@@ -291,47 +534,78 @@ def cmd_run(a):
                 print("  STRICT MISMATCH %s: %r (want %s / %s)" % (
                     r["id"], r.get("error_line"), r["clauses"][0] if r["clauses"] else "-",
                     r.get("verdict")))
-    return 1 if run_failed(doc, a.allow_unexpected_pass, a.strict_errors) else 0
+    return 1 if run_failed(doc, a.allow_unexpected_pass, a.strict_errors, a.strict_limits) else 0
+
+
+def filters_of(a) -> Filters:
+    return Filters(stages=_split(a.stage), kinds=_split(a.kind), importance=_split(a.importance),
+                   features=_split(a.feature), skip_impl_limits=a.skip_impl_limits)
 
 
 def self_test(root, a):
-    """Each deliberately broken adapter must FAIL at least one vector and the
-    reference adapter must pass every vector it does not skip."""
-    vectors = select(load_all(root, a), a.run, a.skip)
+    """Each deliberately broken adapter must get its outcome (FAIL, or CRASH
+    for the panicking one) on a vector of its bug class, and the reference
+    adapter must pass every vector it does not skip."""
+    vectors = select(load_all(root, a), a.run, a.skip, filters_of(a))
     reference = os.path.abspath(a.adapter) if a.adapter else REFERENCE_ADAPTER
+    vocabulary = qct_vectors.load_features(root)
     rows = []
     ok = True
     ops = [v for v in vectors if isinstance(v, (qct_ops.OpScript, qct_ops.Accumulated))]
     images = [v for v in vectors if v not in ops]
-    plan = [("reference (%s)" % os.path.basename(reference), reference, True, vectors)]
+
+    def of_class(b, pool):
+        return [v for v in pool if any(fnmatch.fnmatchcase(v.id, g) for g in b.vectors)]
+
+    plan = [("reference (%s)" % os.path.basename(reference), reference, None, vectors)]
     if images:
-        plan += [(label, os.path.join(BROKEN_DIR, name), False, images)
-                 for label, name in SELF_TEST_ADAPTERS]
+        plan += [(b.label, os.path.join(BROKEN_DIR, b.name), b, of_class(b, images))
+                 for b in SELF_TEST_ADAPTERS]
     if ops:
-        plan += [(label, os.path.join(BROKEN_DIR, name), False, ops)
-                 for label, name in SELF_TEST_WRITERS]
-    for label, path, must_pass, selected in plan:
+        plan += [(b.label, os.path.join(BROKEN_DIR, b.name), b, of_class(b, ops))
+                 for b in SELF_TEST_WRITERS]
+    ref_tmp = tempfile.mkdtemp(prefix="qcow2ct-ref-")
+    opts = qct_score.Options(check_info=False, expected_bytes=ReferenceBytes(
+        ref_tmp, a.as_limit_mib << 20))
+    for label, path, broken, selected in plan:
         t0 = time.monotonic()
+        if not selected:
+            rows.append((label, None, False, None, 0.0, broken))
+            ok = False
+            continue
         caps, results = run_suite(path, selected, jobs=a.jobs, timeout_scale=a.timeout_scale,
-                                  opts=qct_score.Options(check_info=False),
+                                  opts=opts if broken else qct_score.Options(check_info=False),
                                   as_limit=a.as_limit_mib << 20, progress=False,
-                                  stop_at_fail=not must_pass)
+                                  stop_at=broken.outcome if broken else None,
+                                  vocabulary=vocabulary)
         s = qct_score.summarize(results)
         bad = s["fail"] + s["crash"] + s["timeout"] + s["error"]
-        good = (bad == 0 and s["pass"] > 0) if must_pass else s["fail"] >= 1
+        if broken is None:
+            good = bad == 0 and s["pass"] > 0
+            first = next((r for r in results if r["outcome"] in qct_score.BAD_OUTCOMES), None)
+        else:
+            first = next((r for r in results if r["outcome"] == broken.outcome), None)
+            good = first is not None
         ok &= good
-        first = next((r for r in results if r["outcome"] in qct_score.BAD_OUTCOMES), None)
-        rows.append((label, s, good, first, time.monotonic() - t0))
-    print("%-26s %5s %5s %5s %6s %5s  %-8s %s" % ("adapter", "pass", "fail", "skip", "crash+",
-                                                  "time", "verdict", "first failure"))
-    for label, s, good, first, dt in rows:
-        expect = "must pass all" if label.startswith("reference") else "must fail >= 1"
-        print("%-26s %5d %5d %5d %6d %4.0fs  %-8s %s" % (
-            label, s["pass"], s["fail"], s["skip"], s["crash"] + s["timeout"] + s["error"], dt,
-            "OK" if good else "BROKEN",
-            ("%s: %s" % (first["id"], first["detail"]))[:90] if first else "(%s)" % expect))
-    print("self-test: %s" % ("OK: every broken adapter is caught and the reference passes"
-                             if ok else "FAILED"))
+        rows.append((label, s, good, first, time.monotonic() - t0, broken))
+    import shutil
+    shutil.rmtree(ref_tmp, ignore_errors=True)
+    print("%-22s %-34s %5s %5s %5s %6s %5s  %-8s %s" % (
+        "adapter", "bug class (vectors)", "pass", "fail", "skip", "crash+", "time", "verdict",
+        "caught on"))
+    for label, s, good, first, dt, broken in rows:
+        cls = "all selected" if broken is None else \
+            "%s on %s" % (broken.outcome, " ".join(broken.vectors))
+        if s is None:
+            print("%-22s %-34s %s" % (label, cls[:34], "BROKEN: no vector of its class selected"))
+            continue
+        expect = "must pass all" if broken is None else "must be caught"
+        print("%-22s %-34s %5d %5d %5d %6d %4.0fs  %-8s %s" % (
+            label, cls[:34], s["pass"], s["fail"], s["skip"],
+            s["crash"] + s["timeout"] + s["error"], dt, "OK" if good else "BROKEN",
+            ("%s: %s" % (first["id"], first["detail"]))[:100] if first else "(%s)" % expect))
+    print("self-test: %s" % ("OK: every broken adapter is caught on a vector of its class and "
+                             "the reference passes" if ok else "FAILED"))
     return 0 if ok else 1
 
 
@@ -367,6 +641,7 @@ def main(argv=None):
         p.add_argument("old")
         p.add_argument("new")
         return cmd_regress(p.parse_args(argv[1:]))
+    argv = fix_dash_values(argv)
     if argv and argv[0] == "self-test":
         argv = ["--self-test"] + argv[1:]
     elif argv and argv[0] == "run":
@@ -380,7 +655,29 @@ def main(argv=None):
     p.add_argument("--skip", action="append", default=[], metavar="GLOB",
                    help="skip vector ids matching GLOB (repeatable)")
     p.add_argument("--features", default="",
-                   help="adjust the adapter's declared features: -luks,-aes removes, +xdf adds")
+                   help="adjust the adapter's features (vectors/features.json): -luks,-aes "
+                        "removes, +xdf adds; globs allowed (-cluster_bits_*,+cluster_bits_16)")
+    p.add_argument("--stage", action="append", default=[], metavar="STAGE",
+                   help="only vectors of these stages: open, access, check (n_), valid (y_), "
+                        "acceptable (i_); repeatable or comma-separated")
+    p.add_argument("--kind", action="append", default=[], metavar="KIND",
+                   help="only vectors whose primary clause has this kind (spec/clauses: MUST, "
+                        "MUST_NOT, IMPL_LIMIT, ERRATUM, ...)")
+    p.add_argument("--importance", action="append", default=[], metavar="LEVEL",
+                   help="only vectors of this importance (low, medium, high, critical)")
+    p.add_argument("--feature", action="append", default=[], metavar="FEATURE",
+                   help="only vectors that need one of these features")
+    p.add_argument("--skip-impl-limits", action="store_true",
+                   help="do not run the IMPL_LIMIT vectors (vectors/lists/impl_limits.json)")
+    p.add_argument("--strict-limits", action="store_true",
+                   help="let failures of IMPL_LIMIT vectors fail the run (scored separately "
+                        "otherwise)")
+    p.add_argument("--keep-failures", metavar="DIR",
+                   help="write a repro bundle per failing vector: DIR/<id>/ with the staged "
+                        "files, repro.sh (the exact adapter commands), expected.json, got.json")
+    p.add_argument("--no-diff", action="store_true",
+                   help="no content diffs (they read the expected bytes with the reference "
+                        "adapter when it is built)")
     p.add_argument("--expectations", help="known failures (text `id: FAIL  # reason` or JSON)")
     p.add_argument("--allow-unexpected-pass", action="store_true")
     p.add_argument("--skip-expected", action="append", default=[], metavar="STATUS",

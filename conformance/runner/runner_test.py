@@ -155,7 +155,7 @@ class ValidTest(unittest.TestCase):
         self.assertEqual(r["outcome"], S.FAIL)
         self.assertIn("map: offset", r["detail"])
         # qemu's host-hole refinement (zero inside data) is ignored.
-        self.assertIsNone(S.map_differences([dict(qemu[0], zero=True)], qemu))
+        self.assertIsNone(S.map_differences([dict(qemu[0], zero=True), qemu[1]], qemu))
         no_map = dict(ALL, commands=["capabilities", "read"])
         r, f = score(vec(expect=e), lambda c, a, s: inv(0, DATA), caps=no_map)
         self.assertEqual([c[0] for c in f.calls], ["read"])
@@ -334,6 +334,204 @@ class SchemaTest(unittest.TestCase):
             self.assertIn(k, S.summarize([r]))
 
 
+P2 = dict(ALL, protocol=2)
+INVALID = {"stage": "open", "error_class": "header"}
+
+
+class ProtocolTest(unittest.TestCase):
+    """Exit statuses under protocol 2 (and protocol 1's crash signatures)."""
+
+    def n(self, exit_code, err=b"", caps=P2):
+        return score(vec("invalid", INVALID, id="n_t_x"),
+                     lambda c, a, s: inv(exit_code, err=err), caps=caps)[0]
+
+    def test_protocol_2_only_65_and_69_refuse(self):
+        self.assertEqual(self.n(65, b"error: header: bad magic\n")["outcome"], S.PASS)
+        r = self.n(69)
+        self.assertEqual((r["outcome"], r["detail"]), (S.PASS, "rejected as unsupported (exit 69)"))
+        self.assertEqual(self.n(64)["outcome"], S.ERROR)
+        for code, what in ((1, "Python"), (2, "Go panic"), (101, "Rust panic"), (3, "")):
+            r = self.n(code)
+            self.assertEqual(r["outcome"], S.CRASH, (code, r["detail"]))
+            self.assertIn(what, r["detail"])
+
+    def test_go_panic_is_a_crash_even_under_protocol_1(self):
+        panic = b"panic: runtime error: index out of range\n\ngoroutine 1 [running]:\n"
+        r = self.n(2, panic, caps=ALL)
+        self.assertEqual(r["outcome"], S.CRASH)
+        self.assertIn("Go panic", r["detail"])
+        tb = b"Traceback (most recent call last):\n  File \"a.py\"\nKeyError: 3\n"
+        self.assertEqual(self.n(1, tb, caps=ALL)["outcome"], S.CRASH)
+        self.assertEqual(self.n(1, b"error: header: bad\n", caps=ALL)["outcome"], S.PASS)
+        self.assertEqual(self.n(2, b"unsupported\n", caps=ALL)["outcome"], S.PASS)
+
+    def test_valid_image_codes(self):
+        e = {"virtual_size": len(DATA), "guest_sha256": SHA}
+        r, _ = score(vec(expect=e), lambda c, a, s: inv(69), caps=P2)
+        self.assertEqual(r["outcome"], S.SKIP)
+        r, _ = score(vec(expect=e), lambda c, a, s: inv(65), caps=P2)
+        self.assertEqual(r["outcome"], S.FAIL)
+        r, _ = score(vec(expect=e), lambda c, a, s: inv(2), caps=P2)
+        self.assertEqual(r["outcome"], S.CRASH)
+
+    def test_oom_only_with_evidence(self):
+        r = score(vec("invalid", INVALID, id="n_t_x"), lambda c, a, s: inv(signal=6), caps=P2)[0]
+        self.assertEqual(r["outcome"], S.CRASH)
+        self.assertEqual(r["detail"], "read: killed by SIGABRT")
+        r = score(vec("invalid", INVALID, id="n_t_x"),
+                  lambda c, a, s: inv(signal=6, err=b"terminate called after throwing an "
+                                      b"instance of 'std::bad_alloc'\n"), caps=P2)[0]
+        self.assertIn("out of memory", r["detail"])
+        self.assertIn("std::bad_alloc", r["detail"])
+
+
+class RunnerFixesTest(unittest.TestCase):
+    def test_short_whole_read_is_not_called_the_faulty_range(self):
+        e = {"stage": "access", "error_class": "metadata",
+             "bad_reads": [{"offset": 65536, "length": 4096}]}
+        r, _ = score(vec("invalid", e, id="n_t_x"), lambda c, a, s: inv(0, b"\0" * 4096), caps=P2)
+        self.assertEqual(r["outcome"], S.FAIL)
+        self.assertIn("4096 bytes, short of the faulty range 65536+4096", r["detail"])
+        r, _ = score(vec("invalid", e, id="n_t_x"), lambda c, a, s: inv(0, b"\0" * 69632), caps=P2)
+        self.assertIn("69632 bytes, including the faulty range", r["detail"])
+
+    def test_strict_match_only_for_refusals_that_are_the_verdict(self):
+        r, _ = score(vec(expect=VALID), lambda c, a, s: inv(0, DATA), caps=P2)
+        self.assertIsNone(r["error_match"])
+        r = score(vec("invalid", INVALID, id="n_t_x"),
+                  lambda c, a, s: inv(65, err=b"x: header: no\n"), caps=P2)[0]
+        self.assertIs(r["error_match"], True)
+        import run
+        doc = {"sut": {"name": "t", "version": "0"}, "summary": S.summarize([r])}
+        doc["summary"]["strict_error_mismatch"] = 3
+        self.assertNotIn("strict_error_mismatch", run.summary_line(doc))
+        self.assertIn("strict_error_mismatch 3", run.summary_line(doc, strict_errors=True))
+
+    def test_empty_or_truncated_map_fails(self):
+        qemu = [{"start": 0, "length": 4096, "depth": 0, "present": True, "zero": False,
+                 "data": True, "offset": 65536},
+                {"start": 4096, "length": 4096, "depth": 0, "present": False, "zero": True,
+                 "data": False}]
+        self.assertIn("covers 0 bytes", S.map_differences([], qemu))
+        self.assertIn("covers 4096 bytes", S.map_differences(qemu[:1], qemu))
+        self.assertIn("entry at 4096, expected one at 0", S.map_differences(qemu[1:], qemu))
+        self.assertIsNone(S.map_differences(qemu, qemu))
+        e = dict(VALID, map=qemu)
+        r, _ = score(vec(expect=e), lambda c, a, s: inv(0, DATA if c == "read" else b"[]"))
+        self.assertEqual(r["outcome"], S.FAIL)
+
+    def test_content_diff_names_offset_and_extent(self):
+        want = DATA
+        got = DATA[:5000] + b"\x99" + DATA[5001:]
+        qemu = [{"start": 0, "length": 4096, "depth": 0, "present": True, "zero": False,
+                 "data": True}, {"start": 4096, "length": 4096, "depth": 0, "present": False,
+                                 "zero": True, "data": False}]
+        d = S.content_diff(got, want, 0, len(want), qemu)
+        self.assertEqual(d["first_difference"], 5000)
+        self.assertEqual([(x["start"], x["length"], x["expected"]) for x in d["extents"]],
+                         [(4096, 4096, "zeros")])
+        self.assertIn("first difference at offset 5000 (expected 0x00, got 0x99)", d["summary"])
+        # Without the expected bytes, zero extents are still checked.
+        d = S.content_diff(got, None, 0, len(want), qemu)
+        self.assertIsNone(d["first_difference"])
+        self.assertEqual([x["start"] for x in d["extents"]], [4096])
+        # Through the scorer: the expected bytes come from a callback, used
+        # only when their sha256 is the vector's.
+        e = dict(VALID, map=qemu)
+        opts = {"expected_bytes": lambda v, a, s: want}
+        r, _ = score(vec(expect=e), lambda c, a, s: inv(0, got), **opts)
+        self.assertIn("first difference at offset 5000", r["detail"])
+        opts = {"expected_bytes": lambda v, a, s: got}  # wrong hash: ignored
+        r, _ = score(vec(expect=e), lambda c, a, s: inv(0, got), **opts)
+        self.assertNotIn("first difference", r["detail"])
+        self.assertIn("[4096, +4096) zero", r["detail"])
+
+    def test_acceptable_readings(self):
+        literal, truncated = DATA, DATA[:4096]
+        v = vec("acceptable", {"if_accepted": {"virtual_size": 4096,
+                                               "guest_sha256": hashlib.sha256(truncated).hexdigest()}},
+                id="i_t_x")
+        v.readings = {"accepted": [
+            {"name": "qemu", "virtual_size": 4096, "guest_sha256": hashlib.sha256(truncated).hexdigest()},
+            {"name": "spec", "virtual_size": 8192, "guest_sha256": SHA}]}
+        for data, name in ((literal, "spec"), (truncated, "qemu")):
+            r, _ = score(v, lambda c, a, s: inv(0, data), caps=P2)
+            self.assertEqual((r["outcome"], r["i_outcome"]), (S.PASS, "ACCEPT"), r["detail"])
+            self.assertIn(name, r["detail"])
+        r, _ = score(v, lambda c, a, s: inv(0, DATA[:6000]), caps=P2)
+        self.assertEqual(r["outcome"], S.FAIL)
+        r, _ = score(v, lambda c, a, s: inv(65), caps=P2)
+        self.assertEqual((r["outcome"], r["i_outcome"]), (S.PASS, "REJECT"))
+        v.readings = {"accepted": [{"name": "host file", "grade": "warn", "why": "read /etc"}]}
+        r, _ = score(v, lambda c, a, s: inv(0, b"root:x:0:0"), caps=P2)
+        self.assertEqual(r["outcome"], S.PASS)
+        self.assertEqual(r["warning"], "read /etc")
+        self.assertEqual(S.summarize([r])["warn"], 1)
+
+    def test_regress_skips(self):
+        def doc(*rs):
+            return {"sut": {"name": "t", "version": "0"},
+                    "results": [{"id": i, "outcome": o, "detail": ""} for i, o in rs]}
+        text, n = qct_report.regress(doc(("a", "FAIL"), ("b", "PASS"), ("c", "FAIL")),
+                                     doc(("a", "SKIP"), ("b", "SKIP"), ("c", "PASS")))
+        self.assertEqual(n, 0)
+        self.assertIn("newly passing: 1\n  c ", text)
+        self.assertIn("lost coverage (passed, now SKIP): 1\n  b ", text)
+        self.assertIn("no longer judged (failed, now SKIP; not a pass): 1\n  a ", text)
+
+    def test_filters_features_and_argv(self):
+        import run
+        y = vec(expect=VALID, features=["v3", "backing"])
+        n = vec("invalid", dict(INVALID, stage="check"), id="n_t_y")
+        n.kind = "IMPL_LIMIT"
+        n.impl_limit = True
+        self.assertEqual(run.select([y, n], [], [], run.Filters(stages=["check"])), [n])
+        self.assertEqual(run.select([y, n], [], [], run.Filters(stages=["valid"])), [y])
+        self.assertEqual(run.select([y, n], [], [], run.Filters(kinds=["impl_limit"])), [n])
+        self.assertEqual(run.select([y, n], [], [], run.Filters(skip_impl_limits=True)), [y])
+        self.assertEqual(run.select([y, n], [], [], run.Filters(features=["backing"])), [y])
+        self.assertEqual(run.select([y, n], [], [], run.Filters(importance=["low"])), [])
+        vocab = ["v3", "cluster_bits_9", "cluster_bits_16", "luks"]
+        self.assertEqual(run.parse_features("-cluster_bits_*,+cluster_bits_16", vocab),
+                         (["cluster_bits_9", "cluster_bits_16"], ["cluster_bits_16"]))
+        with self.assertRaises(SystemExit):
+            run.parse_features("-nosuch", vocab)
+        self.assertEqual(run.fix_dash_values(["--features", "-luks,-aes", "--run", "x"]),
+                         ["--features=-luks,-aes", "--run", "x"])
+        sut = S.Sut({"features": ["v3"]}, minus=["cluster_bits_9"],
+                    assumed=["cluster_bits_9", "cluster_bits_16"])
+        self.assertEqual(sut.features, {"v3", "cluster_bits_16"})
+
+
+class DocsTest(unittest.TestCase):
+    """PROTOCOL.md shows what the code does."""
+    CONF = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def read(self, *p):
+        with open(os.path.join(self.CONF, *p)) as f:
+            return f.read()
+
+    def test_example_adapter_is_the_committed_one(self):
+        doc = self.read("PROTOCOL.md")
+        a = doc.index("```sh\n#!/bin/sh\n# A complete minimal adapter")
+        self.assertEqual(doc[a + len("```sh\n"):doc.index("```", a + 5)],
+                         self.read("adapters", "example-qemu-img.sh"))
+
+    def test_no_path_outside_the_repository(self):
+        import re
+        texts = [self.read("PROTOCOL.md")] + [self.read("runner", n) for n in os.listdir(
+            os.path.join(self.CONF, "runner")) if n.endswith(".py")]
+        for t in texts:
+            self.assertIsNone(re.search(r"(?<![\w.])/(work|home|tmp/|root)/?\w*/", t))
+
+    def test_every_broken_adapter_is_documented_and_exists(self):
+        import run
+        doc = self.read("PROTOCOL.md")
+        for b in run.SELF_TEST_ADAPTERS + run.SELF_TEST_WRITERS:
+            self.assertIn("| `%s` |" % b.name, doc)
+            self.assertTrue(os.access(os.path.join(run.BROKEN_DIR, b.name), os.X_OK), b.name)
+
+
 class ExecutorTest(unittest.TestCase):
     """Real processes: the isolation and limits of qct_exec."""
 
@@ -359,11 +557,12 @@ class ExecutorTest(unittest.TestCase):
 
     def run_one(self, body, scale=1.0, **kw):
         ex = qct_exec.Executor(self.adapter(body), tmp_root=self.tmp, timeout_scale=scale)
+        ex.protocol = 1  # ALL declares protocol 1: these bodies use its exit codes
         return S.score_vector(self.v, S.Sut(ALL),
                               lambda c, a, s, cap, keep: ex.invoke(self.v, c, a, s, cap, keep))
 
     def test_honest_copy_passes(self):
-        r = self.run_one('[ "$QCOW2CT_PROTOCOL" = 1 ] || exit 3; cat "$3"')
+        r = self.run_one('[ "$QCOW2CT_PROTOCOL" = 2 ] || exit 3; cat "$3"')
         self.assertEqual(r["outcome"], S.PASS, r["detail"])
 
     def test_wrong_bytes(self):
@@ -434,10 +633,13 @@ class OpsTest(unittest.TestCase):
         os.chmod(p, 0o755)
         return p
 
-    def score(self, writer_body, check='{"corruptions": 0, "leaks": 0}', commands=("write",)):
+    def score(self, writer_body, check='{"corruptions": 0, "leaks": 0}', commands=("write",),
+              protocol=1):
         os.environ["FAKE_CHECK"] = check
         ex = qct_exec.Executor(self.script("w", writer_body), tmp_root=self.tmp)
-        sut = S.Sut(dict(ALL, commands=["capabilities", "read"] + list(commands)))
+        ex.protocol = protocol
+        sut = S.Sut(dict(ALL, protocol=protocol,
+                         commands=["capabilities", "read"] + list(commands)))
         return self.ops.score_script(self.v, sut, ex, self.ref)
 
     def test_right_content_passes(self):
@@ -468,6 +670,14 @@ class OpsTest(unittest.TestCase):
         self.assertEqual(self.score("exit 1")["outcome"], S.FAIL)
         self.assertEqual(self.score("exit 2")["outcome"], S.SKIP)
         self.assertEqual(self.score("kill -SEGV $$")["outcome"], S.CRASH)
+
+    def test_protocol_2_codes(self):
+        self.assertEqual(self.score("exit 65", protocol=2)["outcome"], S.FAIL)
+        self.assertEqual(self.score("exit 69", protocol=2)["outcome"], S.SKIP)
+        self.assertEqual(self.score("exit 64", protocol=2)["outcome"], S.ERROR)
+        r = self.score("exit 1", protocol=2)
+        self.assertEqual(r["outcome"], S.CRASH)
+        self.assertIn("Python", r["detail"])
 
     def test_no_write_command_skips(self):
         self.assertEqual(self.score("exit 0", commands=())["outcome"], S.SKIP)

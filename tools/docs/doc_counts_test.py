@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
-"""The counts README.md states are the counts the repository holds.
+"""The counts the documents state are the counts the repository holds.
 
-Checked: "(N clauses;" against the entries of spec/clauses/*.json, and every
-"N vectors" / "N test images" against the tests of vectors/*_test.json.
+Checked: "(N clauses;" in README.md against the entries of spec/clauses/*.json;
+every "N vectors" / "N test images" in README.md, vectors/README.md and
+conformance/PROTOCOL.md against the tests of vectors/*_test.json; and the
+feature tables of vectors/README.md and conformance/PROTOCOL.md against the
+table vectors/tools/features.py generates from vectors/features.json; and each
+row of conformance/FINDINGS.md's results table (adapter `adapters/X`) against
+the summary of conformance/results/X/results.json.
 """
 import glob
 import json
@@ -21,12 +26,36 @@ def main() -> int:
     vectors = sum(len(json.load(open(f))["tests"])
                   for f in glob.glob(os.path.join(root, "vectors/*_test.json")))
     readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
-    checks = [(int(m), clauses, "clauses")
+    checks = [(int(m), clauses, "clauses", "README.md")
               for m in re.findall(r"\((\d+) clauses;", readme)]
-    checks += [(int(m), vectors, "vectors")
-               for m in re.findall(r"(\d+) (?:vectors|test images)\b", readme)]
-    fails = [f"README.md says {said} {what}, the repository has {have}"
-             for said, have, what in checks if said != have]
+    for doc in ("README.md", "vectors/README.md", "conformance/PROTOCOL.md"):
+        text = open(os.path.join(root, doc), encoding="utf-8").read()
+        checks += [(int(m), vectors, "vectors", doc)
+                   for m in re.findall(r"\b(\d+) (?:vectors|test images)\b", text)]
+    fails = [f"{doc} says {said} {what}, the repository has {have}"
+             for said, have, what, doc in checks if said != have]
+    sys.path.insert(0, os.path.join(root, "vectors", "tools"))
+    import features  # noqa: E402  (vectors/tools/features.py)
+    vocab = features.load(os.path.join(root, "vectors"))
+    stale = features.doc_problems(root, vocab)
+    findings = open(os.path.join(root, "conformance/FINDINGS.md"), encoding="utf-8").read()
+    row = re.compile(r"^\| [^|]+ \| `adapters/([\w.-]+)` \| (\d+) \| (\d+) \| (\d+) \| (\d+) "
+                     r"\| (\d+) \|", re.M)
+    for m in row.finditer(findings):
+        path = os.path.join(root, "conformance/results", m.group(1), "results.json")
+        if not os.path.isfile(path):
+            continue
+        s = json.load(open(path))["summary"]
+        for said, key in zip(m.groups()[1:], ("pass", "fail", "skip", "crash", "timeout")):
+            checks.append((int(said), s[key], key, "conformance/FINDINGS.md " + m.group(1)))
+            if int(said) != s[key]:
+                fails.append(f"conformance/FINDINGS.md says {m.group(1)} {key} {said}, "
+                             f"results/{m.group(1)}/results.json has {s[key]}")
+    for doc in features.DOCS:
+        checks.append((0, 0, "feature table", doc))
+        if doc in stale:
+            fails.append(f"{doc}: the feature table is not the one vectors/features.json "
+                         "gives (run vectors/tools/features.py --apply)")
     for f in fails:
         print("FAIL:", f)
     if not checks:

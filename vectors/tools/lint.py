@@ -13,6 +13,9 @@ manifest, prefix == verdict, clauses exist, create options and ops well formed, 
 features cover what the script needs, and expect.guest_sha256 / accumulated_sha256 equal
 what the byte-array model (tools/ops_model.py) computes.
 
+Every feature name is one of features.json; derived features, the per-feature vector lists
+and the schema's Feature enum are what tools/features.py computes.
+
 When schemas/ exists, every manifest is also validated against its JSON Schema
 (image_test_v1, kat_v1, ops_test_v1, ops_accumulated_v1) with tools/minischema.py.
 
@@ -308,6 +311,20 @@ def main(argv):
 
     n_ops = lint_ops(vec, clauses, clause_src, seen_ids, bad)
     lint_schemas(vec, bad)
+    if os.path.isfile(os.path.join(vec, "features.json")):
+        sys.path.insert(0, HERE)
+        import features
+        for p in features.plan(vec)[0]:
+            bad(p + " (run tools/features.py --apply)")
+    else:
+        bad("features.json: missing")
+    if os.path.isdir(os.path.join(vec, "lists")):
+        sys.path.insert(0, HERE)
+        import lists
+        for p in lists.check(vec, spec):
+            bad(p)
+    else:
+        bad("lists/: missing (run tools/lists.py --measure)")
 
     for root, _, files in os.walk(os.path.join(vec, "images")):
         for fn in files:

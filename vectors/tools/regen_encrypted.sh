@@ -11,4 +11,6 @@ python3 "$T/embed_luks.py"
 python3 "$T/make_encrypted_edited.py"
 python3 "$T/build_encrypted_manifests.py"
 python3 "$T/make_kat.py"
+python3 "$T/features.py" --apply   # derived features, vector lists, doc tables
+python3 "$T/lists.py" --measure    # vectors/lists/ (runs qemu-img)
 python3 "$T/lint.py"
