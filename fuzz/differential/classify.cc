@@ -38,6 +38,8 @@ constexpr Known kKnownLibqcow[] = {
      "it: no snapshots feature)"},
     {Outcome::kPeerAcceptsInvalid, "Q2.HDRV3.autoclear.raw_requires_xdf",
      "ignores autoclear bits; i_hdrv3_raw_without_xdf lets readers differ"},
+    {Outcome::kPeerAcceptsInvalid, "Q2.HDR.version",
+     "also reads QCOW version 1, a different format (not qcow2)", "version 1 "},
     {Outcome::kPeerAcceptsInvalid, "Q2.EXT.bounds",
      "does not check header extension lengths (FINDINGS: libqcow)"},
     {Outcome::kPeerAcceptsInvalid, "Q2.FDE.only_luks",
@@ -75,6 +77,10 @@ constexpr Known kKnownLibqcow[] = {
      "ignores the zero flag, so reads the host offset a zero entry keeps"},
     {Outcome::kPeerAcceptsInvalid, "Q2.EXT.at_most_once",
      "a repeated extension type: QEMU accepts it too (i_ext_* vectors)"},
+    {Outcome::kPeerRefusesValid, "open:libqcow_file_header_read_data",
+     "refuses a v3 header_length other than 104 and 112 (found by this "
+     "fuzzer; y_hdrv3_header_length_120)",
+     "unsupported file header size"},
     {Outcome::kPeerRefusesValid, "incompatible_bits",
      "refuses the corrupt bit and extended L2 / compression type bits"},
     {Outcome::kPeerRefusesValid, "compatible_bits",
@@ -113,8 +119,8 @@ std::string HeaderAsk(const std::vector<uint8_t>& image) {
 std::string RangeKind(const Image& img, uint64_t offset) {
   std::string kind = "unknown";
   (void)ForEachMapEntry(img, offset, 1, [&](const MapEntry& e) -> Status {
-    kind = e.compressed ? "compressed"
-           : e.data     ? "data"
+    kind = e.compressed          ? "compressed"
+           : e.data              ? "data"
            : e.zero && e.present ? "zero"
                                  : "unallocated";
     return OkStatus();
@@ -188,7 +194,8 @@ Verdict Compare(const std::vector<uint8_t>& image, const PeerReader& peer) {
     // (its raw size field: the header may be what we refused): a fault
     // that only shows at the end must be met there.
     const uint64_t size = image.size() >= 32 ? LoadBe64(image.data() + 24) : 0;
-    if (size > kEntryBytes) windows.push_back({size - kEntryBytes, kEntryBytes});
+    if (size > kEntryBytes)
+      windows.push_back({size - kEntryBytes, kEntryBytes});
   } else {
     guest_size = (*img)->guest_size();
     windows = Windows(**img);
@@ -215,21 +222,26 @@ Verdict Compare(const std::vector<uint8_t>& image, const PeerReader& peer) {
     v.outcome = Outcome::kPeerRefusesValid;
     // Refused at open: by what the header asks; refused while reading: by
     // what the range it failed on is in our map.
-    v.key = p.opened ? "read:" + RangeKind(**img, p.failed_at)
-                     : HeaderAsk(image);
-    v.detail = "we read; the peer: " + p.error +
-               (p.opened ? " (at guest byte " + std::to_string(p.failed_at) +
-                               ")"
-                         : "");
+    v.key =
+        p.opened ? "read:" + RangeKind(**img, p.failed_at) : HeaderAsk(image);
+    if (v.key == "other")
+      v.key = "open:" + p.error.substr(0, p.error.find(':'));
+    v.detail =
+        "we read; the peer: " + p.error +
+        (p.opened ? " (at guest byte " + std::to_string(p.failed_at) + ")"
+                  : "");
   } else if (p.media_size != guest_size) {
     v.outcome = Outcome::kBytesDiffer;
-    v.key = guest_size % 512 ? "size:not_sector_multiple" : "size";
+    // By the header's own size field: our guest size is already rounded
+    // down to whole sectors, as QEMU rounds it (Q2.HDR.size.sector_multiple).
+    const uint64_t header_size = LoadBe64(image.data() + 24);
+    v.key = header_size % 512 ? "size:not_sector_multiple" : "size";
     v.detail = "size " + std::to_string(guest_size) + ", the peer's " +
                std::to_string(p.media_size);
   } else {
     // Same size, so the windows were clipped alike and the buffers line up.
-    const auto diff = std::mismatch(ours.begin(), ours.end(), p.data.begin(),
-                                    p.data.end());
+    const auto diff =
+        std::mismatch(ours.begin(), ours.end(), p.data.begin(), p.data.end());
     if (diff.first != ours.end()) {
       uint64_t pos = static_cast<uint64_t>(diff.first - ours.begin());
       uint64_t at = 0;
@@ -242,8 +254,8 @@ Verdict Compare(const std::vector<uint8_t>& image, const PeerReader& peer) {
       }
       v.outcome = Outcome::kBytesDiffer;
       v.key = RangeKind(**img, at);
-      v.detail = "first difference at guest byte " + std::to_string(at) +
-                 " (" + v.key + " in our map)";
+      v.detail = "first difference at guest byte " + std::to_string(at) + " (" +
+                 v.key + " in our map)";
     }
   }
   MarkKnown(v);

@@ -11,10 +11,11 @@
 namespace qcow2ref::diff {
 namespace {
 
+// The innermost cause: libqcow's backtrace lists it first.
 std::string FirstLine(libqcow_error_t* error) {
   if (error == nullptr) return "";
-  char text[512] = {0};
-  libqcow_error_sprint(error, text, sizeof(text));
+  char text[2048] = {0};
+  libqcow_error_backtrace_sprint(error, text, sizeof(text));
   libqcow_error_free(&error);
   std::string s(text);
   const size_t nl = s.find('\n');

@@ -30,9 +30,11 @@ echo "diff_campaign: ${execs:-0} executions in ${secs}s"
 echo "diff_campaign: findings by class (one replay of each saved input):"
 for f in "$out"/findings/*; do
   [ -f "$f" ] || continue
-  line=$("$bin" "$f" 2>&1 | grep -E "^diff: [a-z_]+ .*: " | head -1 | cut -d: -f2 | sed 's/ (known)//')
+  # (The fuzzer exits non-zero on a finding: `|| true` keeps set -e quiet.)
+  line=$({ "$bin" "$f" 2>&1 || true; } | grep -E "^diff: [a-z_]+ .*: " | head -1 |
+    cut -d: -f2 | sed 's/ (known)//' || true)
   if [ -z "$line" ]; then
-    line=" crash or timeout: $("$bin" "$f" 2>&1 | grep -Eo 'SUMMARY: [^(]*' | head -1)"
+    line=" crash or timeout: $({ "$bin" "$f" 2>&1 || true; } | grep -Eo 'SUMMARY: [^(]*' | head -1 || true)"
   fi
   echo "$line"
 done | sort | uniq -c | sort -rn
