@@ -1,7 +1,7 @@
 // libqcow_diff_fuzzer: qcow2ref as the oracle against libqcow, in process.
 // Each input is an image; both read the same bounded windows of it
-// (fuzz/differential/classify.h). A disagreement that is not in the known table aborts, so
-// libFuzzer keeps the input as a finding; known ones are counted and
+// (fuzz/differential/classify.h). A disagreement that is not in the known table
+// aborts, so libFuzzer keeps the input as a finding; known ones are counted and
 // printed at exit. The libFuzzer binary also links the structure-aware
 // mutator (qcow2_mutator.cc). libqcow itself is not instrumented: coverage
 // and sanitizers cover our side only; a crash or hang inside libqcow still

@@ -113,8 +113,8 @@ std::string HeaderAsk(const std::vector<uint8_t>& image) {
 std::string RangeKind(const Image& img, uint64_t offset) {
   std::string kind = "unknown";
   (void)ForEachMapEntry(img, offset, 1, [&](const MapEntry& e) -> Status {
-    kind = e.compressed ? "compressed"
-           : e.data     ? "data"
+    kind = e.compressed          ? "compressed"
+           : e.data              ? "data"
            : e.zero && e.present ? "zero"
                                  : "unallocated";
     return OkStatus();
@@ -188,7 +188,8 @@ Verdict Compare(const std::vector<uint8_t>& image, const PeerReader& peer) {
     // (its raw size field: the header may be what we refused): a fault
     // that only shows at the end must be met there.
     const uint64_t size = image.size() >= 32 ? LoadBe64(image.data() + 24) : 0;
-    if (size > kEntryBytes) windows.push_back({size - kEntryBytes, kEntryBytes});
+    if (size > kEntryBytes)
+      windows.push_back({size - kEntryBytes, kEntryBytes});
   } else {
     guest_size = (*img)->guest_size();
     windows = Windows(**img);
@@ -215,12 +216,12 @@ Verdict Compare(const std::vector<uint8_t>& image, const PeerReader& peer) {
     v.outcome = Outcome::kPeerRefusesValid;
     // Refused at open: by what the header asks; refused while reading: by
     // what the range it failed on is in our map.
-    v.key = p.opened ? "read:" + RangeKind(**img, p.failed_at)
-                     : HeaderAsk(image);
-    v.detail = "we read; the peer: " + p.error +
-               (p.opened ? " (at guest byte " + std::to_string(p.failed_at) +
-                               ")"
-                         : "");
+    v.key =
+        p.opened ? "read:" + RangeKind(**img, p.failed_at) : HeaderAsk(image);
+    v.detail =
+        "we read; the peer: " + p.error +
+        (p.opened ? " (at guest byte " + std::to_string(p.failed_at) + ")"
+                  : "");
   } else if (p.media_size != guest_size) {
     v.outcome = Outcome::kBytesDiffer;
     v.key = guest_size % 512 ? "size:not_sector_multiple" : "size";
@@ -228,8 +229,8 @@ Verdict Compare(const std::vector<uint8_t>& image, const PeerReader& peer) {
                std::to_string(p.media_size);
   } else {
     // Same size, so the windows were clipped alike and the buffers line up.
-    const auto diff = std::mismatch(ours.begin(), ours.end(), p.data.begin(),
-                                    p.data.end());
+    const auto diff =
+        std::mismatch(ours.begin(), ours.end(), p.data.begin(), p.data.end());
     if (diff.first != ours.end()) {
       uint64_t pos = static_cast<uint64_t>(diff.first - ours.begin());
       uint64_t at = 0;
@@ -242,8 +243,8 @@ Verdict Compare(const std::vector<uint8_t>& image, const PeerReader& peer) {
       }
       v.outcome = Outcome::kBytesDiffer;
       v.key = RangeKind(**img, at);
-      v.detail = "first difference at guest byte " + std::to_string(at) +
-                 " (" + v.key + " in our map)";
+      v.detail = "first difference at guest byte " + std::to_string(at) + " (" +
+                 v.key + " in our map)";
     }
   }
   MarkKnown(v);

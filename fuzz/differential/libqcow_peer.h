@@ -19,12 +19,12 @@ struct Window {
 };
 
 struct PeerResult {
-  bool opened = false;       // libqcow_file_open succeeded.
-  uint64_t media_size = 0;   // libqcow_file_get_media_size.
-  bool read_ok = false;      // Every window was read in full.
+  bool opened = false;        // libqcow_file_open succeeded.
+  uint64_t media_size = 0;    // libqcow_file_get_media_size.
+  bool read_ok = false;       // Every window was read in full.
   std::vector<uint8_t> data;  // The windows read, one after the other.
   uint64_t failed_at = 0;     // Guest offset of the read that failed.
-  std::string error;         // libqcow's first error line, when it failed.
+  std::string error;          // libqcow's first error line, when it failed.
 };
 
 // Opens `image` with libqcow and reads `windows` in order (each clipped to
