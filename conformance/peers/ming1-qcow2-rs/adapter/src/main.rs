@@ -1,11 +1,11 @@
-//! Conformance adapter (conformance/PROTOCOL.md, protocol 1) for ming1/qcow2-rs,
+//! Conformance adapter (conformance/PROTOCOL.md, protocol 2) for ming1/qcow2-rs,
 //! an async qcow2 library (read/write, backing files, compressed clusters).
 //! Built by ../build.sh with the library's synchronous pread backend
 //! (`qcow2_setup_dev_sync`), driven by `futures::executor::block_on`.
 //!
-//! Exit codes: 0 answer on stdout; 1 the library returned an error
-//! (`error: metadata: <message>` on stderr); 2 command or option not supported;
-//! 3 usage error. The library's own panics (unwrap/expect/assert on bad input)
+//! Exit codes: 0 answer on stdout; 65 the library returned an error
+//! (`error: metadata: <message>` on stderr); 69 command or option not supported;
+//! 64 usage error. The library's own panics (unwrap/expect/assert on bad input)
 //! are not caught: Rust exits 101, which the runner scores as a CRASH.
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -15,6 +15,11 @@ use futures::executor::block_on;
 use qcow2_rs::dev::Qcow2DevParams;
 use qcow2_rs::utils::qcow2_setup_dev_sync;
 
+// Adapter protocol 2 exit codes (sysexits.h): any other status is a crash.
+const EX_REJECTED: i32 = 65;
+const EX_UNSUPPORTED: i32 = 69;
+const EX_USAGE: i32 = 64;
+
 const FEATURES: &[&str] = &[
     "v2", "v3", "compressed", "backing",
     "refcount_order_0", "refcount_order_1", "refcount_order_2", "refcount_order_3",
@@ -23,12 +28,12 @@ const FEATURES: &[&str] = &[
 
 fn usage(msg: &str) -> ! {
     eprintln!("error: usage: {}", msg);
-    exit(3)
+    exit(EX_USAGE)
 }
 
 fn fail<E: std::fmt::Debug>(what: &str, e: E) -> ! {
     eprintln!("error: metadata: {}: {:?}", what, e);
-    exit(1)
+    exit(EX_REJECTED)
 }
 
 fn main() {
@@ -58,7 +63,7 @@ fn main() {
         "capabilities" => {
             let feats: Vec<String> = FEATURES.iter().map(|f| format!("\"{}\"", f)).collect();
             println!(
-                "{{\"protocol\": 1, \"name\": \"ming1-qcow2-rs\", \"version\": \"0.1.0\", \
+                "{{\"protocol\": 2, \"name\": \"ming1-qcow2-rs\", \"version\": \"0.1.0\", \
                  \"commands\": [\"capabilities\", \"read\"], \"features\": [{}]}}",
                 feats.join(", ")
             );
@@ -67,17 +72,17 @@ fn main() {
         "read" => {}
         c => {
             eprintln!("error: unsupported: command {}", c);
-            exit(2)
+            exit(EX_UNSUPPORTED)
         }
     }
     let image = image.unwrap_or_else(|| usage("--image is required"));
     if snapshot.is_some() {
         eprintln!("error: unsupported: qcow2-rs reads only the active image");
-        exit(2)
+        exit(EX_UNSUPPORTED)
     }
     if secret.is_some() {
         eprintln!("error: unsupported: qcow2-rs has no encryption");
-        exit(2)
+        exit(EX_UNSUPPORTED)
     }
     if std::fs::metadata(&image).is_err() {
         usage(&format!("cannot open {}", image));
@@ -96,7 +101,7 @@ fn main() {
     };
     if end > size {
         eprintln!("error: range: {}+{} is past the virtual size {}", start, end - start, size);
-        exit(1)
+        exit(EX_REJECTED)
     }
     // The library reads whole 512-byte blocks: read the aligned superset in
     // 1 MiB pieces, then cut. Nothing is written before the whole range is read.

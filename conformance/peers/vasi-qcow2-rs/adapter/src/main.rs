@@ -1,9 +1,9 @@
-//! Conformance adapter (conformance/PROTOCOL.md, protocol 1) for vasi/qcow2-rs,
+//! Conformance adapter (conformance/PROTOCOL.md, protocol 2) for vasi/qcow2-rs,
 //! a read-only qcow2 v3 library. Built by ../build.sh; not part of qcow2ref.
 //!
-//! Exit codes: 0 answer on stdout; 1 the library refused the image
-//! (`error: <class>: <message>` on stderr); 2 the library reported an
-//! unsupported feature or the command is not implemented; 3 usage error.
+//! Exit codes: 0 answer on stdout; 65 the library refused the image
+//! (`error: <class>: <message>` on stderr); 69 the library reported an
+//! unsupported feature or the command is not implemented; 64 usage error.
 //! A panic in the library is not caught: Rust exits 101 (a CRASH to the runner).
 use std::fs::File;
 use std::io::{self, Write};
@@ -11,6 +11,11 @@ use std::process::exit;
 
 use positioned_io::ReadAt;
 use qcow2::{Error, Qcow2};
+
+// Adapter protocol 2 exit codes (sysexits.h): any other status is a crash.
+const EX_REJECTED: i32 = 65;
+const EX_UNSUPPORTED: i32 = 69;
+const EX_USAGE: i32 = 64;
 
 const FEATURES: &[&str] = &[
     "v3",
@@ -20,15 +25,15 @@ const FEATURES: &[&str] = &[
 
 fn usage(msg: &str) -> ! {
     eprintln!("error: usage: {}", msg);
-    exit(3)
+    exit(EX_USAGE)
 }
 
 fn fail(e: &Error) -> ! {
     let (code, class) = match e {
-        Error::UnsupportedFeature(_) | Error::Version(_) => (2, "unsupported"),
-        Error::Io(_) => (1, "range"),
-        Error::FileType => (1, "header"),
-        _ => (1, "metadata"),
+        Error::UnsupportedFeature(_) | Error::Version(_) => (EX_UNSUPPORTED, "unsupported"),
+        Error::Io(_) => (EX_REJECTED, "range"),
+        Error::FileType => (EX_REJECTED, "header"),
+        _ => (EX_REJECTED, "metadata"),
     };
     eprintln!("error: {}: {}", class, e);
     exit(code)
@@ -61,7 +66,7 @@ fn main() {
         "capabilities" => {
             let feats: Vec<String> = FEATURES.iter().map(|f| format!("\"{}\"", f)).collect();
             println!(
-                "{{\"protocol\": 1, \"name\": \"vasi-qcow2-rs\", \"version\": \"0.1.2\", \
+                "{{\"protocol\": 2, \"name\": \"vasi-qcow2-rs\", \"version\": \"0.1.2\", \
                  \"commands\": [\"capabilities\", \"read\"], \"features\": [{}]}}",
                 feats.join(", ")
             );
@@ -70,21 +75,21 @@ fn main() {
         "read" => {}
         c => {
             eprintln!("error: unsupported: command {}", c);
-            exit(2)
+            exit(EX_UNSUPPORTED)
         }
     }
     let image = image.unwrap_or_else(|| usage("--image is required"));
     if snapshot.is_some() {
         eprintln!("error: unsupported: qcow2-rs reads only the active image");
-        exit(2)
+        exit(EX_UNSUPPORTED)
     }
     if secret.is_some() {
         eprintln!("error: unsupported: qcow2-rs has no encryption");
-        exit(2)
+        exit(EX_UNSUPPORTED)
     }
     let file = File::open(&image).unwrap_or_else(|e| {
         eprintln!("error: usage: cannot open {}: {}", image, e);
-        exit(3)
+        exit(EX_USAGE)
     });
     let q = Qcow2::open(file).unwrap_or_else(|e| fail(&e));
     let reader = q.reader().unwrap_or_else(|e| fail(&e));
@@ -96,7 +101,7 @@ fn main() {
     };
     if end > size {
         eprintln!("error: range: {}+{} is past the virtual size {}", start, end - start, size);
-        exit(1)
+        exit(EX_REJECTED)
     }
     // The answer is buffered and written only once the whole range was read:
     // a refusal half-way must not leave a partial answer on stdout.
@@ -112,7 +117,7 @@ fn main() {
                 Some(qe) => fail(qe),
                 None => {
                     eprintln!("error: range: read at {}: {}", pos, e);
-                    exit(1)
+                    exit(EX_REJECTED)
                 }
             }
         }
