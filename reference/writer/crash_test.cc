@@ -1,144 +1,212 @@
 // Crash safety (QX.WRITE.order_*): a workload runs on a store that records
-// every write; power is cut after every write, and with the writes of the
-// interrupted flush interval landing out of order. After every cut the image
-// must open, check without corruption (leaks are allowed), and read back
-// every write acknowledged by a flush; the interrupted operation's bytes may
-// be old or new.
+// every write and flush; ExploreCrashes (crash_explore.h) then rebuilds the
+// image a power cut could leave in EVERY flush interval: any subset of the
+// interval's writes landed (all subsets for short intervals; prefixes,
+// singles, all-but-one and seeded random subsets for long ones) and torn
+// writes (a prefix of one write, cut at a sector boundary or an odd byte).
+// After every such crash the image must open, check without corruption
+// (leaks are allowed), read back every write acknowledged by a flush, and
+// show for the interrupted operation only its old or its new bytes; every
+// snapshot it lists reads as when it was taken, and every acknowledged one
+// not being deleted is listed. The expected states come from a model (byte
+// vectors), never from the writer. Coverage per workload is printed
+// (RecordProperty "coverage") and stated next to each test.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
+#include <map>
+#include <set>
 
 #include "reference/check/checker.h"
 #include "reference/image/image.h"
 #include "reference/io/crash_store.h"
 #include "reference/status/spec_cite.h"
+#include "reference/writer/crash_explore.h"
 #include "reference/writer/image_writer.h"
 #include "reference/writer/writer_test_util.h"
 
 namespace qcow2ref {
 namespace {
 
+using writer_test::CrashCoverage;
+using writer_test::CrashPlan;
+using writer_test::CrashPoint;
+using writer_test::FirstDifference;
 using writer_test::Pattern;
+using writer_test::ReadGuest;
 
-enum class Kind { kWrite, kZero, kDiscard, kCompressed, kSnapshot, kDelete };
+enum class Kind {
+  kWrite,
+  kZero,
+  kDiscard,
+  kCompressed,
+  kSnapshot,
+  kDelete,
+  kApply
+};
 
 struct Op {
   Kind kind;
   uint64_t offset;
   uint64_t length;
-  uint8_t fill;
+  uint8_t fill;  // Data pattern; for snapshots, the name "s<fill>".
 };
 
-struct Ack {
-  size_t event;                // events() index after the op's flush
-  std::vector<uint8_t> model;  // guest content then
+// The guest and its snapshots after an operation (the model).
+struct State {
+  std::vector<uint8_t> guest;
+  std::map<std::string, std::vector<uint8_t>> snapshots;
 };
+
+// Snapshots after a crash: each listed one reads as it was taken; each
+// acknowledged one survives unless the interrupted op deletes it.
+std::string JudgeSnapshots(const std::vector<uint8_t>& bytes,
+                           const SecretBytes* secret, const State& acked,
+                           const State* next) {
+  OpenOptions o;
+  o.secret = secret;
+  auto img = Image::OpenSource(std::make_unique<MemorySource>(bytes), o);
+  if (!img.ok()) return img.error().ToString();
+  std::set<std::string> listed;
+  for (const Snapshot& s : (*img)->snapshots()) {
+    listed.insert(s.name);
+    const std::vector<uint8_t>* want = nullptr;
+    for (const State* st : {&acked, next}) {
+      if (!st || want) continue;
+      auto it = st->snapshots.find(s.name);
+      if (it != st->snapshots.end()) want = &it->second;
+    }
+    if (!want) return "unexpected snapshot " + s.name;
+    auto view = Image::OpenSource(std::make_unique<MemorySource>(bytes), o);
+    if (!view.ok() || !(*view)->SelectSnapshot(s.name).ok()) {
+      return "snapshot " + s.name + " does not open";
+    }
+    std::vector<uint8_t> guest;
+    std::string error = ReadGuest(**view, &guest);
+    if (error.empty()) error = FirstDifference(guest, *want);
+    if (!error.empty()) return "snapshot " + s.name + ": " + error;
+  }
+  for (const auto& [name, content] : acked.snapshots) {
+    const bool kept = !next || next->snapshots.count(name);
+    if (kept && !listed.count(name)) {
+      return "acknowledged snapshot " + name + " is gone";
+    }
+  }
+  return "";
+}
+
+// Runs `op` on `w` and the model.
+Status Apply(ImageWriter* w, const Op& op, State* next) {
+  std::vector<uint8_t> data = Pattern(op.length, op.fill);
+  const std::string name = "s" + std::to_string(op.fill);
+  switch (op.kind) {
+    case Kind::kWrite:
+      std::memcpy(next->guest.data() + op.offset, data.data(), op.length);
+      return w->Write(op.offset, data.data(), op.length);
+    case Kind::kCompressed:
+      std::memcpy(next->guest.data() + op.offset, data.data(), op.length);
+      return w->WriteCompressed(op.offset, data.data(), op.length);
+    case Kind::kZero:
+      std::memset(next->guest.data() + op.offset, 0, op.length);
+      return w->WriteZeroes(op.offset, op.length);
+    case Kind::kDiscard:
+      std::memset(next->guest.data() + op.offset, 0, op.length);
+      return w->Discard(op.offset, op.length);
+    case Kind::kSnapshot:
+      next->snapshots[name] = next->guest;
+      return w->SnapshotCreate(name);
+    case Kind::kDelete:
+      next->snapshots.erase(name);
+      return w->SnapshotDelete(name);
+    case Kind::kApply:
+      next->guest = next->snapshots.at(name);
+      return w->SnapshotApply(name);
+  }
+  return OkStatus();
+}
 
 class CrashTest : public ::testing::Test {
  protected:
-  // Runs `ops` on a fresh image made with `options`, then checks every cut.
-  // True within 60 events of a write to the header (where a refcount
-  // table relocation switches tables).
-  static bool NearHeaderWrite(const std::vector<CrashStore::Event>& events,
-                              size_t cut) {
-    const size_t lo = cut > 60 ? cut - 60 : 0;
-    for (size_t i = lo; i < events.size() && i < cut + 60; ++i) {
-      if (!events[i].flush && events[i].offset < 112) return true;
-    }
-    return false;
-  }
-
-  // `stride` > 1 cuts only at every stride-th write and near header writes
-  // (for long workloads); 1 cuts everywhere.
-  void Run(const CreateOptions& options, const std::vector<Op>& ops,
-           const char* secret_text = nullptr, size_t stride = 1) {
+  // Runs `ops` (each followed by a flush: its acknowledgement) on a fresh
+  // image made with `options`, then judges every crash state `plan` gives.
+  // Returns the coverage.
+  CrashCoverage Run(const CreateOptions& options, const std::vector<Op>& ops,
+                    const char* secret_text = nullptr,
+                    const CrashPlan& plan = CrashPlan(),
+                    const std::vector<Op>& setup = {}) {
+    CrashCoverage cov;
     SecretBytes secret = SecretFromString(secret_text ? secret_text : "");
     const SecretBytes* sp = secret_text ? &secret : nullptr;
     // Create on a plain memory store, then continue on a recording store.
     auto created = writer_test::CreateImageBytes(options, sp);
-    ASSERT_TRUE(created.ok()) << created.error().ToString();
-    auto store = std::make_unique<CrashStore>(*created);
+    EXPECT_TRUE(created.ok()) << created.error().ToString();
+    if (!created.ok()) return cov;
+    // `setup` runs unrecorded: the workload starts from its result.
+    State initial{std::vector<uint8_t>(options.size, 0), {}};
+    std::vector<uint8_t> start = *created;
+    if (!setup.empty()) {
+      auto mem = std::make_unique<MemoryStore>(start);
+      MemoryStore* raw = mem.get();
+      WriterOptions wo;
+      wo.secret = sp;
+      auto w = ImageWriter::Open(std::move(mem), std::move(wo));
+      EXPECT_TRUE(w.ok()) << w.error().ToString();
+      if (!w.ok()) return cov;
+      for (const Op& op : setup) {
+        Status st = Apply(w->get(), op, &initial);
+        EXPECT_TRUE(st.ok()) << st.error().ToString();
+      }
+      EXPECT_TRUE((*w)->Flush().ok());
+      start = raw->bytes();
+    }
+    first_image_ = start;
+    auto store = std::make_unique<CrashStore>(start);
     CrashStore* log = store.get();
     WriterOptions wo;
     wo.secret = sp;
     auto writer = ImageWriter::Open(std::move(store), std::move(wo));
-    ASSERT_TRUE(writer.ok()) << writer.error().ToString();
-    const uint64_t size = (*writer)->size();
-    std::vector<uint8_t> model(size, 0);
-    std::vector<Ack> acks = {{0, model}};
-    std::vector<std::pair<uint64_t, uint64_t>> ranges;  // op i's range
+    EXPECT_TRUE(writer.ok()) << writer.error().ToString();
+    if (!writer.ok()) return cov;
+    // states[k]: after k ops; acked_at[k]: the event index after op k's
+    // flush (acked_at[0] = 0).
+    std::vector<State> states = {initial};
+    std::vector<size_t> acked_at = {0};
     for (const Op& op : ops) {
-      std::vector<uint8_t> data = Pattern(op.length, op.fill);
-      Status st;
-      switch (op.kind) {
-        case Kind::kWrite:
-          st = (*writer)->Write(op.offset, data.data(), op.length);
-          std::memcpy(model.data() + op.offset, data.data(), op.length);
-          break;
-        case Kind::kCompressed:
-          st = (*writer)->WriteCompressed(op.offset, data.data(), op.length);
-          std::memcpy(model.data() + op.offset, data.data(), op.length);
-          break;
-        case Kind::kZero:
-          st = (*writer)->WriteZeroes(op.offset, op.length);
-          std::memset(model.data() + op.offset, 0, op.length);
-          break;
-        case Kind::kDiscard:
-          st = (*writer)->Discard(op.offset, op.length);
-          std::memset(model.data() + op.offset, 0, op.length);
-          break;
-        case Kind::kSnapshot:
-          st = (*writer)->SnapshotCreate("s" + std::to_string(op.fill));
-          break;
-        case Kind::kDelete:
-          st = (*writer)->SnapshotDelete("s" + std::to_string(op.fill));
-          break;
-      }
-      ASSERT_TRUE(st.ok()) << st.error().ToString();
-      ASSERT_TRUE((*writer)->Flush().ok());
-      acks.push_back({log->Mark(), model});
-      ranges.push_back({op.offset, op.length});
+      State next = states.back();
+      Status st = Apply(writer->get(), op, &next);
+      EXPECT_TRUE(st.ok()) << st.error().ToString();
+      EXPECT_TRUE((*writer)->Flush().ok());
+      if (HasFailure()) return cov;
+      states.push_back(std::move(next));
+      acked_at.push_back(log->Mark());
     }
-    const auto& events = log->events();
-    int cuts = 0;
-    for (size_t cut = 0; cut <= events.size(); ++cut) {
-      if (stride > 1 && cut % stride != 0 && cut != events.size() &&
-          !NearHeaderWrite(events, cut)) {
-        continue;
-      }
-      // The state acknowledged before this cut, and the op in flight.
+    auto judge = [&](const std::vector<uint8_t>& bytes,
+                     const CrashPoint& p) -> std::string {
+      // The state acknowledged before the interval, and the op in flight.
       size_t a = 0;
-      while (a + 1 < acks.size() && acks[a + 1].event <= cut) ++a;
-      const bool in_flight = a + 1 < acks.size() && cut < acks[a + 1].event;
-      Verify(log->Replay(cut), acks, a, in_flight ? &ranges[a] : nullptr, sp,
-             cut);
-      ++cuts;
-      // Reordering: at a flush boundary, each single write of the next
-      // interval lands without the ones before it.
-      if (stride == 1 && cut < events.size() &&
-          (cut == 0 || events[cut - 1].flush)) {
-        for (size_t j = cut; j < events.size() && !events[j].flush; ++j) {
-          Verify(log->Replay(cut, {j}), acks, a,
-                 in_flight ? &ranges[a] : nullptr, sp, cut);
-          ++cuts;
-        }
+      while (a + 1 < acked_at.size() && acked_at[a + 1] <= p.start) ++a;
+      const bool in_flight = a + 1 < states.size() && p.reach() > acked_at[a];
+      std::vector<const std::vector<uint8_t>*> allowed = {&states[a].guest};
+      if (in_flight) allowed.push_back(&states[a + 1].guest);
+      std::string problem = writer_test::JudgeCrashImage(bytes, allowed, sp);
+      if (problem.empty()) {
+        problem = JudgeSnapshots(bytes, sp, states[a],
+                                 in_flight ? &states[a + 1] : nullptr);
       }
-      if (HasFatalFailure()) return;
-    }
-    EXPECT_GT(cuts, 20);
+      return problem;
+    };
+    const std::string problem =
+        writer_test::ExploreCrashes(*log, plan, judge, &cov);
+    EXPECT_EQ(problem, "");
+    last_image_ = log->live();
+    RecordProperty("coverage", cov.ToString());
+    std::printf("coverage: %s\n", cov.ToString().c_str());
+    return cov;
   }
 
-  void Verify(const std::vector<uint8_t>& bytes, const std::vector<Ack>& acks,
-              size_t a, const std::pair<uint64_t, uint64_t>* flight,
-              const SecretBytes* secret, size_t cut) {
-    // The interrupted op changes only its own range: outside it, its state
-    // equals the acknowledged one.
-    std::vector<const std::vector<uint8_t>*> allowed = {&acks[a].model};
-    if (flight) allowed.push_back(&acks[a + 1].model);
-    const std::string problem =
-        writer_test::JudgeCrashImage(bytes, allowed, secret);
-    ASSERT_TRUE(problem.empty()) << "cut " << cut << ": " << problem;
-  }
+  std::vector<uint8_t> first_image_;  // Where the recorded workload began.
+  std::vector<uint8_t> last_image_;   // The image after the whole workload.
 };
 
 std::vector<Op> Workload(uint64_t cs, bool compressed) {
@@ -186,20 +254,48 @@ TEST_F(CrashTest, Snapshots) {
           {Kind::kZero, 4096, 4096, 0},
           {Kind::kDelete, 0, 0, 1},
           {Kind::kWrite, 9000, 100, 3},
+          {Kind::kApply, 0, 0, 2},  // back to s2's content
+          {Kind::kWrite, 12000, 5000, 4},
           {Kind::kDelete, 0, 0, 2}});
+}
+
+// The header's refcount table offset (bytes 48..55,
+// Q2.HDR.refcount_table_offset).
+uint64_t ReftableOffset(const std::vector<uint8_t>& b) {
+  uint64_t v = 0;
+  for (int i = 48; i < 56; ++i) v = v << 8 | b[i];
+  return v;
 }
 
 TEST_F(CrashTest, RefcountTableGrowth) {
   QCOW2_SPEC("QX.WRITE.order_reftable");
-  // A one-cluster table of 64 entries x 64 clusters covers 2 MiB of file:
-  // writing 2.5 MiB forces a bigger table, written before the header points
-  // to it. Cuts every 211 writes and at every write near the switch.
+  QCOW2_SPEC("QX.WRITE.order_refblock");
+  // A one-cluster table of 64 entries x 64 clusters covers 2 MiB of file.
+  // Unrecorded setup fills the file to ~1.9 MiB; the recorded write then
+  // forces a bigger table: blocks for it, the old table's entries, the new
+  // table, a barrier, the header switch, a barrier, the old table freed.
+  // Every interval is explored (the relocation's own intervals are short,
+  // so exhaustively: the header switch landing without the new table is
+  // one of the states). Then a rewrite, a discard (a decrement in the new
+  // table's blocks) and a write spanning the setup's last cluster.
   CreateOptions o;
-  o.size = 3 << 20;
+  o.size = 2 << 20;
   o.cluster_bits = 9;
   o.refcount_order = 6;
-  Run(o, {{Kind::kWrite, 0, 5 << 19, 9}, {Kind::kWrite, 100, 1000, 10}},
-      nullptr, 211);
+  const uint64_t pre = 1800 << 10;
+  CrashPlan plan;
+  plan.max_positions = 12;
+  plan.random_subsets = 4;
+  const CrashCoverage cov = Run(o,
+                                {{Kind::kWrite, pre, 160 << 10, 9},
+                                 {Kind::kWrite, 100, 1000, 10},
+                                 {Kind::kDiscard, 4096, 8192, 0},
+                                 {Kind::kWrite, pre - 700, 1400, 11}},
+                                nullptr, plan, {{Kind::kWrite, 0, pre, 8}});
+  // The workload really relocated the table.
+  ASSERT_FALSE(first_image_.empty());
+  EXPECT_NE(ReftableOffset(first_image_), ReftableOffset(last_image_));
+  EXPECT_GT(cov.intervals, 10u);
 }
 
 TEST_F(CrashTest, LegacyAesImage) {
@@ -208,7 +304,9 @@ TEST_F(CrashTest, LegacyAesImage) {
   o.size = 2 << 20;
   o.cluster_bits = 12;
   o.encryption = Encryption::kAes;
-  Run(o, Workload(4096, false), "crash-aes");
+  CrashPlan plan;
+  plan.byte_tears = false;  // See CrashPlan::byte_tears.
+  Run(o, Workload(4096, false), "crash-aes", plan);
 }
 
 TEST_F(CrashTest, LuksImageExtendedL2) {
@@ -220,7 +318,9 @@ TEST_F(CrashTest, LuksImageExtendedL2) {
   o.encryption = Encryption::kLuks;
   o.luks_cipher = "aes-128-cbc-essiv:sha256";
   o.luks_iterations = 1000;
-  Run(o, Workload(16384, false), "crash-luks");
+  CrashPlan plan;
+  plan.byte_tears = false;  // See CrashPlan::byte_tears.
+  Run(o, Workload(16384, false), "crash-luks", plan);
 }
 
 }  // namespace
