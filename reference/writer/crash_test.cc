@@ -241,6 +241,18 @@ TEST_F(CrashTest, PlainImageEveryCut) {
   Run(o, ops);
 }
 
+TEST_F(CrashTest, PlainImage4kTornWrites) {
+  QCOW2_SPEC("QX.WRITE.order_data_before_pointer");
+  QCOW2_SPEC("QX.WRITE.order_decrement_after_pointer");
+  // 4 KiB clusters: data and table writes span sectors, so they tear at
+  // sector boundaries and odd bytes.
+  CreateOptions o;
+  o.size = 1 << 20;
+  o.cluster_bits = 12;
+  const CrashCoverage cov = Run(o, Workload(4096, true));
+  EXPECT_GT(cov.torn, 50u);
+}
+
 TEST_F(CrashTest, Snapshots) {
   QCOW2_SPEC("QX.WRITE.order_snapshot_table");
   QCOW2_SPEC("QX.WRITE.cow_l2");
