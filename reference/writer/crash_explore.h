@@ -140,8 +140,7 @@ inline std::vector<size_t> Positions(size_t n, size_t max) {
 
 }  // namespace crash_detail
 
-inline std::string ExploreCrashes(const CrashStore& log,
-                                  const CrashPlan& plan,
+inline std::string ExploreCrashes(const CrashStore& log, const CrashPlan& plan,
                                   const CrashJudge& judge,
                                   CrashCoverage* coverage) {
   const auto& ev = log.events();
