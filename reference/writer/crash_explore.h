@@ -20,12 +20,15 @@
 //     each with the writes before it in the interval landed, with nothing
 //     else of the interval landed, and with all the rest landed.
 // The empty subset of an interval equals the full previous one, so it is
-// judged once (the state before the first write, and after the last).
+// judged once (the state before the first write). Judging stops at the
+// first complaint. QCOW2REF_CRASH_FULL=1 widens all of this (a long
+// campaign, docs/crash_safety.md).
 #ifndef QCOW2REF_REFERENCE_WRITER_CRASH_EXPLORE_H_
 #define QCOW2REF_REFERENCE_WRITER_CRASH_EXPLORE_H_
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <random>
 #include <set>
@@ -90,7 +93,13 @@ struct CrashPoint {
   std::string Describe() const {
     std::string s = "interval [" + std::to_string(start) + ", " +
                     std::to_string(end) + ") landed {";
-    for (size_t i : landed) s += " " + std::to_string(i);
+    for (size_t k = 0; k < landed.size();) {
+      size_t m = k;  // A run of consecutive indexes prints as a range.
+      while (m + 1 < landed.size() && landed[m + 1] == landed[m] + 1) ++m;
+      s += " " + std::to_string(landed[k]);
+      if (m > k) s += "-" + std::to_string(landed[m]);
+      k = m + 1;
+    }
     s += " }";
     if (torn < end) {
       s += " torn " + std::to_string(torn) + " after " +
@@ -146,9 +155,19 @@ inline std::vector<size_t> Positions(size_t n, size_t max) {
 
 }  // namespace crash_detail
 
-inline std::string ExploreCrashes(const CrashStore& log, const CrashPlan& plan,
+inline std::string ExploreCrashes(const CrashStore& log, const CrashPlan& given,
                                   const CrashJudge& judge,
                                   CrashCoverage* coverage) {
+  // QCOW2REF_CRASH_FULL=1 (a long campaign, docs/crash_safety.md): every
+  // position of every long interval, all subsets up to 10 writes, 8 times
+  // the random subsets.
+  CrashPlan plan = given;
+  const char* full = std::getenv("QCOW2REF_CRASH_FULL");
+  if (full && std::string(full) == "1") {
+    plan.exhaustive_max = std::max<size_t>(plan.exhaustive_max, 10);
+    plan.max_positions = SIZE_MAX;
+    plan.random_subsets *= 8;
+  }
   const auto& ev = log.events();
   CrashCoverage cov;
   cov.events = ev.size();
