@@ -357,6 +357,48 @@ TEST_F(CrashTest, Snapshots) {
           {Kind::kDelete, 0, 0, 2}});
 }
 
+TEST_F(CrashTest, SnapshotsOtherGeometries) {
+  QCOW2_SPEC("QX.WRITE.order_snapshot_table");
+  QCOW2_SPEC("QX.WRITE.cow_l2");
+  QCOW2_SPEC("Q2.SNAP.refcounts");
+  // Snapshot create/apply/delete with compressed clusters on a v2 image of
+  // 512-byte clusters (refcount blocks allocated while references rise),
+  // on 4-bit refcounts (2-bit ones would overflow: packed compressed
+  // clusters already hold two references), and on LUKS with extended L2
+  // (sector tears only: CrashPlan::byte_tears).
+  std::vector<Op> ops = {
+      {Kind::kWrite, 300, 9000, 1},  {Kind::kCompressed, 16384, 8192, 2},
+      {Kind::kSnapshot, 0, 0, 1},    {Kind::kWrite, 1000, 2000, 3},
+      {Kind::kWrite, 17000, 100, 4},  // over compressed
+      {Kind::kApply, 0, 0, 1},       {Kind::kZero, 512, 4096, 0},
+      {Kind::kDelete, 0, 0, 1}};
+  CreateOptions v2;
+  v2.size = 256 << 10;
+  v2.version = 2;
+  v2.cluster_bits = 9;
+  const CrashCoverage a = Run(v2, ops);
+  CreateOptions narrow;
+  narrow.size = 256 << 10;
+  narrow.cluster_bits = 12;
+  narrow.refcount_order = 2;
+  const CrashCoverage b = Run(narrow, ops);
+  CreateOptions luks;
+  luks.size = 256 << 10;
+  luks.cluster_bits = 14;
+  luks.extended_l2 = true;
+  luks.encryption = Encryption::kLuks;
+  luks.luks_cipher = "aes-256-xts-plain64";
+  luks.luks_iterations = 1000;
+  std::vector<Op> plain;  // No compressed clusters in encrypted images.
+  for (const Op& op : ops) {
+    if (op.kind != Kind::kCompressed) plain.push_back(op);
+  }
+  CrashPlan sectors;
+  sectors.byte_tears = false;
+  const CrashCoverage c = Run(luks, plain, "crash-luks", sectors);
+  EXPECT_GT(a.intervals + b.intervals + c.intervals, 60u);
+}
+
 // The header's refcount table offset (bytes 48..55,
 // Q2.HDR.refcount_table_offset).
 uint64_t ReftableOffset(const std::vector<uint8_t>& b) {
