@@ -414,10 +414,14 @@ TEST_F(CrashTest, RefcountTableGrowth) {
   // Unrecorded setup fills the file to ~1.9 MiB; the recorded write then
   // forces a bigger table: blocks for it, the old table's entries, the new
   // table, a barrier, the header switch, a barrier, the old table freed.
-  // Every interval is explored (the relocation's own intervals are short,
-  // so exhaustively: the header switch landing without the new table is
-  // one of the states). Then a rewrite, a discard (a decrement in the new
-  // table's blocks) and a write spanning the setup's last cluster.
+  // Every interval is explored: the switch's own intervals (the old
+  // table's entries with the new table: 2 writes; the header: 1) with
+  // every subset, so the header landing without the new table is judged;
+  // the long ones around them (the op's data with the blocks: 155 writes;
+  // the old table freed and what follows: 35) at 12 sampled positions
+  // (prefix, alone, all but one, prefix + last) plus 4 random subsets.
+  // Then a rewrite, a discard (a decrement in the new table's blocks) and
+  // a write spanning the setup's last cluster.
   CreateOptions o;
   o.size = 2 << 20;
   o.cluster_bits = 9;
