@@ -5,12 +5,14 @@
 // singles, all-but-one and seeded random subsets for long ones) and torn
 // writes (a prefix of one write, cut at a sector boundary or an odd byte).
 // After every such crash the image must open, check without corruption
-// (leaks are allowed), read back every write acknowledged by a flush, and
-// show for the interrupted operation only its old or its new bytes; every
-// snapshot it lists reads as when it was taken, and every acknowledged one
-// not being deleted is listed. The expected states come from a model (byte
-// vectors), never from the writer. Coverage per workload is printed
-// (RecordProperty "coverage") and stated next to each test.
+// (leaks are allowed; no COPIED bit where the stored refcount is not 1, as
+// qemu-img check judges it), read back every write acknowledged by a flush,
+// and show for the interrupted operation only its old or its new bytes;
+// every snapshot it lists reads as when it was taken, and every
+// acknowledged one not being deleted is listed. The expected states come
+// from a model (byte vectors), never from the writer. Coverage per workload
+// is printed (RecordProperty "coverage"); docs/crash_safety.md has the
+// figures.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +27,10 @@
 #include <sstream>
 
 #include "reference/check/checker.h"
+#include "reference/format/cluster_entries.h"
+#include "reference/format/endian.h"
+#include "reference/format/header.h"
+#include "reference/format/refcount.h"
 #include "reference/image/image.h"
 #include "reference/io/crash_store.h"
 #include "reference/status/spec_cite.h"
@@ -97,6 +103,51 @@ std::string JudgeSnapshots(const std::vector<uint8_t>& bytes,
     const bool kept = !next || next->snapshots.count(name);
     if (kept && !listed.count(name)) {
       return "acknowledged snapshot " + name + " is gone";
+    }
+  }
+  return "";
+}
+
+// "" unless an active L1 or L2 entry carries COPIED while the refcount the
+// table stores for its cluster is not 1 (Q2.MAP.copied read as QEMU's
+// check reads it: against the stored count, even when that count is a
+// leak). A crash may leave COPIED missing (an extra copy later), never set
+// where qemu-img check would call it corruption.
+std::string JudgeCopiedAsQemu(const std::vector<uint8_t>& bytes) {
+  auto h = ParseHeader(bytes.data(), bytes.size());
+  if (!h.ok()) return "header: " + h.error().ToString();
+  const Geometry g = Geometry::FromHeader(*h);
+  const uint64_t per_block = (g.cluster_size * 8) >> h->refcount_order;
+  auto be64 = [&bytes](uint64_t at) {
+    return at + 8 <= bytes.size() ? LoadBe64(bytes.data() + at) : 0;
+  };
+  auto refcount = [&](uint64_t offset) -> uint64_t {
+    const uint64_t c = offset >> g.cluster_bits;
+    const uint64_t i = c / per_block;
+    if (i * 8 >= uint64_t{h->refcount_table_clusters} * g.cluster_size) {
+      return 0;
+    }
+    const uint64_t block = be64(h->refcount_table_offset + 8 * i) & ~0x1ffull;
+    if (block == 0 || block + g.cluster_size > bytes.size()) return 0;
+    return GetRefcount(bytes.data() + block, c % per_block, h->refcount_order);
+  };
+  for (uint64_t i = 0; i < h->l1_size; ++i) {
+    const uint64_t e = be64(h->l1_table_offset + 8 * i);
+    const uint64_t l2 = e & kL1OffsetMask;
+    if (l2 == 0) continue;
+    if ((e & kEntryCopied) && refcount(l2) != 1) {
+      return "L1 entry " + std::to_string(i) + " has COPIED, refcount " +
+             std::to_string(refcount(l2));
+    }
+    for (uint64_t j = 0; j < g.l2_entries; ++j) {
+      const uint64_t f = be64(l2 + j * g.l2_entry_bytes);
+      if ((f & kL2Compressed) || !(f & kEntryCopied)) continue;
+      const uint64_t at = f & kL2OffsetMask;
+      if (at != 0 && refcount(at) != 1) {
+        return "L2 entry " + std::to_string(j) + " of table " +
+               std::to_string(l2) + " has COPIED, refcount " +
+               std::to_string(refcount(at));
+      }
     }
   }
   return "";
@@ -201,6 +252,7 @@ class CrashTest : public ::testing::Test {
         problem = JudgeSnapshots(bytes, sp, states[a],
                                  in_flight ? &states[a + 1] : nullptr);
       }
+      if (problem.empty()) problem = JudgeCopiedAsQemu(bytes);
       if (problem.empty() && peer_every_ && ++judged % peer_every_ == 0) {
         problem = PeerJudge(bytes, allowed);
         ++peer_runs_;
