@@ -119,13 +119,6 @@ Result<RebuildSummary> RebuildRefcounts(ByteStore* store) {
     StoreBe32(fields + 8, static_cast<uint32_t>(table_clusters));
     QCOW2REF_RETURN_IF_ERROR(store->WriteAt(48, fields, sizeof(fields)));
     QCOW2REF_RETURN_IF_ERROR(store->Flush());
-    if (dirty) {
-      uint8_t bits[8];
-      StoreBe64(bits, h.incompatible_features & ~kIncompatDirty);
-      QCOW2REF_RETURN_IF_ERROR(store->WriteAt(72, bits, sizeof(bits)));
-      QCOW2REF_RETURN_IF_ERROR(store->Flush());
-      summary.dirty_cleared = true;
-    }
   }
   // COPIED bits can be judged only against right refcounts: check again.
   QCOW2REF_ASSIGN_OR_RETURN(CheckResult mid, Check(*store));
@@ -146,15 +139,25 @@ Result<RebuildSummary> RebuildRefcounts(ByteStore* store) {
     return Rejected("QX.CHECK.repair_rebuild", std::nullopt,
                     "the image is still not consistent after the rebuild");
   }
-  // A corrupt mark is lifted only once the image is proven consistent, as
-  // qemu-img check -r all does.
+  // SPEC(QX.CHECK.repair_rebuild): the dirty bit and a corrupt mark are
+  // lifted only once the image is proven consistent, COPIED bits included
+  // (as qemu-img check -r all does). Clearing the dirty bit before the
+  // COPIED fixes were durable let a crash leave a clean-marked image with
+  // COPIED on a cluster a snapshot shares, which QEMU would then overwrite
+  // in place (found by crash_admin_test); still dirty, QEMU repairs it on
+  // open.
+  uint64_t lift = dirty ? kIncompatDirty : 0;
   if (h.version >= 3 && (h.incompatible_features & kIncompatCorrupt)) {
+    lift |= kIncompatCorrupt;
+  }
+  if (lift != 0) {
     uint8_t f[8];
     QCOW2REF_RETURN_IF_ERROR(store->ReadAt(72, f, sizeof(f)));
-    StoreBe64(f, LoadBe64(f) & ~kIncompatCorrupt);
+    StoreBe64(f, LoadBe64(f) & ~lift);
     QCOW2REF_RETURN_IF_ERROR(store->WriteAt(72, f, sizeof(f)));
     QCOW2REF_RETURN_IF_ERROR(store->Flush());
-    summary.corrupt_cleared = true;
+    summary.dirty_cleared = dirty;
+    summary.corrupt_cleared = (lift & kIncompatCorrupt) != 0;
   }
   return summary;
 }

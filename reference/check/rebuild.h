@@ -21,10 +21,10 @@ struct RebuildSummary {
 
 // Checks the image in `store`; when every corruption is a wrong refcount or
 // COPIED bit (QX.CHECK.repair_rebuild), writes a new refcount table and new
-// blocks past the end of the file, switches the header to them, clears the
-// dirty bit, fixes COPIED bits, and checks again. Crash-safe: until the
-// header switch the old structures are in force; after it, the new ones are
-// complete. Anything else wrong is refused before a byte is written.
+// blocks past the end of the file, switches the header to them, fixes
+// COPIED bits, checks again, and only then clears the dirty bit. Crash-safe:
+// until the header switch the old structures are in force; after it, the new
+// ones are complete. Anything else wrong is refused before a byte is written.
 Result<RebuildSummary> RebuildRefcounts(ByteStore* store);
 
 // The refusal RebuildRefcounts would give, without writing anything.

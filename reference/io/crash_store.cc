@@ -18,19 +18,28 @@ Status CrashStore::Flush() {
 
 std::vector<uint8_t> CrashStore::Replay(
     size_t cut, const std::vector<size_t>& extra) const {
-  std::vector<uint8_t> bytes = initial_;
-  auto apply = [&bytes](const Event& e) {
-    if (e.flush) return;
-    if (bytes.size() < e.offset + e.data.size()) {
-      bytes.resize(e.offset + e.data.size(), 0);
-    }
-    std::memcpy(bytes.data() + e.offset, e.data.data(), e.data.size());
+  return ReplayTorn(cut, extra, events_.size(), 0);
+}
+
+std::vector<uint8_t> CrashStore::ReplayTorn(size_t cut,
+                                            const std::vector<size_t>& extra,
+                                            size_t torn, size_t bytes) const {
+  std::vector<uint8_t> out = initial_;
+  auto apply = [&out](const Event& e, size_t n) {
+    if (e.flush || n == 0) return;
+    if (out.size() < e.offset + n) out.resize(e.offset + n, 0);
+    std::memcpy(out.data() + e.offset, e.data.data(), n);
   };
-  for (size_t i = 0; i < cut && i < events_.size(); ++i) apply(events_[i]);
-  for (size_t i : extra) {
-    if (i < events_.size()) apply(events_[i]);
+  for (size_t i = 0; i < cut && i < events_.size(); ++i) {
+    apply(events_[i], events_[i].data.size());
   }
-  return bytes;
+  for (size_t i : extra) {
+    if (i < events_.size()) apply(events_[i], events_[i].data.size());
+  }
+  if (torn < events_.size()) {
+    apply(events_[torn], std::min(bytes, events_[torn].data.size()));
+  }
+  return out;
 }
 
 }  // namespace qcow2ref

@@ -40,6 +40,10 @@ class CrashStore : public ByteStore {
   // events(); they land too, out of order).
   std::vector<uint8_t> Replay(size_t cut,
                               const std::vector<size_t>& extra = {}) const;
+  // As Replay, and then only the first `bytes` bytes of write `torn` land
+  // (a torn write: the power failed while it was transferred).
+  std::vector<uint8_t> ReplayTorn(size_t cut, const std::vector<size_t>& extra,
+                                  size_t torn, size_t bytes) const;
 
  private:
   std::vector<uint8_t> initial_;

@@ -1,12 +1,15 @@
 // Crash safety of persistent bitmaps (QX.WRITE.bitmaps_kept): writes into a
 // qemu-made image with an enabled bitmap (vectors y_bm_basic: b0 enabled,
-// b1 disabled), a flush after each; power is cut after every write, and at
-// each flush boundary with the whole next interval landing. After every cut
+// b1 disabled), a flush after each; power is cut in every flush interval
+// with any subset of its writes landing and with torn writes
+// (ExploreCrashes, crash_explore.h). After every cut
 // the image checks without corruption (leaks allowed) and the enabled bitmap
 // is either flagged in use (known inconsistent) or has the bit of every
 // granule that any write begun before the cut touched: data that may have
 // reached the disk is never missing from a bitmap that claims to be right.
 #include <gtest/gtest.h>
+
+#include <cstdio>
 
 #include "reference/check/checker.h"
 #include "reference/format/bitmap_directory.h"
@@ -14,6 +17,7 @@
 #include "reference/image/image.h"
 #include "reference/io/crash_store.h"
 #include "reference/status/spec_cite.h"
+#include "reference/writer/crash_explore.h"
 #include "reference/writer/image_writer.h"
 #include "reference/writer/writer_test_util.h"
 
@@ -92,33 +96,24 @@ TEST(BitmapCrashTest, EnabledBitmapIsNeverStale) {
     ASSERT_TRUE(st.ok()) << st.error().ToString();
     ASSERT_TRUE((*w)->Flush().ok());
   }
-  const auto& events = log->events();
-  int judged = 0;
-  for (size_t cut = 0; cut <= events.size(); ++cut) {
+  // Every op with an event before the crash's reach may have landed.
+  auto judge = [&](const std::vector<uint8_t>& bytes,
+                   const writer_test::CrashPoint& p) {
     std::vector<std::pair<uint64_t, uint64_t>> started;
     for (size_t i = 0; i < ops.size(); ++i) {
-      if (began_at[i] < cut) started.push_back({ops[i].offset, ops[i].length});
-    }
-    const std::string problem = Judge(log->Replay(cut), started);
-    ASSERT_TRUE(problem.empty()) << "cut " << cut << ": " << problem;
-    ++judged;
-    if (cut < events.size() && (cut == 0 || events[cut - 1].flush)) {
-      std::vector<size_t> rest;
-      std::vector<std::pair<uint64_t, uint64_t>> more = started;
-      for (size_t j = cut; j < events.size() && !events[j].flush; ++j) {
-        rest.push_back(j);
+      if (began_at[i] < p.reach()) {
+        started.push_back({ops[i].offset, ops[i].length});
       }
-      for (size_t i = 0; i < ops.size(); ++i) {
-        if (began_at[i] >= cut && began_at[i] < cut + rest.size()) {
-          more.push_back({ops[i].offset, ops[i].length});
-        }
-      }
-      const std::string p2 = Judge(log->Replay(cut, rest), more);
-      ASSERT_TRUE(p2.empty()) << "cut " << cut << " (+interval): " << p2;
-      ++judged;
     }
-  }
-  EXPECT_GT(judged, 40);
+    return Judge(bytes, started);
+  };
+  writer_test::CrashCoverage cov;
+  EXPECT_EQ(
+      writer_test::ExploreCrashes(*log, writer_test::CrashPlan(), judge, &cov),
+      "");
+  std::printf("coverage: %s\n", cov.ToString().c_str());
+  RecordProperty("coverage", cov.ToString());
+  EXPECT_GT(cov.intervals, 8u);
 }
 
 }  // namespace

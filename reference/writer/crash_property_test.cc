@@ -5,7 +5,9 @@
 // create/delete/apply, each followed by a flush or not, on a CrashStore that
 // records every write. Power is then cut at generated write indexes, and
 // optionally a generated subset of the writes of the interrupted flush
-// interval lands too, out of order. After every cut:
+// interval lands too, out of order, and a prefix of one more of them (a torn
+// write, cut at a sector boundary, or at an odd byte on unencrypted
+// images: crash_explore.h). After every cut:
 //   - the image opens and checks without corruption (leaks are allowed:
 //     QX.WRITE.order_decrement_after_pointer makes a crash leak, never
 //     corrupt);
@@ -37,6 +39,7 @@
 #include "reference/image/image.h"
 #include "reference/io/crash_store.h"
 #include "reference/status/spec_cite.h"
+#include "reference/writer/crash_explore.h"
 #include "reference/writer/image_writer.h"
 #include "reference/writer/writer_test_util.h"
 
@@ -320,8 +323,23 @@ RC_GTEST_PROP(CrashProperty, CutAnywhereLeavesAcknowledgedState, ()) {
           *rc::gen::inRange<size_t>(0, 4),
           rc::gen::inRange<size_t>(cut, next_flush));
     }
+    // And sometimes a torn write: a prefix of one more write of the
+    // interval, cut at a sector boundary (or, unencrypted, an odd byte).
+    size_t torn = events.size(), torn_bytes = 0;
+    if (next_flush > cut &&
+        *rc::gen::weightedElement<bool>({{2, false}, {1, true}})) {
+      const size_t t = *rc::gen::inRange<size_t>(cut, next_flush);
+      const std::vector<size_t> tears = writer_test::crash_detail::TearPoints(
+          events[t].offset, events[t].data.size(),
+          w.create.encryption == Encryption::kNone);
+      if (!tears.empty()) {
+        torn = t;
+        torn_bytes = *rc::gen::elementOf(tears);
+      }
+    }
     size_t reach = cut;  // events at or past it did not land
     for (size_t e : extra) reach = std::max(reach, e + 1);
+    if (torn < events.size()) reach = std::max(reach, torn + 1);
     // The acknowledged state, and the last op that had started.
     size_t acked = 0;
     for (const auto& [event, state] : acks) {
@@ -333,7 +351,9 @@ RC_GTEST_PROP(CrashProperty, CutAnywhereLeavesAcknowledgedState, ()) {
     }
     std::vector<const std::vector<uint8_t>*> allowed;
     for (size_t k = acked; k <= last; ++k) allowed.push_back(&states[k].guest);
-    const std::vector<uint8_t> bytes = log->Replay(cut, extra);
+    const std::vector<uint8_t> bytes =
+        torn < events.size() ? log->ReplayTorn(cut, extra, torn, torn_bytes)
+                             : log->Replay(cut, extra);
     std::string problem = JudgeCrashImage(bytes, allowed, sp);
     if (problem.empty()) {
       problem = JudgeSnapshots(bytes, sp, states, acked, last);
@@ -341,7 +361,12 @@ RC_GTEST_PROP(CrashProperty, CutAnywhereLeavesAcknowledgedState, ()) {
     if (!problem.empty()) {
       RC_FAIL("cut " + std::to_string(cut) + " of " +
               std::to_string(events.size()) + " (+" +
-              std::to_string(extra.size()) + " reordered): " + problem);
+              std::to_string(extra.size()) + " reordered" +
+              (torn < events.size()
+                   ? ", write " + std::to_string(torn) + " torn after " +
+                         std::to_string(torn_bytes) + " bytes"
+                   : std::string()) +
+              "): " + problem);
     }
   }
 }

@@ -116,6 +116,12 @@ inline std::vector<uint8_t> ReadRunfile(const std::string& rel) {
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
+// The whole file at `path` as text ("" when it cannot be read).
+inline std::string ReadFileText(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
 inline std::string ReadGuest(const Image& image, std::vector<uint8_t>* out) {
   out->assign(image.guest_size(), 0);
   Status st = image.Read(0, out->data(), out->size());
