@@ -93,6 +93,31 @@ TEST(RebuildTest, RepairsRefcountsCopiedAndDirtyBit) {
   EXPECT_EQ(h->incompatible_features & kIncompatDirty, 0u);
 }
 
+// An image that is already consistent is left byte for byte as it was: no
+// new refcount table, no header write.
+TEST(RebuildTest, LeavesAConsistentImageUnchanged) {
+  QCOW2_SPEC("QX.CHECK.repair_rebuild");
+  auto created = std::make_unique<MemoryStore>();
+  MemoryStore* raw = created.get();
+  CreateOptions o;
+  o.size = 1 << 20;
+  o.cluster_bits = 12;
+  auto w = ImageWriter::Create(std::move(created), o, WriterOptions());
+  ASSERT_TRUE(w.ok());
+  const std::vector<uint8_t> data(10000, 0x5a);
+  ASSERT_TRUE((*w)->Write(3000, data.data(), data.size()).ok());
+  ASSERT_TRUE((*w)->Flush().ok());
+  const std::vector<uint8_t> clean = raw->bytes();
+  ASSERT_TRUE(Check(clean).clean());
+  MemoryStore store(clean);
+  auto done = RebuildRefcounts(&store);
+  ASSERT_TRUE(done.ok()) << done.error().ToString();
+  EXPECT_EQ(done->refcounts_changed, 0u);
+  EXPECT_EQ(done->copied_fixed, 0u);
+  EXPECT_FALSE(done->dirty_cleared);
+  EXPECT_EQ(store.bytes(), clean);
+}
+
 TEST(RebuildTest, RefusesWhatItCannotRepairWithoutWriting) {
   QCOW2_SPEC("QX.CHECK.repair_rebuild");
   std::vector<uint8_t> b = DamagedImage();

@@ -27,13 +27,25 @@ CRYPTO: Targets = ("//reference/crypto:all", "//conformance:kat_test", _VECTORS,
 IMAGE: Targets = ("//reference/image:all", _VECTORS,
                   "//reference/writer:writer_test")
 CHECK: Targets = ("//reference/check:all", "//conformance:reference_check_test",
-                  "//reference/writer:writer_test")
+                  "//reference/writer:writer_test",
+                  "//tools/qcow2ref:path_safety_test", "//tools/qcow2ref:cli_test")
 WRITER: Targets = ("//reference/writer:writer_test",
                    "//reference/writer:writer_model_property_test",
                    "//reference/writer:crash_property_test",
                    "//reference/writer:bitmap_crash_test",
                    "//reference/writer:bitmap_edit_crash_test")
 WRITER_CRASH: Targets = WRITER + ("//reference/writer:crash_test",)
+# A mutant that survives its narrow targets is run again against every fast
+# test that exercises the library (not the interop, size-sweep or peer tests).
+WIDE: Targets = (
+    "//reference/...", "-//reference/writer:qemu_io_differential_test",
+    _VECTORS, "//conformance:reference_check_test", "//conformance:kat_test",
+    "//conformance:reference_adapter_test",
+    "//conformance:writer_conformance_test",
+    "//tools/qcow2ref:cli_test", "//tools/qcow2ref:path_safety_test",
+    "//tools/qcow2ref:hostile_budget_test",
+    "//tools/qcow2ref:unsound_write_test", "//tools/qcow2ref:bitmap_cmd_test",
+    "//tools/qcow2ref:last_resort_test")
 
 
 def M(id: str, path: str, category: C, targets: Targets, anchor: str,
@@ -89,13 +101,13 @@ MUTANTS: List[Mutant] = [
     M('check.rebuild.02', 'reference/check/rebuild.cc', C.FLIP_COMPARISON, CHECK,
       '      if (refs == 0) continue;',
       '      if (refs != 0) continue;'),
-    M('check.rebuild.03', 'reference/check/rebuild.cc', C.REMOVE_BARRIER, WRITER_CRASH,
+    M('check.rebuild.03', 'reference/check/rebuild.cc', C.REMOVE_BARRIER, CHECK,
       '    // the header names them (one 12-byte write inside the first sector).\n    QCOW2REF_RETURN_IF_ERROR(store->Flush());',
       '    // the header names them (one 12-byte write inside the first sector).\n    /* mutant: barrier removed */'),
-    M('check.rebuild.04', 'reference/check/rebuild.cc', C.REMOVE_BARRIER, WRITER_CRASH,
+    M('check.rebuild.04', 'reference/check/rebuild.cc', C.REMOVE_BARRIER, CHECK,
       '  if (summary.copied_fixed > 0) QCOW2REF_RETURN_IF_ERROR(store->Flush());',
       '  /* mutant: barrier removed */'),
-    M('check.rebuild.05', 'reference/check/rebuild.cc', C.REMOVE_BARRIER, WRITER_CRASH,
+    M('check.rebuild.05', 'reference/check/rebuild.cc', C.REMOVE_BARRIER, CHECK,
       '    QCOW2REF_RETURN_IF_ERROR(store->WriteAt(72, f, sizeof(f)));\n    QCOW2REF_RETURN_IF_ERROR(store->Flush());',
       '    QCOW2REF_RETURN_IF_ERROR(store->WriteAt(72, f, sizeof(f)));\n    /* mutant: barrier removed */'),
     M('check.repair.01', 'reference/check/repair.cc', C.FLIP_COMPARISON, CHECK,

@@ -29,11 +29,11 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from catalogue import MUTANTS  # noqa: E402
+from catalogue import MUTANTS, WIDE  # noqa: E402
 from model import Category, Mutant, Outcome  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -55,6 +55,7 @@ class Result:
     diff: str
     commit: str
     date: str
+    wide: bool = False  # also run against catalogue.WIDE
 
     def to_json(self) -> Dict[str, object]:
         d = dataclasses.asdict(self)
@@ -67,7 +68,7 @@ class Result:
                       seconds=float(d["seconds"]),  # type: ignore[arg-type]
                       failed_targets=list(d["failed_targets"]),  # type: ignore
                       diff=str(d["diff"]), commit=str(d["commit"]),
-                      date=str(d["date"]))
+                      date=str(d["date"]), wide=bool(d.get("wide", False)))
 
 
 def check_catalogue(root: str, mutants: List[Mutant]) -> List[str]:
@@ -118,7 +119,8 @@ def make_scratch(path: str) -> None:
         "commit", "-q", "-m", "scratch")
 
 
-def run_one(scratch: str, m: Mutant, timeout: float, commit: str) -> Result:
+def run_one(scratch: str, m: Mutant, timeout: float, commit: str,
+            targets: Optional[Tuple[str, ...]] = None) -> Result:
     target = os.path.join(scratch, m.path)
     original = open(target, encoding="utf-8").read()
     start = time.monotonic()
@@ -126,7 +128,7 @@ def run_one(scratch: str, m: Mutant, timeout: float, commit: str) -> Result:
         with open(target, "w", encoding="utf-8") as f:
             f.write(m.apply(original))
         diff = git(scratch, "diff", "--", m.path)
-        cmd = ["bazel", "test", *BAZEL_FLAGS, *m.targets]
+        cmd = ["bazel", "test", *BAZEL_FLAGS, "--", *(targets or m.targets)]
         try:
             p = subprocess.run(cmd, cwd=scratch, text=True, capture_output=True,
                                timeout=timeout)
@@ -140,8 +142,11 @@ def run_one(scratch: str, m: Mutant, timeout: float, commit: str) -> Result:
     finally:
         with open(target, "w", encoding="utf-8") as f:
             f.write(original)
-        if subprocess.run(["git", "diff", "--quiet"], cwd=scratch).returncode:
-            raise SystemExit(f"{m.id}: scratch copy {scratch} not restored")
+        # The mutated file is back to its committed text (in place: other
+        # files may hold uncommitted work, so only this one is judged).
+        if subprocess.run(["git", "diff", "--quiet", "--", m.path],
+                          cwd=scratch).returncode:
+            raise SystemExit(f"{m.id}: {m.path} in {scratch} not restored")
     failed = sorted(set(re.findall(r"^(//\S+)\s+(?:FAILED|TIMEOUT)", out,
                                    re.M)))
     if rc == 0:
@@ -238,7 +243,8 @@ def write_report(results: Dict[str, Result], runtime: Optional[str]) -> None:
     for r in surv:
         m = by_id[r.id]
         lines += [f"### {r.id} ({m.category.value})", "",
-                  f"Targets run: {', '.join(m.targets)}."
+                  f"Targets run: {', '.join(m.targets)}"
+                  + (" and then the wide set (catalogue.WIDE)." if r.wide else ".")
                   + (f" Note: {m.note}" if m.note else ""), "",
                   "```diff", r.diff.rstrip("\n"), "```", ""]
     lines += ["## Invalid (do not build)", ""]
@@ -285,6 +291,8 @@ def main() -> int:
                          "ending in '.' selects a group)")
     ap.add_argument("--survivors", action="store_true",
                     help="re-run only the mutants that survived last time")
+    ap.add_argument("--wide", action="store_true",
+                    help="re-run survivors against catalogue.WIDE (slow)")
     ap.add_argument("--jobs", type=int, default=1,
                     help="parallel workers, each with its own scratch copy "
                          "and Bazel server (default 1)")
@@ -292,6 +300,13 @@ def main() -> int:
                     help="seconds per mutant (build and tests)")
     ap.add_argument("--scratch", default="/tmp/qcow2ref-mutation",
                     help="scratch directory prefix")
+    ap.add_argument("--results", default=None,
+                    help="results file (default tools/mutation/results.json);"
+                         " another file also skips the report")
+    ap.add_argument("--in-place", action="store_true",
+                    help="mutate the worktree itself (uses its warm Bazel "
+                         "output base; each mutated file must be unmodified "
+                         "in git, and is restored in a finally)")
     ap.add_argument("--report-only", action="store_true",
                     help="regenerate the report from results.json")
     args = ap.parse_args()
@@ -307,6 +322,10 @@ def main() -> int:
             print("FAIL:", p)
         print(f"catalogue: {len(MUTANTS)} mutants, {len(problems)} problems")
         return 1 if problems else 0
+    global RESULTS
+    scratch_results = args.results is not None and (
+        os.path.abspath(args.results) != os.path.abspath(RESULTS))
+    RESULTS = args.results or RESULTS
     results = load_results()
     if args.report_only:
         write_report(results, None)
@@ -333,15 +352,30 @@ def main() -> int:
     t0 = time.monotonic()
     done = [0]
 
+    if args.in_place:
+        args.jobs = 1
+        dirty = [m.id for m in todo if subprocess.run(
+            ["git", "diff", "--quiet", "HEAD", "--", m.path],
+            cwd=ROOT).returncode]
+        if dirty:
+            print("uncommitted changes in the files of", dirty, file=sys.stderr)
+            return 2
+
     def worker(n: int) -> None:
-        scratch = f"{args.scratch}-{n}"
-        make_scratch(scratch)
+        scratch = ROOT if args.in_place else f"{args.scratch}-{n}"
+        if not args.in_place:
+            make_scratch(scratch)
         while True:
             try:
                 m = q.get_nowait()
             except queue.Empty:
                 return
             r = run_one(scratch, m, args.timeout, commit)
+            if r.outcome == Outcome.SURVIVED and args.wide:
+                # Survived its narrow targets: every fast test gets a go.
+                r = run_one(scratch, m, args.timeout, commit, WIDE)
+                r.seconds = round(r.seconds, 1)
+                r.wide = True
             with lock:
                 results[m.id] = r
                 done[0] += 1
@@ -365,8 +399,11 @@ def main() -> int:
         m_ = re.search(r"^Last full run: (.*)\.$",
                        open(REPORT, encoding="utf-8").read(), re.M)
         runtime = m_.group(1) if m_ else None
-    write_report(results, runtime)
     fig = figure(results)
+    if scratch_results:
+        print("(results in", RESULTS + "; report not written)")
+        return 0
+    write_report(results, runtime)
     print(fig.sentence())
     return 0
 
