@@ -222,6 +222,10 @@ def write_report(results: Dict[str, Result], runtime: Optional[str]) -> None:
              f"**{fig.sentence()}**", ""]
     if runtime:
         lines += [f"Last full run: {runtime}.", ""]
+    total_s = sum(r.seconds for r in results.values())
+    lines += [f"Time of the recorded runs, summed over mutants (build and "
+              f"tests, wall clock on a shared 2-core machine): "
+              f"{total_s / 60:.0f} min.", ""]
     commits = sorted({r.commit for r in results.values()})
     lines += [f"Results from commit(s): {', '.join(commits)}.", "",
               "| category | mutants | killed | survived | invalid |",
@@ -289,6 +293,8 @@ def main() -> int:
     ap.add_argument("--only", action="append", default=[], metavar="ID",
                     help="run only these mutants (repeatable; a prefix "
                          "ending in '.' selects a group)")
+    ap.add_argument("--resume", action="store_true",
+                    help="skip mutants that already have a result")
     ap.add_argument("--survivors", action="store_true",
                     help="re-run only the mutants that survived last time")
     ap.add_argument("--wide", action="store_true",
@@ -339,6 +345,8 @@ def main() -> int:
         todo = [m for m in MUTANTS if any(
             m.id == o or (o.endswith(".") and m.id.startswith(o))
             for o in args.only)]
+    if args.resume:
+        todo = [m for m in todo if m.id not in results]
     if args.survivors:
         todo = [m for m in todo if m.id in results
                 and results[m.id].outcome == Outcome.SURVIVED]
