@@ -334,6 +334,24 @@ TEST(ImageTest, RawBackingShorterThanOverlay) {
   ASSERT_TRUE(data.ok());
   EXPECT_EQ((*data)[699], 0x99);
   EXPECT_EQ((*data)[700], 0);
+  // The map tiles the disk with non-empty entries: the backing file's bytes
+  // at depth 1, then zeros of the top layer from its end on.
+  auto map = MapGuest(**img);
+  ASSERT_TRUE(map.ok()) << map.error().ToString();
+  uint64_t pos = 0;
+  for (const MapEntry& m : *map) {
+    EXPECT_GT(m.length, 0u) << "empty map entry at " << m.start;
+    EXPECT_EQ(m.start, pos);
+    if (m.start <= 699 && 699 < m.start + m.length) {
+      EXPECT_EQ(m.depth, 1);
+    }
+    if (m.start <= 700 && 700 < m.start + m.length) {
+      EXPECT_EQ(m.depth, 0);
+      EXPECT_TRUE(m.zero);
+    }
+    pos = m.start + m.length;
+  }
+  EXPECT_EQ(pos, (*img)->guest_size());
 }
 
 }  // namespace

@@ -68,6 +68,16 @@ class CatalogueTest(unittest.TestCase):
         self.assertIn(f"**{fig.sentence()}**", report)
         self.assertEqual(fig.total, len(MUTANTS))
 
+    def test_every_survivor_is_explained(self) -> None:
+        root = repo_root()
+        mutate.RESULTS = os.path.join(root, "tools/mutation/results.json")
+        doc = open(os.path.join(root, "docs/mutation.md"), encoding="utf-8").read()
+        explained = doc.split("## Survivors", 1)[-1]
+        for r in mutate.load_results().values():
+            if r.outcome == mutate.Outcome.SURVIVED:
+                self.assertIn(f"`{r.id}`", explained,
+                              f"survivor {r.id} is not explained in docs/mutation.md")
+
 
 if __name__ == "__main__":
     unittest.main()
