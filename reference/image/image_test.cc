@@ -217,6 +217,48 @@ TEST(ImageTest, SnapshotSelection) {
   EXPECT_EQ(img->SelectSnapshot("1").error().clause, "Q2.SNAP.l1_aligned");
 }
 
+// A key that is one snapshot's id and another's name selects by name.
+TEST(ImageTest, SnapshotNameWinsOverId) {
+  QCOW2_SPEC("Q2.SNAP.disk_size");
+  auto b = BaseImage();
+  const uint64_t l2 = b.size();
+  b.resize(l2 + kC, 0);
+  PutBe(b, l2, AddData(b, 0x02), 8);
+  const uint64_t l1 = b.size();
+  b.resize(l1 + kC, 0);
+  PutBe(b, l1, l2, 8);
+  // Two entries of 64 bytes (40 + 16 extra + id + name, padded to 8):
+  // id "1" name "snap" (4 clusters), id "2" name "1" (2 clusters).
+  const uint64_t t = b.size();
+  b.resize(t + kC, 0);
+  const struct {
+    const char* id;
+    const char* name;
+    uint64_t disk_size;
+  } entries[] = {{"1", "snap", 4 * kC}, {"2", "1", 2 * kC}};
+  for (int i = 0; i < 2; ++i) {
+    const uint64_t e = t + 64 * i;
+    PutBe(b, e, l1, 8);
+    PutBe(b, e + 8, 1, 4);
+    PutBe(b, e + 12, 1, 2);
+    PutBe(b, e + 14, std::strlen(entries[i].name), 2);
+    PutBe(b, e + 36, 16, 4);
+    PutBe(b, e + 48, entries[i].disk_size, 8);
+    std::memcpy(&b[e + 56], entries[i].id, 1);
+    std::memcpy(&b[e + 57], entries[i].name, std::strlen(entries[i].name));
+  }
+  PutBe(b, 60, 2, 4);
+  PutBe(b, 64, t, 8);
+  auto img = OpenBytes(b);
+  ASSERT_NE(img, nullptr);
+  ASSERT_EQ(img->snapshots().size(), 2u);
+  ASSERT_TRUE(img->SelectSnapshot("1").ok());
+  EXPECT_EQ(img->guest_size(), 2 * kC);  // The one named "1".
+  img = OpenBytes(b);
+  ASSERT_TRUE(img->SelectSnapshot("snap").ok());
+  EXPECT_EQ(img->guest_size(), 4 * kC);
+}
+
 TEST(ImageTest, MapEntriesAreBounded) {
   QCOW2_SPEC("QX.LIMIT.map_entries");
   // Alternating data and zero clusters: 8 map entries for 8 clusters.
@@ -316,6 +358,25 @@ TEST(ImageTest, BackingNotOpenedWithoutFollowing) {
   auto data = ReadAll(**img);
   ASSERT_FALSE(data.ok());
   EXPECT_EQ(data.error().clause, "QX.BK.no_follow");
+}
+
+// Without a backing format extension the backing file's first 4 bytes
+// decide: a 4-byte file holding the qcow2 magic is probed as qcow2 (and
+// then refused as a truncated header), not read as raw.
+TEST(ImageTest, BackingFormatProbeReadsAFourByteFile) {
+  QCOW2_SPEC("Q2.BK.format");
+  WriteTemp("magic4.bin", {0x51, 0x46, 0x49, 0xFB});
+  OpenOptions o;
+  o.follow_references = true;
+  auto img = Image::Open(WriteTemp("over_magic4.qcow2", WithBacking("magic4.bin")), o);
+  EXPECT_FALSE(img.ok());
+  WriteTemp("raw4.bin", {0x51, 0x46, 0x49, 0x00});
+  auto raw = Image::Open(WriteTemp("over_raw4.qcow2", WithBacking("raw4.bin")), o);
+  ASSERT_TRUE(raw.ok()) << raw.error().ToString();
+  auto data = ReadAll(**raw);
+  ASSERT_TRUE(data.ok());
+  EXPECT_EQ((*data)[0], 0x51);
+  EXPECT_EQ((*data)[4], 0);
 }
 
 TEST(ImageTest, RawBackingShorterThanOverlay) {

@@ -84,6 +84,10 @@ TEST_F(ReferencedFileTest, WalkStaysBeneathAndFollowsNoSymlink) {
   EXPECT_EQ(WalkErrno("in_link"), ELOOP);  // Stricter than openat2.
   EXPECT_EQ(WalkErrno("out_dir/victim"), ELOOP);
   EXPECT_EQ(WalkErrno("missing"), ENOENT);
+  // A trailing slash names a directory: never the file before it.
+  EXPECT_EQ(WalkErrno("base.raw/"), EISDIR);
+  EXPECT_EQ(WalkErrno("sub/"), EISDIR);
+  EXPECT_EQ(WalkErrno(""), ENOENT);
 }
 
 TEST_F(ReferencedFileTest, PolicyRefusesEscapesByResolution) {
@@ -139,6 +143,21 @@ TEST_F(ReferencedFileTest, StoreRefusesAnInputBeforeTruncating) {
   EXPECT_EQ(plain.error().clause, "QX.CLI.output_not_input");
   ASSERT_EQ(::stat((dir_ + "/base.raw").c_str(), &st), 0);
   EXPECT_EQ(st.st_size, 4);
+}
+
+// Opening a store that is not there (without create) fails as an I/O
+// error naming the file; an existing one without overwrite is a usage error.
+TEST_F(ReferencedFileTest, StoreOpenFailuresSayWhy) {
+  auto missing = FileStore::Open(dir_ + "/absent.qcow2", false, false);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().kind, ErrorKind::kIo);
+  EXPECT_NE(missing.error().message.find("cannot open " + dir_ +
+                                         "/absent.qcow2"),
+            std::string::npos)
+      << missing.error().ToString();
+  auto exists = FileStore::Open(dir_ + "/base.raw", true, false);
+  ASSERT_FALSE(exists.ok());
+  EXPECT_EQ(exists.error().kind, ErrorKind::kUsage);
 }
 
 }  // namespace

@@ -19,16 +19,16 @@ Targets = Tuple[str, ...]
 
 _VECTORS = "//conformance:reference_vectors_test"
 STATUS: Targets = ("//reference/status:all", "//reference/format:all")
-IO: Targets = ("//reference/io:all", "//reference/image:image_test", _VECTORS)
+_CLI = ("//tools/qcow2ref:path_safety_test", "//tools/qcow2ref:cli_test")
+IO: Targets = ("//reference/io:all", "//reference/image:image_test", _VECTORS) + _CLI
 FORMAT: Targets = ("//reference/format:all", _VECTORS,
                    "//conformance:reference_check_test")
 CRYPTO: Targets = ("//reference/crypto:all", "//conformance:kat_test", _VECTORS,
                    "//reference/writer:writer_test")
 IMAGE: Targets = ("//reference/image:all", _VECTORS,
-                  "//reference/writer:writer_test")
+                  "//reference/writer:writer_test") + _CLI
 CHECK: Targets = ("//reference/check:all", "//conformance:reference_check_test",
-                  "//reference/writer:writer_test",
-                  "//tools/qcow2ref:path_safety_test", "//tools/qcow2ref:cli_test")
+                  "//reference/writer:writer_test") + _CLI
 WRITER: Targets = ("//reference/writer:writer_test",
                    "//reference/writer:writer_model_property_test",
                    "//reference/writer:crash_property_test",
