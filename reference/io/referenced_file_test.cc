@@ -158,6 +158,19 @@ TEST_F(ReferencedFileTest, StoreOpenFailuresSayWhy) {
   auto exists = FileStore::Open(dir_ + "/base.raw", true, false);
   ASSERT_FALSE(exists.ok());
   EXPECT_EQ(exists.error().kind, ErrorKind::kUsage);
+  // The same through a referenced name (an output named by an image).
+  ReferenceRequest r;
+  r.directory = dir_;
+  r.name = "base.raw";
+  auto named = OpenReferencedStore(r, true, false, nullptr);
+  ASSERT_FALSE(named.ok());
+  EXPECT_EQ(named.error().kind, ErrorKind::kUsage);
+  EXPECT_NE(named.error().message.find("exists"), std::string::npos);
+  // An output that is not one of the inputs opens.
+  const std::set<FileId> inputs = {FileId{1, 1}};
+  r.name = "fresh.raw";
+  EXPECT_TRUE(OpenReferencedStore(r, true, false, &inputs).ok());
+  EXPECT_TRUE(FileStore::Open(dir_ + "/fresh2.raw", true, false, &inputs).ok());
 }
 
 }  // namespace
