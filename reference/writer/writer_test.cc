@@ -86,6 +86,26 @@ TEST(WriterTest, RefusesBadOptionsBeforeWriting) {
   (void)s;
 }
 
+// QX.LIMIT.l1_size at its boundary: with 512-byte clusters one L2 table
+// maps 64 * 512 = 32 KiB, so 128 GiB needs 4 Mi L1 entries = exactly 32 MiB
+// (accepted); one cluster more needs 32 MiB + 8 bytes (refused).
+TEST(WriterTest, L1LimitAtAndOverTheBoundary) {
+  QCOW2_SPEC("QX.LIMIT.l1_size");
+  CreateOptions o;
+  o.cluster_bits = 9;
+  o.size = 128ull << 30;
+  Made at = Make(o);
+  ASSERT_NE(at.writer, nullptr);
+  auto h = ParseHeader(at.store->bytes().data(), at.store->bytes().size());
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->l1_size, 4u << 20);
+  o.size += 512;
+  auto over = ImageWriter::Create(std::make_unique<MemoryStore>(), o,
+                                  WriterOptions());
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().clause, "QX.LIMIT.l1_size");
+}
+
 TEST(WriterTest, HeaderIsWrittenLast) {
   QCOW2_SPEC("QX.WRITE.order_header_last");
   CreateOptions o;
