@@ -453,7 +453,7 @@ MUTANTS: List[Mutant] = [
     M('writer.image_writer.01', 'reference/writer/image_writer.cc', C.DROP_CHECK, WRITER,
       '  if (header_.incompatible_features & kIncompatCorrupt) {',
       '  if (false) {'),
-    M('writer.image_writer.02', 'reference/writer/image_writer.cc', C.FLIP_COMPARISON, WRITER,
+    M('writer.image_writer.02', 'reference/writer/image_writer.cc', C.FLIP_COMPARISON, WRITER + _CLI,
       '    if (id && (judged == nullptr || judged->Identity() != id)) {',
       '    if (id && (judged == nullptr || judged->Identity() == id)) {'),
     M('writer.image_writer.03', 'reference/writer/image_writer.cc', C.OFF_BY_ONE, WRITER,
