@@ -368,10 +368,12 @@ TEST(ImageTest, BackingFormatProbeReadsAFourByteFile) {
   WriteTemp("magic4.bin", {0x51, 0x46, 0x49, 0xFB});
   OpenOptions o;
   o.follow_references = true;
-  auto img = Image::Open(WriteTemp("over_magic4.qcow2", WithBacking("magic4.bin")), o);
+  auto img =
+      Image::Open(WriteTemp("over_magic4.qcow2", WithBacking("magic4.bin")), o);
   EXPECT_FALSE(img.ok());
   WriteTemp("raw4.bin", {0x51, 0x46, 0x49, 0x00});
-  auto raw = Image::Open(WriteTemp("over_raw4.qcow2", WithBacking("raw4.bin")), o);
+  auto raw =
+      Image::Open(WriteTemp("over_raw4.qcow2", WithBacking("raw4.bin")), o);
   ASSERT_TRUE(raw.ok()) << raw.error().ToString();
   auto data = ReadAll(**raw);
   ASSERT_TRUE(data.ok());

@@ -151,9 +151,9 @@ TEST_F(ReferencedFileTest, StoreOpenFailuresSayWhy) {
   auto missing = FileStore::Open(dir_ + "/absent.qcow2", false, false);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().kind, ErrorKind::kIo);
-  EXPECT_NE(missing.error().message.find("cannot open " + dir_ +
-                                         "/absent.qcow2"),
-            std::string::npos)
+  EXPECT_NE(
+      missing.error().message.find("cannot open " + dir_ + "/absent.qcow2"),
+      std::string::npos)
       << missing.error().ToString();
   auto exists = FileStore::Open(dir_ + "/base.raw", true, false);
   ASSERT_FALSE(exists.ok());

@@ -13,6 +13,9 @@
 #include "reference/io/crash_store.h"
 #include "reference/status/spec_cite.h"
 #include "reference/writer/image_writer.h"
+#include "reference/writer/luks_create.h"
+#include "reference/writer/luks_keys.h"
+#include "reference/writer/random_source.h"
 
 namespace qcow2ref {
 namespace {
@@ -69,6 +72,23 @@ TEST(WriterTest, RefusesBadOptionsBeforeWriting) {
   xl2.extended_l2 = true;
   xl2.cluster_bits = 13;
   EXPECT_EQ(ValidateCreateOptions(xl2).error().clause, "Q2.XL2.cluster_bits");
+  // Cluster sizes 512 B .. 2 MiB (cluster_bits 9..21): both ends accepted,
+  // one past either refused; compression types 0 (zlib) and 1 (zstd) only.
+  for (uint32_t bits : {9u, 21u}) {
+    CreateOptions c = o;
+    c.cluster_bits = bits;
+    EXPECT_TRUE(ValidateCreateOptions(c).ok()) << bits;
+  }
+  for (uint32_t bits : {8u, 22u}) {
+    CreateOptions c = o;
+    c.cluster_bits = bits;
+    EXPECT_FALSE(ValidateCreateOptions(c).ok()) << bits;
+  }
+  CreateOptions zstd = o;
+  zstd.compression_type = 1;
+  EXPECT_TRUE(ValidateCreateOptions(zstd).ok());
+  zstd.compression_type = 2;
+  EXPECT_FALSE(ValidateCreateOptions(zstd).ok());
   CreateOptions rc = o;
   rc.refcount_order = 7;
   EXPECT_FALSE(ValidateCreateOptions(rc).ok());
@@ -100,8 +120,8 @@ TEST(WriterTest, L1LimitAtAndOverTheBoundary) {
   ASSERT_TRUE(h.ok());
   EXPECT_EQ(h->l1_size, 4u << 20);
   o.size += 512;
-  auto over = ImageWriter::Create(std::make_unique<MemoryStore>(), o,
-                                  WriterOptions());
+  auto over =
+      ImageWriter::Create(std::make_unique<MemoryStore>(), o, WriterOptions());
   ASSERT_FALSE(over.ok());
   EXPECT_EQ(over.error().clause, "QX.LIMIT.l1_size");
 }
@@ -269,6 +289,52 @@ TEST(WriterTest, DeterministicSeedReproducesLuksImage) {
   Made c = Make(o, &pw);
   EXPECT_NE(a.store->bytes(), c.store->bytes());
   ExpectClean(a.store->bytes(), &pw);
+}
+
+// Explicit PBKDF2 iteration counts are written as given (nothing is
+// measured); an unknown hash is refused by the LUKS area builder itself;
+// key slots 0..7 exist: 7 is accepted, 8 and -1 are refused unwritten.
+TEST(WriterTest, LuksIterationsHashAndSlotRange) {
+  QCOW2_SPEC("L1.PHDR.hash_spec");
+  CreateOptions o;
+  o.size = 1 << 20;
+  o.encryption = Encryption::kLuks;
+  o.luks_cipher = "aes-128-xts-plain64";
+  o.luks_iterations = 1000;
+  const SecretBytes pw = SecretFromString("first");
+  Made m = Make(o, &pw);
+  ASSERT_NE(m.writer, nullptr);
+  OpenOptions oo;
+  oo.secret = &pw;
+  auto img =
+      Image::OpenSource(std::make_unique<MemorySource>(m.store->bytes()), oo);
+  ASSERT_TRUE(img.ok()) << img.error().ToString();
+  ASSERT_TRUE((*img)->luks().has_value());
+  EXPECT_EQ((*img)->luks()->slots[0].iterations, 1000u);
+  EXPECT_EQ((*img)->luks()->mk_digest_iter, 1000u);
+
+  LuksCreateOptions lo;
+  auto suite = ParseCipherSpec("aes-128-xts-plain64");
+  ASSERT_TRUE(suite.ok());
+  lo.suite = *suite;
+  lo.hash = "nohash";
+  lo.slot_iterations = lo.digest_iterations = 1000;
+  EXPECT_FALSE(CreateLuksArea(lo, pw, DeterministicRandom({1})).ok());
+
+  const SecretBytes added = SecretFromString("second");
+  KeySlotOptions ko;
+  ko.iterations = 1000;
+  for (int bad : {8, -1}) {
+    MemoryStore store(m.store->bytes());
+    ko.slot = bad;
+    EXPECT_FALSE(LuksAddKey(&store, pw, added, ko).ok()) << "slot " << bad;
+    EXPECT_EQ(store.bytes(), m.store->bytes()) << "slot " << bad;
+  }
+  MemoryStore store(m.store->bytes());
+  ko.slot = 7;
+  auto slot = LuksAddKey(&store, pw, added, ko);
+  ASSERT_TRUE(slot.ok()) << slot.error().ToString();
+  EXPECT_EQ(*slot, 7);
 }
 
 TEST(WriterTest, DirtyImagesAreRebuiltCorruptOnesNotWritten) {
