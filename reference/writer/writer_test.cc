@@ -126,6 +126,29 @@ TEST(WriterTest, L1LimitAtAndOverTheBoundary) {
   EXPECT_EQ(over.error().clause, "QX.LIMIT.l1_size");
 }
 
+// One write whose clusters run past what the first refcount block covers
+// (512-byte clusters, 16-bit refcounts: 256 clusters per block): the next
+// block lands inside the first block's range and is counted there.
+TEST(WriterTest, LongWriteCountsARefcountBlockOutsideItsOwnRange) {
+  QCOW2_SPEC("Q2.RC.covers_references");
+  CreateOptions o;
+  o.cluster_bits = 9;
+  o.size = 4 << 20;
+  for (uint64_t length : {uint64_t{300} << 10, uint64_t{1} << 20}) {
+    SCOPED_TRACE(length);
+    Made m = Make(o);
+    ASSERT_NE(m.writer, nullptr);
+    std::vector<uint8_t> data(length);
+    for (size_t i = 0; i < data.size(); ++i)
+      data[i] = static_cast<uint8_t>(i * 13 + 1);
+    ASSERT_TRUE(m.writer->Write(512, data.data(), data.size()).ok());
+    ASSERT_TRUE(m.writer->Flush().ok());
+    ExpectClean(m.store->bytes());
+    const std::vector<uint8_t> back = ReadBack(m.store->bytes());
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), back.begin() + 512));
+  }
+}
+
 TEST(WriterTest, HeaderIsWrittenLast) {
   QCOW2_SPEC("QX.WRITE.order_header_last");
   CreateOptions o;
