@@ -126,10 +126,10 @@ TEST(WriterTest, L1LimitAtAndOverTheBoundary) {
   EXPECT_EQ(over.error().clause, "QX.LIMIT.l1_size");
 }
 
-// One write whose clusters run past what the first refcount block covers
-// (512-byte clusters, 16-bit refcounts: 256 clusters per block): the next
-// block lands inside the first block's range and is counted there.
-TEST(WriterTest, LongWriteCountsARefcountBlockOutsideItsOwnRange) {
+// Runs of clusters longer than one refcount block covers: long writes
+// (512-byte clusters, 16-bit refcounts: 256 clusters per block), and a
+// snapshot L1 copy whose new block lands outside its own range.
+TEST(WriterTest, RefcountBlockOutsideItsOwnRangeIsCounted) {
   QCOW2_SPEC("Q2.RC.covers_references");
   CreateOptions o;
   o.cluster_bits = 9;
@@ -147,6 +147,17 @@ TEST(WriterTest, LongWriteCountsARefcountBlockOutsideItsOwnRange) {
     const std::vector<uint8_t> back = ReadBack(m.store->bytes());
     EXPECT_TRUE(std::equal(data.begin(), data.end(), back.begin() + 512));
   }
+  // 64-bit refcounts (64 clusters per block) and a 100-cluster L1 table: a
+  // snapshot's L1 copy is one run longer than a block's range.
+  o.refcount_order = 6;
+  o.size = 200 << 20;
+  Made m = Make(o);
+  ASSERT_NE(m.writer, nullptr);
+  const std::vector<uint8_t> data(4096, 0x77);
+  ASSERT_TRUE(m.writer->Write(0, data.data(), data.size()).ok());
+  ASSERT_TRUE(m.writer->SnapshotCreate("s").ok());
+  ASSERT_TRUE(m.writer->Flush().ok());
+  ExpectClean(m.store->bytes());
 }
 
 TEST(WriterTest, HeaderIsWrittenLast) {
