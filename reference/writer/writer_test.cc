@@ -4,6 +4,7 @@
 // bookkeeping).
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "reference/check/checker.h"
@@ -158,6 +159,28 @@ TEST(WriterTest, RefcountBlockOutsideItsOwnRangeIsCounted) {
   ASSERT_TRUE(m.writer->SnapshotCreate("s").ok());
   ASSERT_TRUE(m.writer->Flush().ok());
   ExpectClean(m.store->bytes());
+}
+
+// A bitmap's granularity is stored as its log2: 512 B -> 9, 64 KiB -> 16,
+// and the default for 64 KiB clusters is 64 KiB (qemu-img's choice).
+TEST(WriterTest, BitmapGranularityBits) {
+  QCOW2_SPEC("Q2.BM.granularity");
+  CreateOptions o;
+  o.size = 8 << 20;
+  Made m = Make(o);
+  ASSERT_NE(m.writer, nullptr);
+  ASSERT_TRUE(m.writer->BitmapAdd("fine", 512, false).ok());
+  ASSERT_TRUE(m.writer->BitmapAdd("coarse", 65536, true).ok());
+  ASSERT_TRUE(m.writer->BitmapAdd("default", 0, true).ok());
+  ASSERT_TRUE(m.writer->Flush().ok());
+  auto img = Image::OpenSource(std::make_unique<MemorySource>(m.store->bytes()),
+                               OpenOptions());
+  ASSERT_TRUE(img.ok()) << img.error().ToString();
+  std::map<std::string, int> bits;
+  for (const BitmapEntry& e : (*img)->bitmaps())
+    bits[e.name] = e.granularity_bits;
+  EXPECT_EQ(bits, (std::map<std::string, int>{
+                      {"fine", 9}, {"coarse", 16}, {"default", 16}}));
 }
 
 TEST(WriterTest, HeaderIsWrittenLast) {
