@@ -415,6 +415,17 @@ TEST(ImageTest, RawBackingShorterThanOverlay) {
     pos = m.start + m.length;
   }
   EXPECT_EQ(pos, (*img)->guest_size());
+  // A raw backing file longer than the overlay covers all of it: one entry.
+  WriteTemp("long.raw", std::vector<uint8_t>(1 << 20, 0x99));
+  PutBe(b, 16, 8, 4);
+  std::memcpy(&b[200], "long.raw", 8);
+  auto over_long = Image::Open(WriteTemp("over_long.qcow2", b), o);
+  ASSERT_TRUE(over_long.ok()) << over_long.error().ToString();
+  auto whole = MapGuest(**over_long);
+  ASSERT_TRUE(whole.ok());
+  ASSERT_EQ(whole->size(), 1u);
+  EXPECT_EQ((*whole)[0].length, (*over_long)->guest_size());
+  EXPECT_EQ((*whole)[0].depth, 1);
 }
 
 }  // namespace
