@@ -56,6 +56,7 @@ class Result:
     commit: str
     date: str
     wide: bool = False  # also run against catalogue.WIDE
+    targets: List[str] = dataclasses.field(default_factory=list)  # as run
 
     def to_json(self) -> Dict[str, object]:
         d = dataclasses.asdict(self)
@@ -68,7 +69,8 @@ class Result:
                       seconds=float(d["seconds"]),  # type: ignore[arg-type]
                       failed_targets=list(d["failed_targets"]),  # type: ignore
                       diff=str(d["diff"]), commit=str(d["commit"]),
-                      date=str(d["date"]), wide=bool(d.get("wide", False)))
+                      date=str(d["date"]), wide=bool(d.get("wide", False)),
+                      targets=list(d.get("targets", [])))  # type: ignore
 
 
 def check_catalogue(root: str, mutants: List[Mutant]) -> List[str]:
@@ -161,7 +163,8 @@ def run_one(scratch: str, m: Mutant, timeout: float, commit: str,
         outcome = Outcome.KILLED if failed else Outcome.INVALID
     return Result(m.id, outcome, round(time.monotonic() - start, 1), failed,
                   diff if outcome == Outcome.SURVIVED else "", commit,
-                  datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"))
+                  datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"),
+                  targets=list(targets or m.targets))
 
 
 def load_results() -> Dict[str, Result]:
@@ -247,7 +250,7 @@ def write_report(results: Dict[str, Result], runtime: Optional[str]) -> None:
     for r in surv:
         m = by_id[r.id]
         lines += [f"### {r.id} ({m.category.value})", "",
-                  f"Targets run: {', '.join(m.targets)}"
+                  f"Targets run: {', '.join(r.targets or m.targets)}"
                   + (" and then the wide set (catalogue.WIDE)." if r.wide else ".")
                   + (f" Note: {m.note}" if m.note else ""), "",
                   "```diff", r.diff.rstrip("\n"), "```", ""]
