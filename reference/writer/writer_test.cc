@@ -376,7 +376,12 @@ TEST(WriterTest, LuksIterationsHashAndSlotRange) {
   lo.suite = *suite;
   lo.hash = "nohash";
   lo.slot_iterations = lo.digest_iterations = 1000;
-  EXPECT_FALSE(CreateLuksArea(lo, pw, DeterministicRandom({1})).ok());
+  auto unknown = CreateLuksArea(lo, pw, DeterministicRandom({1}));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().kind, ErrorKind::kUsage);
+  EXPECT_NE(unknown.error().message.find("unknown LUKS hash 'nohash'"),
+            std::string::npos)
+      << unknown.error().message;
 
   const SecretBytes added = SecretFromString("second");
   KeySlotOptions ko;
