@@ -383,6 +383,18 @@ TEST(WriterTest, LuksIterationsHashAndSlotRange) {
             std::string::npos)
       << unknown.error().message;
 
+  // A slot count left at 0 is derived from a measured PBKDF2 rate over
+  // iter_time_ms (50 ms: far above the 1000-iteration floor on any machine
+  // doing 20000 SHA-256 PBKDF2 iterations a second); a given one is kept.
+  lo.hash = "sha256";
+  lo.slot_iterations = 0;
+  lo.digest_iterations = 1000;
+  lo.iter_time_ms = 50;
+  auto derived = CreateLuksArea(lo, pw, DeterministicRandom({2}));
+  ASSERT_TRUE(derived.ok()) << derived.error().message;
+  EXPECT_GT(derived->header.slots[0].iterations, 1000u);
+  EXPECT_EQ(derived->header.mk_digest_iter, 1000u);
+
   const SecretBytes added = SecretFromString("second");
   KeySlotOptions ko;
   ko.iterations = 1000;
