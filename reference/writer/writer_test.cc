@@ -404,6 +404,16 @@ TEST(WriterTest, LuksIterationsHashAndSlotRange) {
     EXPECT_FALSE(LuksAddKey(&store, pw, added, ko).ok()) << "slot " << bad;
     EXPECT_EQ(store.bytes(), m.store->bytes()) << "slot " << bad;
   }
+  {
+    // Slot 0 exists (it holds the first passphrase): refused as in use, not
+    // as out of range.
+    MemoryStore store(m.store->bytes());
+    ko.slot = 0;
+    auto zero = LuksAddKey(&store, pw, added, ko);
+    ASSERT_FALSE(zero.ok());
+    EXPECT_EQ(zero.error().message.rfind("key slot 0 ", 0), 0u)
+        << zero.error().message;
+  }
   MemoryStore store(m.store->bytes());
   ko.slot = 7;
   auto slot = LuksAddKey(&store, pw, added, ko);
