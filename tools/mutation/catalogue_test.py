@@ -19,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import mutate  # noqa: E402
-from catalogue import MUTANTS  # noqa: E402
+from catalogue import EQUIVALENT, MUTANTS  # noqa: E402
 
 
 def repo_root() -> str:
@@ -34,6 +34,10 @@ def repo_root() -> str:
 class CatalogueTest(unittest.TestCase):
     def test_every_anchor_matches_exactly_once(self) -> None:
         self.assertEqual(mutate.check_catalogue(repo_root(), MUTANTS), [])
+
+    def test_equivalent_ids_exist(self) -> None:
+        ids = {m.id for m in MUTANTS}
+        self.assertEqual(sorted(set(EQUIVALENT) - ids), [])
 
     def test_size(self) -> None:
         self.assertGreaterEqual(len(MUTANTS), 150)

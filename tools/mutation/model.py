@@ -40,6 +40,10 @@ class Mutant:
     replacement: str
     targets: Tuple[str, ...]
     note: str = ""
+    # Why no test can kill it (an equivalent or unreachable mutant), when
+    # that has been argued in docs/mutation.md; such survivors are counted
+    # apart in the figure.
+    equivalent: str = ""
 
     def apply(self, text: str) -> str:
         """The mutated text; raises ValueError unless anchor occurs once."""

@@ -191,6 +191,7 @@ class Figure:
     survived: int
     invalid: int
     timeout: int
+    equivalent: int  # survivors marked equivalent in the catalogue
 
     @property
     def valid(self) -> int:
@@ -200,20 +201,31 @@ class Figure:
     def surviving_percent(self) -> float:
         return 100.0 * self.survived / self.valid if self.valid else 0.0
 
+    @property
+    def surviving_percent_non_equivalent(self) -> float:
+        valid = self.valid - self.equivalent
+        return 100.0 * (self.survived - self.equivalent) / valid if valid else 0.0
+
     def sentence(self) -> str:
         return (f"{self.total} mutants in the catalogue, {self.run} run: "
                 f"{self.killed + self.timeout} killed "
-                f"({self.timeout} of them by a timeout), {self.survived} survived, "
+                f"({self.timeout} of them by a timeout), {self.survived} survived "
+                f"({self.equivalent} of them argued equivalent), "
                 f"{self.invalid} invalid (do not build); "
-                f"{self.surviving_percent:.1f}% of the valid mutants survive.")
+                f"{self.surviving_percent:.1f}% of the valid mutants survive, "
+                f"{self.surviving_percent_non_equivalent:.1f}% of those not "
+                f"argued equivalent.")
 
 
 def figure(results: Dict[str, Result]) -> Figure:
     rs = [results[m.id] for m in MUTANTS if m.id in results]
     count = lambda o: sum(1 for r in rs if r.outcome == o)  # noqa: E731
+    eq = {m.id for m in MUTANTS if m.equivalent}
     return Figure(len(MUTANTS), len(rs), count(Outcome.KILLED),
                   count(Outcome.SURVIVED), count(Outcome.INVALID),
-                  count(Outcome.TIMEOUT))
+                  count(Outcome.TIMEOUT),
+                  sum(1 for r in rs
+                      if r.outcome == Outcome.SURVIVED and r.id in eq))
 
 
 def write_report(results: Dict[str, Result], runtime: Optional[str]) -> None:
@@ -249,8 +261,10 @@ def write_report(results: Dict[str, Result], runtime: Optional[str]) -> None:
         lines.append("None.")
     for r in surv:
         m = by_id[r.id]
-        lines += [f"### {r.id} ({m.category.value})", "",
-                  f"Targets run: {', '.join(r.targets or m.targets)}"
+        lines += [f"### {r.id} ({m.category.value})", ""]
+        if m.equivalent:
+            lines += [f"Argued equivalent: {m.equivalent}.", ""]
+        lines += [f"Targets run: {', '.join(r.targets or m.targets)}"
                   + (" and then the wide set (catalogue.WIDE)." if r.wide else ".")
                   + (f" Note: {m.note}" if m.note else ""), "",
                   "```diff", r.diff.rstrip("\n"), "```", ""]
