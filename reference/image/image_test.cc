@@ -347,6 +347,31 @@ TEST(ImageTest, BackingChainDepthIsLimited) {
   EXPECT_EQ((*data)[kC], 0);
 }
 
+// QX.LIMIT.open_memory at its boundary: every image of the chain holds a
+// 32 MiB L1 table (4 Mi entries, the L1 limit; read past the end of the
+// file as zeros), the only metadata charged here. Eight images are exactly
+// 256 MiB (accepted); a ninth is one table over (refused).
+TEST(ImageTest, ChainMetadataIsBoundedPerOpen) {
+  QCOW2_SPEC("QX.LIMIT.open_memory");
+  auto big_l1 = [](std::vector<uint8_t> b) {
+    PutBe(b, 36, 4u << 20, 4);  // l1_size: 32 MiB of entries.
+    return b;
+  };
+  WriteTemp("mem0.qcow2", big_l1(BaseImage()));
+  for (int i = 1; i <= 8; ++i) {
+    WriteTemp("mem" + std::to_string(i) + ".qcow2",
+              big_l1(WithBacking("mem" + std::to_string(i - 1) + ".qcow2")));
+  }
+  OpenOptions o;
+  o.follow_references = true;
+  const std::string dir = std::getenv("TEST_TMPDIR");
+  auto eight = Image::Open(dir + "/mem7.qcow2", o);
+  ASSERT_TRUE(eight.ok()) << eight.error().ToString();
+  auto nine = Image::Open(dir + "/mem8.qcow2", o);
+  ASSERT_FALSE(nine.ok());
+  EXPECT_EQ(nine.error().clause, "QX.LIMIT.open_memory");
+}
+
 TEST(ImageTest, BackingNotOpenedWithoutFollowing) {
   QCOW2_SPEC("QX.BK.no_follow");
   const std::string path =
