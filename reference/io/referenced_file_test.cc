@@ -173,5 +173,26 @@ TEST_F(ReferencedFileTest, StoreOpenFailuresSayWhy) {
   EXPECT_TRUE(FileStore::Open(dir_ + "/fresh2.raw", true, false, &inputs).ok());
 }
 
+// With standard input closed, the next file opened gets descriptor 0: a
+// valid descriptor, for a plain open and for a referenced (beneath) one.
+TEST_F(ReferencedFileTest, OpensAsDescriptorZero) {
+  ::close(0);
+  {
+    auto plain = FileSource::Open(dir_ + "/base.raw");
+    ASSERT_TRUE(plain.ok()) << plain.error().ToString();
+    uint8_t buf[4];
+    ASSERT_TRUE((*plain)->ReadAt(0, buf, 4).ok());
+    EXPECT_EQ(std::string(buf, buf + 4), "data");
+  }
+  {
+    auto named = Open("sub/inner.raw");
+    ASSERT_TRUE(named.ok()) << named.error().ToString();
+    uint8_t buf[4];
+    ASSERT_TRUE((*named)->ReadAt(0, buf, 4).ok());
+    EXPECT_EQ(std::string(buf, buf + 4), "data");
+  }
+  EXPECT_EQ(::open("/dev/null", O_RDONLY), 0);  // Standard input again.
+}
+
 }  // namespace
 }  // namespace qcow2ref
