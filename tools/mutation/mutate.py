@@ -351,6 +351,9 @@ def main() -> int:
     RESULTS = args.results or RESULTS
     results = load_results()
     if args.report_only:
+        if scratch_results:
+            print(figure(results).sentence())
+            return 0
         write_report(results, None)
         return 0
     problems = check_catalogue(ROOT, MUTANTS)
