@@ -123,6 +123,22 @@ TEST(CheckerTest, LeakIsReportedAndRepaired) {
   EXPECT_FALSE(RepairLeaks(path, bad.report).ok());
 }
 
+TEST(CheckerTest, RepairOfAFileThatCannotBeOpenedSaysSo) {
+  QCOW2_SPEC("QX.CHECK.repair_leaks_only");
+  Built b = Clean();
+  b.AddCluster(0);
+  b.SetRefcount(6, 1);  // A leak, so that the repair has work to do.
+  auto r = Check(b);
+  ASSERT_EQ(r.report.leaks.size(), 1u);
+  const std::string missing =
+      std::string(std::getenv("TEST_TMPDIR")) + "/no-such-dir/leak.qcow2";
+  auto fixed = RepairLeaks(missing, r.report);
+  ASSERT_FALSE(fixed.ok());
+  EXPECT_NE(fixed.error().message.find("cannot open " + missing),
+            std::string::npos)
+      << fixed.error().ToString();
+}
+
 TEST(CheckerTest, Overlaps) {
   QCOW2_SPEC("QX.CHECK.overlap");
   Built b = Clean();
@@ -130,6 +146,22 @@ TEST(CheckerTest, Overlaps) {
   auto r = Check(b);
   EXPECT_TRUE(Has(r, "QX.CHECK.overlap", Severity::kCorruption));
   EXPECT_TRUE(r.usage->overlapped(3));
+}
+
+// The boundary of QX.MAP.beyond_eof: a data cluster starting exactly at the
+// end of the file is beyond it; one starting at the last cluster is not.
+TEST(CheckerTest, DataClusterAtEndOfFileIsBeyondIt) {
+  QCOW2_SPEC("QX.MAP.beyond_eof");
+  Built b = Clean();  // 6 clusters: the file ends at 6 * kC.
+  ASSERT_EQ(b.bytes.size(), 6 * kC);
+  b.SetL2(1, 0x8000000000000000ull | 6 * kC);
+  EXPECT_TRUE(Has(Check(b), "QX.MAP.beyond_eof", Severity::kCorruption));
+  b = Clean();
+  b.AddCluster(0xcd);
+  b.SetRefcount(6, 1);
+  b.SetL2(1, 0x8000000000000000ull | 6 * kC);  // Now the file's last cluster.
+  auto r = Check(b);
+  EXPECT_TRUE(r.report.clean()) << ::testing::PrintToString(Clauses(r));
 }
 
 TEST(CheckerTest, CopiedFlag) {
@@ -261,6 +293,35 @@ TEST(LayoutTest, SvgIsWellFormedAndMarksViolations) {
   const std::string text = RenderLayoutText(*r.usage, r.report);
   EXPECT_NE(text.find("VIOLATION"), std::string::npos);
   EXPECT_NE(text.find("L2 table"), std::string::npos);
+}
+
+// The text layout of the hand-built image, written out from its layout
+// (header, refcount table, refcount block, L1, L2, data; 512-byte clusters):
+// every cluster up to the last is listed, a corruption marks the cluster its
+// finding names, a warning marks nothing.
+TEST(LayoutTest, TextListsEveryClusterAndMarksOnlyCorruptions) {
+  QCOW2_SPEC("QX.CLI.svg_well_formed");
+  const std::string layout =
+      "0x0-0x1ff  clusters 0-0  header\n"
+      "0x200-0x3ff  clusters 1-1  refcount table\n"
+      "0x400-0x5ff  clusters 2-2  refcount block\n"
+      "0x600-0x7ff  clusters 3-3  L1 table\n"
+      "0x800-0x9ff  clusters 4-4  L2 table\n";
+  auto clean = Check(Clean());
+  EXPECT_EQ(RenderLayoutText(*clean.usage, clean.report),
+            layout + "0xa00-0xbff  clusters 5-5  data\n");
+  Built b = Clean();
+  b.SetRefcount(5, 0);  // Q2.RC.covers_references at cluster 5.
+  auto low = Check(b);
+  ASSERT_TRUE(Has(low, "Q2.RC.covers_references", Severity::kCorruption));
+  EXPECT_EQ(RenderLayoutText(*low.usage, low.report),
+            layout + "0xa00-0xbff  clusters 5-5  data  VIOLATION\n");
+  b = Clean();
+  b.SetL2(0, 5 * kC);  // Q2.MAP.copied warning at the L2 entry (cluster 4).
+  auto warned = Check(b);
+  ASSERT_TRUE(Has(warned, "Q2.MAP.copied", Severity::kWarning));
+  EXPECT_EQ(RenderLayoutText(*warned.usage, warned.report),
+            layout + "0xa00-0xbff  clusters 5-5  data\n");
 }
 
 }  // namespace

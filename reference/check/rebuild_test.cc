@@ -93,6 +93,31 @@ TEST(RebuildTest, RepairsRefcountsCopiedAndDirtyBit) {
   EXPECT_EQ(h->incompatible_features & kIncompatDirty, 0u);
 }
 
+// An image that is already consistent is left byte for byte as it was: no
+// new refcount table, no header write.
+TEST(RebuildTest, LeavesAConsistentImageUnchanged) {
+  QCOW2_SPEC("QX.CHECK.repair_rebuild");
+  auto created = std::make_unique<MemoryStore>();
+  MemoryStore* raw = created.get();
+  CreateOptions o;
+  o.size = 1 << 20;
+  o.cluster_bits = 12;
+  auto w = ImageWriter::Create(std::move(created), o, WriterOptions());
+  ASSERT_TRUE(w.ok());
+  const std::vector<uint8_t> data(10000, 0x5a);
+  ASSERT_TRUE((*w)->Write(3000, data.data(), data.size()).ok());
+  ASSERT_TRUE((*w)->Flush().ok());
+  const std::vector<uint8_t> clean = raw->bytes();
+  ASSERT_TRUE(Check(clean).clean());
+  MemoryStore store(clean);
+  auto done = RebuildRefcounts(&store);
+  ASSERT_TRUE(done.ok()) << done.error().ToString();
+  EXPECT_EQ(done->refcounts_changed, 0u);
+  EXPECT_EQ(done->copied_fixed, 0u);
+  EXPECT_FALSE(done->dirty_cleared);
+  EXPECT_EQ(store.bytes(), clean);
+}
+
 TEST(RebuildTest, RefusesWhatItCannotRepairWithoutWriting) {
   QCOW2_SPEC("QX.CHECK.repair_rebuild");
   std::vector<uint8_t> b = DamagedImage();
@@ -124,7 +149,11 @@ TEST(RebuildTest, SurvivesAPowerCutAfterEveryWrite) {
     for (size_t i = cut; i < events.size() && !events[i].flush; ++i) {
       rest.push_back(i);
     }
-    for (const auto& extra : {std::vector<size_t>{}, rest}) {
+    // And every single write of the interval landing alone: reordering
+    // may put any of them on disk first (QX.WRITE.order_reftable).
+    std::vector<std::vector<size_t>> extras = {{}, rest};
+    for (size_t i : rest) extras.push_back({i});
+    for (const auto& extra : extras) {
       SCOPED_TRACE(testing::Message()
                    << "cut " << cut << " extra " << extra.size());
       const std::vector<uint8_t> bytes = store.Replay(cut, extra);
@@ -137,6 +166,26 @@ TEST(RebuildTest, SurvivesAPowerCutAfterEveryWrite) {
       ASSERT_TRUE(Check(again.bytes()).clean());
       ASSERT_EQ(Guest(again.bytes()), guest);
     }
+  }
+}
+
+// What RebuildRefcounts returns is durable: its last store event is a
+// flush, also when it ends by lifting the corrupt bit.
+TEST(RebuildTest, EndsWithAFlush) {
+  QCOW2_SPEC("QX.CHECK.repair_rebuild");
+  for (bool corrupt : {false, true}) {
+    SCOPED_TRACE(corrupt ? "corrupt bit set" : "corrupt bit clear");
+    std::vector<uint8_t> damaged = DamagedImage();
+    if (corrupt) {
+      const uint64_t f = LoadBe64(damaged.data() + 72);
+      StoreBe64(&damaged[72], f | kIncompatCorrupt);
+    }
+    CrashStore store(damaged);
+    auto done = RebuildRefcounts(&store);
+    ASSERT_TRUE(done.ok()) << done.error().ToString();
+    EXPECT_EQ(done->corrupt_cleared, corrupt);
+    ASSERT_FALSE(store.events().empty());
+    EXPECT_TRUE(store.events().back().flush);
   }
 }
 

@@ -62,6 +62,12 @@ TEST(AfSplitterTest, Rejections) {
   uint8_t m[32] = {};
   EXPECT_FALSE(AfMerge("nohash", m, 16, 2).ok());
   EXPECT_FALSE(AfMerge("sha1", m, 16, 0).ok());
+  // Splitting into zero stripes is refused the same way, before any output.
+  auto split = AfSplit("sha1", m, 16, 0,
+                       [](uint8_t* p, size_t n) { std::memset(p, 0x11, n); });
+  ASSERT_FALSE(split.ok());
+  EXPECT_EQ(split.error().clause, "L1.KS.stripes_4000");
+  EXPECT_FALSE(AfSplit("nohash", m, 16, 2, [](uint8_t*, size_t) {}).ok());
 }
 
 }  // namespace

@@ -217,6 +217,48 @@ TEST(ImageTest, SnapshotSelection) {
   EXPECT_EQ(img->SelectSnapshot("1").error().clause, "Q2.SNAP.l1_aligned");
 }
 
+// A key that is one snapshot's id and another's name selects by name.
+TEST(ImageTest, SnapshotNameWinsOverId) {
+  QCOW2_SPEC("Q2.SNAP.disk_size");
+  auto b = BaseImage();
+  const uint64_t l2 = b.size();
+  b.resize(l2 + kC, 0);
+  PutBe(b, l2, AddData(b, 0x02), 8);
+  const uint64_t l1 = b.size();
+  b.resize(l1 + kC, 0);
+  PutBe(b, l1, l2, 8);
+  // Two entries of 64 bytes (40 + 16 extra + id + name, padded to 8):
+  // id "1" name "snap" (4 clusters), id "2" name "1" (2 clusters).
+  const uint64_t t = b.size();
+  b.resize(t + kC, 0);
+  const struct {
+    const char* id;
+    const char* name;
+    uint64_t disk_size;
+  } entries[] = {{"1", "snap", 4 * kC}, {"2", "1", 2 * kC}};
+  for (int i = 0; i < 2; ++i) {
+    const uint64_t e = t + 64 * i;
+    PutBe(b, e, l1, 8);
+    PutBe(b, e + 8, 1, 4);
+    PutBe(b, e + 12, 1, 2);
+    PutBe(b, e + 14, std::strlen(entries[i].name), 2);
+    PutBe(b, e + 36, 16, 4);
+    PutBe(b, e + 48, entries[i].disk_size, 8);
+    std::memcpy(&b[e + 56], entries[i].id, 1);
+    std::memcpy(&b[e + 57], entries[i].name, std::strlen(entries[i].name));
+  }
+  PutBe(b, 60, 2, 4);
+  PutBe(b, 64, t, 8);
+  auto img = OpenBytes(b);
+  ASSERT_NE(img, nullptr);
+  ASSERT_EQ(img->snapshots().size(), 2u);
+  ASSERT_TRUE(img->SelectSnapshot("1").ok());
+  EXPECT_EQ(img->guest_size(), 2 * kC);  // The one named "1".
+  img = OpenBytes(b);
+  ASSERT_TRUE(img->SelectSnapshot("snap").ok());
+  EXPECT_EQ(img->guest_size(), 4 * kC);
+}
+
 TEST(ImageTest, MapEntriesAreBounded) {
   QCOW2_SPEC("QX.LIMIT.map_entries");
   // Alternating data and zero clusters: 8 map entries for 8 clusters.
@@ -305,6 +347,31 @@ TEST(ImageTest, BackingChainDepthIsLimited) {
   EXPECT_EQ((*data)[kC], 0);
 }
 
+// QX.LIMIT.open_memory at its boundary: every image of the chain holds a
+// 32 MiB L1 table (4 Mi entries, the L1 limit; read past the end of the
+// file as zeros), the only metadata charged here. Eight images are exactly
+// 256 MiB (accepted); a ninth is one table over (refused).
+TEST(ImageTest, ChainMetadataIsBoundedPerOpen) {
+  QCOW2_SPEC("QX.LIMIT.open_memory");
+  auto big_l1 = [](std::vector<uint8_t> b) {
+    PutBe(b, 36, 4u << 20, 4);  // l1_size: 32 MiB of entries.
+    return b;
+  };
+  WriteTemp("mem0.qcow2", big_l1(BaseImage()));
+  for (int i = 1; i <= 8; ++i) {
+    WriteTemp("mem" + std::to_string(i) + ".qcow2",
+              big_l1(WithBacking("mem" + std::to_string(i - 1) + ".qcow2")));
+  }
+  OpenOptions o;
+  o.follow_references = true;
+  const std::string dir = std::getenv("TEST_TMPDIR");
+  auto eight = Image::Open(dir + "/mem7.qcow2", o);
+  ASSERT_TRUE(eight.ok()) << eight.error().ToString();
+  auto nine = Image::Open(dir + "/mem8.qcow2", o);
+  ASSERT_FALSE(nine.ok());
+  EXPECT_EQ(nine.error().clause, "QX.LIMIT.open_memory");
+}
+
 TEST(ImageTest, BackingNotOpenedWithoutFollowing) {
   QCOW2_SPEC("QX.BK.no_follow");
   const std::string path =
@@ -316,6 +383,27 @@ TEST(ImageTest, BackingNotOpenedWithoutFollowing) {
   auto data = ReadAll(**img);
   ASSERT_FALSE(data.ok());
   EXPECT_EQ(data.error().clause, "QX.BK.no_follow");
+}
+
+// Without a backing format extension the backing file's first 4 bytes
+// decide: a 4-byte file holding the qcow2 magic is probed as qcow2 (and
+// then refused as a truncated header), not read as raw.
+TEST(ImageTest, BackingFormatProbeReadsAFourByteFile) {
+  QCOW2_SPEC("Q2.BK.format");
+  WriteTemp("magic4.bin", {0x51, 0x46, 0x49, 0xFB});
+  OpenOptions o;
+  o.follow_references = true;
+  auto img =
+      Image::Open(WriteTemp("over_magic4.qcow2", WithBacking("magic4.bin")), o);
+  EXPECT_FALSE(img.ok());
+  WriteTemp("raw4.bin", {0x51, 0x46, 0x49, 0x00});
+  auto raw =
+      Image::Open(WriteTemp("over_raw4.qcow2", WithBacking("raw4.bin")), o);
+  ASSERT_TRUE(raw.ok()) << raw.error().ToString();
+  auto data = ReadAll(**raw);
+  ASSERT_TRUE(data.ok());
+  EXPECT_EQ((*data)[0], 0x51);
+  EXPECT_EQ((*data)[4], 0);
 }
 
 TEST(ImageTest, RawBackingShorterThanOverlay) {
@@ -334,6 +422,35 @@ TEST(ImageTest, RawBackingShorterThanOverlay) {
   ASSERT_TRUE(data.ok());
   EXPECT_EQ((*data)[699], 0x99);
   EXPECT_EQ((*data)[700], 0);
+  // The map tiles the disk with non-empty entries: the backing file's bytes
+  // at depth 1, then zeros of the top layer from its end on.
+  auto map = MapGuest(**img);
+  ASSERT_TRUE(map.ok()) << map.error().ToString();
+  uint64_t pos = 0;
+  for (const MapEntry& m : *map) {
+    EXPECT_GT(m.length, 0u) << "empty map entry at " << m.start;
+    EXPECT_EQ(m.start, pos);
+    if (m.start <= 699 && 699 < m.start + m.length) {
+      EXPECT_EQ(m.depth, 1);
+    }
+    if (m.start <= 700 && 700 < m.start + m.length) {
+      EXPECT_EQ(m.depth, 0);
+      EXPECT_TRUE(m.zero);
+    }
+    pos = m.start + m.length;
+  }
+  EXPECT_EQ(pos, (*img)->guest_size());
+  // A raw backing file longer than the overlay covers all of it: one entry.
+  WriteTemp("long.raw", std::vector<uint8_t>(1 << 20, 0x99));
+  PutBe(b, 16, 8, 4);
+  std::memcpy(&b[200], "long.raw", 8);
+  auto over_long = Image::Open(WriteTemp("over_long.qcow2", b), o);
+  ASSERT_TRUE(over_long.ok()) << over_long.error().ToString();
+  auto whole = MapGuest(**over_long);
+  ASSERT_TRUE(whole.ok());
+  ASSERT_EQ(whole->size(), 1u);
+  EXPECT_EQ((*whole)[0].length, (*over_long)->guest_size());
+  EXPECT_EQ((*whole)[0].depth, 1);
 }
 
 }  // namespace

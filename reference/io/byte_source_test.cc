@@ -46,5 +46,25 @@ TEST(FileSourceTest, ReadsAFile) {
   EXPECT_FALSE(FileSource::Open(path + ".missing").ok());
 }
 
+// A file that shrinks after it was opened (its size is taken at open):
+// the read ends with an error instead of waiting for bytes that never come.
+TEST(FileSourceTest, FileShrunkAfterOpenIsAnError) {
+  std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/shrink.bin";
+  FILE* f = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  std::fputs("0123456789", f);
+  std::fclose(f);
+  auto src = FileSource::Open(path);
+  ASSERT_TRUE(src.ok());
+  ASSERT_EQ((*src)->Size(), 10u);
+  ASSERT_EQ(::truncate(path.c_str(), 4), 0);
+  uint8_t buf[8];
+  auto st = (*src)->ReadAt(2, buf, 8);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("unexpected end of file"),
+            std::string::npos)
+      << st.error().ToString();
+}
+
 }  // namespace
 }  // namespace qcow2ref

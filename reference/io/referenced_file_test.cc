@@ -84,6 +84,10 @@ TEST_F(ReferencedFileTest, WalkStaysBeneathAndFollowsNoSymlink) {
   EXPECT_EQ(WalkErrno("in_link"), ELOOP);  // Stricter than openat2.
   EXPECT_EQ(WalkErrno("out_dir/victim"), ELOOP);
   EXPECT_EQ(WalkErrno("missing"), ENOENT);
+  // A trailing slash names a directory: never the file before it.
+  EXPECT_EQ(WalkErrno("base.raw/"), EISDIR);
+  EXPECT_EQ(WalkErrno("sub/"), EISDIR);
+  EXPECT_EQ(WalkErrno(""), ENOENT);
 }
 
 TEST_F(ReferencedFileTest, PolicyRefusesEscapesByResolution) {
@@ -139,6 +143,55 @@ TEST_F(ReferencedFileTest, StoreRefusesAnInputBeforeTruncating) {
   EXPECT_EQ(plain.error().clause, "QX.CLI.output_not_input");
   ASSERT_EQ(::stat((dir_ + "/base.raw").c_str(), &st), 0);
   EXPECT_EQ(st.st_size, 4);
+}
+
+// Opening a store that is not there (without create) fails as an I/O
+// error naming the file; an existing one without overwrite is a usage error.
+TEST_F(ReferencedFileTest, StoreOpenFailuresSayWhy) {
+  auto missing = FileStore::Open(dir_ + "/absent.qcow2", false, false);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().kind, ErrorKind::kIo);
+  EXPECT_NE(
+      missing.error().message.find("cannot open " + dir_ + "/absent.qcow2"),
+      std::string::npos)
+      << missing.error().ToString();
+  auto exists = FileStore::Open(dir_ + "/base.raw", true, false);
+  ASSERT_FALSE(exists.ok());
+  EXPECT_EQ(exists.error().kind, ErrorKind::kUsage);
+  // The same through a referenced name (an output named by an image).
+  ReferenceRequest r;
+  r.directory = dir_;
+  r.name = "base.raw";
+  auto named = OpenReferencedStore(r, true, false, nullptr);
+  ASSERT_FALSE(named.ok());
+  EXPECT_EQ(named.error().kind, ErrorKind::kUsage);
+  EXPECT_NE(named.error().message.find("exists"), std::string::npos);
+  // An output that is not one of the inputs opens.
+  const std::set<FileId> inputs = {FileId{1, 1}};
+  r.name = "fresh.raw";
+  EXPECT_TRUE(OpenReferencedStore(r, true, false, &inputs).ok());
+  EXPECT_TRUE(FileStore::Open(dir_ + "/fresh2.raw", true, false, &inputs).ok());
+}
+
+// With standard input closed, the next file opened gets descriptor 0: a
+// valid descriptor, for a plain open and for a referenced (beneath) one.
+TEST_F(ReferencedFileTest, OpensAsDescriptorZero) {
+  ::close(0);
+  {
+    auto plain = FileSource::Open(dir_ + "/base.raw");
+    ASSERT_TRUE(plain.ok()) << plain.error().ToString();
+    uint8_t buf[4];
+    ASSERT_TRUE((*plain)->ReadAt(0, buf, 4).ok());
+    EXPECT_EQ(std::string(buf, buf + 4), "data");
+  }
+  {
+    auto named = Open("sub/inner.raw");
+    ASSERT_TRUE(named.ok()) << named.error().ToString();
+    uint8_t buf[4];
+    ASSERT_TRUE((*named)->ReadAt(0, buf, 4).ok());
+    EXPECT_EQ(std::string(buf, buf + 4), "data");
+  }
+  EXPECT_EQ(::open("/dev/null", O_RDONLY), 0);  // Standard input again.
 }
 
 }  // namespace

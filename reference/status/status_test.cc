@@ -38,6 +38,10 @@ TEST(CheckedMathTest, DetectsOverflow) {
   EXPECT_TRUE(RangeWithin(10, 5, 15));
   EXPECT_FALSE(RangeWithin(10, 6, 15));
   EXPECT_FALSE(RangeWithin(16, 0, 15));
+  // An empty range at the very end is inside; the whole range is inside.
+  EXPECT_TRUE(RangeWithin(15, 0, 15));
+  EXPECT_TRUE(RangeWithin(0, 15, 15));
+  EXPECT_FALSE(RangeWithin(15, 1, 15));
   EXPECT_FALSE(RangeWithin(1, UINT64_MAX, 15));
   EXPECT_EQ(DivRoundUp(10, 4), 3u);
   EXPECT_EQ(DivRoundUp(8, 4), 2u);

@@ -24,6 +24,18 @@ TEST(TextEscapeTest, Utf8Validity) {
   EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // Surrogate U+D800.
   EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // Above U+10FFFF.
   EXPECT_FALSE(IsValidUtf8("\x80"));              // Lone continuation.
+  // The edges of RFC 3629's table, valid side: U+0800 (E0 A0 80), U+00FF
+  // (continuation byte BF), U+D7FF (ED 9F BF), U+FFFF, U+10000, U+10FFFF.
+  EXPECT_TRUE(IsValidUtf8("\xe0\xa0\x80"));
+  EXPECT_TRUE(IsValidUtf8("\xc3\xbf"));
+  EXPECT_TRUE(IsValidUtf8("\xed\x9f\xbf"));
+  EXPECT_TRUE(IsValidUtf8("\xef\xbf\xbf"));
+  EXPECT_TRUE(IsValidUtf8("\xf0\x90\x80\x80"));
+  EXPECT_TRUE(IsValidUtf8("\xf4\x8f\xbf\xbf"));
+  // ... and the invalid side: C1, F5, a continuation byte C0.
+  EXPECT_FALSE(IsValidUtf8("\xc1\xbf"));
+  EXPECT_FALSE(IsValidUtf8("\xf5\x80\x80\x80"));
+  EXPECT_FALSE(IsValidUtf8("\xc3\xc0"));
 }
 
 TEST(TextEscapeTest, TerminalEscapesControlsAndInvalidBytes) {

@@ -4,6 +4,7 @@
 // bookkeeping).
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "reference/check/checker.h"
@@ -13,6 +14,9 @@
 #include "reference/io/crash_store.h"
 #include "reference/status/spec_cite.h"
 #include "reference/writer/image_writer.h"
+#include "reference/writer/luks_create.h"
+#include "reference/writer/luks_keys.h"
+#include "reference/writer/random_source.h"
 
 namespace qcow2ref {
 namespace {
@@ -69,6 +73,23 @@ TEST(WriterTest, RefusesBadOptionsBeforeWriting) {
   xl2.extended_l2 = true;
   xl2.cluster_bits = 13;
   EXPECT_EQ(ValidateCreateOptions(xl2).error().clause, "Q2.XL2.cluster_bits");
+  // Cluster sizes 512 B .. 2 MiB (cluster_bits 9..21): both ends accepted,
+  // one past either refused; compression types 0 (zlib) and 1 (zstd) only.
+  for (uint32_t bits : {9u, 21u}) {
+    CreateOptions c = o;
+    c.cluster_bits = bits;
+    EXPECT_TRUE(ValidateCreateOptions(c).ok()) << bits;
+  }
+  for (uint32_t bits : {8u, 22u}) {
+    CreateOptions c = o;
+    c.cluster_bits = bits;
+    EXPECT_FALSE(ValidateCreateOptions(c).ok()) << bits;
+  }
+  CreateOptions zstd = o;
+  zstd.compression_type = 1;
+  EXPECT_TRUE(ValidateCreateOptions(zstd).ok());
+  zstd.compression_type = 2;
+  EXPECT_FALSE(ValidateCreateOptions(zstd).ok());
   CreateOptions rc = o;
   rc.refcount_order = 7;
   EXPECT_FALSE(ValidateCreateOptions(rc).ok());
@@ -84,6 +105,82 @@ TEST(WriterTest, RefusesBadOptionsBeforeWriting) {
   MemoryStore* s = store.get();
   EXPECT_FALSE(ImageWriter::Create(std::move(store), v2, WriterOptions()).ok());
   (void)s;
+}
+
+// QX.LIMIT.l1_size at its boundary: with 512-byte clusters one L2 table
+// maps 64 * 512 = 32 KiB, so 128 GiB needs 4 Mi L1 entries = exactly 32 MiB
+// (accepted); one cluster more needs 32 MiB + 8 bytes (refused).
+TEST(WriterTest, L1LimitAtAndOverTheBoundary) {
+  QCOW2_SPEC("QX.LIMIT.l1_size");
+  CreateOptions o;
+  o.cluster_bits = 9;
+  o.size = 128ull << 30;
+  Made at = Make(o);
+  ASSERT_NE(at.writer, nullptr);
+  auto h = ParseHeader(at.store->bytes().data(), at.store->bytes().size());
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->l1_size, 4u << 20);
+  o.size += 512;
+  auto over =
+      ImageWriter::Create(std::make_unique<MemoryStore>(), o, WriterOptions());
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().clause, "QX.LIMIT.l1_size");
+}
+
+// Runs of clusters longer than one refcount block covers: long writes
+// (512-byte clusters, 16-bit refcounts: 256 clusters per block), and a
+// snapshot L1 copy whose new block lands outside its own range.
+TEST(WriterTest, RefcountBlockOutsideItsOwnRangeIsCounted) {
+  QCOW2_SPEC("Q2.RC.covers_references");
+  CreateOptions o;
+  o.cluster_bits = 9;
+  o.size = 4 << 20;
+  for (uint64_t length : {uint64_t{300} << 10, uint64_t{1} << 20}) {
+    SCOPED_TRACE(length);
+    Made m = Make(o);
+    ASSERT_NE(m.writer, nullptr);
+    std::vector<uint8_t> data(length);
+    for (size_t i = 0; i < data.size(); ++i)
+      data[i] = static_cast<uint8_t>(i * 13 + 1);
+    ASSERT_TRUE(m.writer->Write(512, data.data(), data.size()).ok());
+    ASSERT_TRUE(m.writer->Flush().ok());
+    ExpectClean(m.store->bytes());
+    const std::vector<uint8_t> back = ReadBack(m.store->bytes());
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), back.begin() + 512));
+  }
+  // 64-bit refcounts (64 clusters per block) and a 100-cluster L1 table: a
+  // snapshot's L1 copy is one run longer than a block's range.
+  o.refcount_order = 6;
+  o.size = 200 << 20;
+  Made m = Make(o);
+  ASSERT_NE(m.writer, nullptr);
+  const std::vector<uint8_t> data(4096, 0x77);
+  ASSERT_TRUE(m.writer->Write(0, data.data(), data.size()).ok());
+  ASSERT_TRUE(m.writer->SnapshotCreate("s").ok());
+  ASSERT_TRUE(m.writer->Flush().ok());
+  ExpectClean(m.store->bytes());
+}
+
+// A bitmap's granularity is stored as its log2: 512 B -> 9, 64 KiB -> 16,
+// and the default for 64 KiB clusters is 64 KiB (qemu-img's choice).
+TEST(WriterTest, BitmapGranularityBits) {
+  QCOW2_SPEC("Q2.BM.granularity");
+  CreateOptions o;
+  o.size = 8 << 20;
+  Made m = Make(o);
+  ASSERT_NE(m.writer, nullptr);
+  ASSERT_TRUE(m.writer->BitmapAdd("fine", 512, false).ok());
+  ASSERT_TRUE(m.writer->BitmapAdd("coarse", 65536, true).ok());
+  ASSERT_TRUE(m.writer->BitmapAdd("default", 0, true).ok());
+  ASSERT_TRUE(m.writer->Flush().ok());
+  auto img = Image::OpenSource(std::make_unique<MemorySource>(m.store->bytes()),
+                               OpenOptions());
+  ASSERT_TRUE(img.ok()) << img.error().ToString();
+  std::map<std::string, int> bits;
+  for (const BitmapEntry& e : (*img)->bitmaps())
+    bits[e.name] = e.granularity_bits;
+  EXPECT_EQ(bits, (std::map<std::string, int>{
+                      {"fine", 9}, {"coarse", 16}, {"default", 16}}));
 }
 
 TEST(WriterTest, HeaderIsWrittenLast) {
@@ -249,6 +346,79 @@ TEST(WriterTest, DeterministicSeedReproducesLuksImage) {
   Made c = Make(o, &pw);
   EXPECT_NE(a.store->bytes(), c.store->bytes());
   ExpectClean(a.store->bytes(), &pw);
+}
+
+// Explicit PBKDF2 iteration counts are written as given (nothing is
+// measured); an unknown hash is refused by the LUKS area builder itself;
+// key slots 0..7 exist: 7 is accepted, 8 and -1 are refused unwritten.
+TEST(WriterTest, LuksIterationsHashAndSlotRange) {
+  QCOW2_SPEC("L1.PHDR.hash_spec");
+  CreateOptions o;
+  o.size = 1 << 20;
+  o.encryption = Encryption::kLuks;
+  o.luks_cipher = "aes-128-xts-plain64";
+  o.luks_iterations = 1000;
+  const SecretBytes pw = SecretFromString("first");
+  Made m = Make(o, &pw);
+  ASSERT_NE(m.writer, nullptr);
+  OpenOptions oo;
+  oo.secret = &pw;
+  auto img =
+      Image::OpenSource(std::make_unique<MemorySource>(m.store->bytes()), oo);
+  ASSERT_TRUE(img.ok()) << img.error().ToString();
+  ASSERT_TRUE((*img)->luks().has_value());
+  EXPECT_EQ((*img)->luks()->slots[0].iterations, 1000u);
+  EXPECT_EQ((*img)->luks()->mk_digest_iter, 1000u);
+
+  LuksCreateOptions lo;
+  auto suite = ParseCipherSpec("aes-128-xts-plain64");
+  ASSERT_TRUE(suite.ok());
+  lo.suite = *suite;
+  lo.hash = "nohash";
+  lo.slot_iterations = lo.digest_iterations = 1000;
+  auto unknown = CreateLuksArea(lo, pw, DeterministicRandom({1}));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().kind, ErrorKind::kUsage);
+  EXPECT_NE(unknown.error().message.find("unknown LUKS hash 'nohash'"),
+            std::string::npos)
+      << unknown.error().message;
+
+  // A slot count left at 0 is derived from a measured PBKDF2 rate over
+  // iter_time_ms (50 ms: far above the 1000-iteration floor on any machine
+  // doing 20000 SHA-256 PBKDF2 iterations a second); a given one is kept.
+  lo.hash = "sha256";
+  lo.slot_iterations = 0;
+  lo.digest_iterations = 1000;
+  lo.iter_time_ms = 50;
+  auto derived = CreateLuksArea(lo, pw, DeterministicRandom({2}));
+  ASSERT_TRUE(derived.ok()) << derived.error().message;
+  EXPECT_GT(derived->header.slots[0].iterations, 1000u);
+  EXPECT_EQ(derived->header.mk_digest_iter, 1000u);
+
+  const SecretBytes added = SecretFromString("second");
+  KeySlotOptions ko;
+  ko.iterations = 1000;
+  for (int bad : {8, -1}) {
+    MemoryStore store(m.store->bytes());
+    ko.slot = bad;
+    EXPECT_FALSE(LuksAddKey(&store, pw, added, ko).ok()) << "slot " << bad;
+    EXPECT_EQ(store.bytes(), m.store->bytes()) << "slot " << bad;
+  }
+  {
+    // Slot 0 exists (it holds the first passphrase): refused as in use, not
+    // as out of range.
+    MemoryStore store(m.store->bytes());
+    ko.slot = 0;
+    auto zero = LuksAddKey(&store, pw, added, ko);
+    ASSERT_FALSE(zero.ok());
+    EXPECT_EQ(zero.error().message.rfind("key slot 0 ", 0), 0u)
+        << zero.error().message;
+  }
+  MemoryStore store(m.store->bytes());
+  ko.slot = 7;
+  auto slot = LuksAddKey(&store, pw, added, ko);
+  ASSERT_TRUE(slot.ok()) << slot.error().ToString();
+  EXPECT_EQ(*slot, 7);
 }
 
 TEST(WriterTest, DirtyImagesAreRebuiltCorruptOnesNotWritten) {
