@@ -36,8 +36,9 @@ WRITER: Targets = ("//reference/writer:writer_test",
                    "//reference/writer:bitmap_crash_test",
                    "//reference/writer:bitmap_edit_crash_test",
                    "//reference/writer:crash_test")
-# Barriers: the same set (crash_test is the writer's crash-ordering test).
-WRITER_CRASH: Targets = WRITER
+# Barriers: the same set plus the crash tests of key changes, repair and the
+# deferred rebuild (crash_test is the writer's crash-ordering test).
+WRITER_CRASH: Targets = WRITER + ("//reference/writer:crash_admin_test",)
 # Bitmap editing is also judged by QEMU through the CLI.
 WRITER_BITMAP: Targets = WRITER + ("//tools/qcow2ref:bitmap_cmd_test",)
 # A mutant that survives its narrow targets is run again against every fast
@@ -326,8 +327,8 @@ MUTANTS: List[Mutant] = [
       '  if (::fdatasync(fd_) != 0) {',
       '  if (::fdatasync(fd_) == 0) {'),
     M('io.crash_store.01', 'reference/io/crash_store.cc', C.OFF_BY_ONE, IO,
-      '    if (bytes.size() < e.offset + e.data.size()) {',
-      '    if (bytes.size() <= e.offset + e.data.size()) {'),
+      '    if (out.size() < e.offset + n) out.resize(e.offset + n, 0);',
+      '    if (out.size() <= e.offset + n) out.resize(e.offset + n, 0);'),
     M('io.descriptor.01', 'reference/io/descriptor.cc', C.FLIP_COMPARISON, IO,
       '    if (rules.clause == nullptr) return Fail(fd, IoError(what));',
       '    if (rules.clause != nullptr) return Fail(fd, IoError(what));'),
@@ -524,8 +525,8 @@ MUTANTS: List[Mutant] = [
       '  if (o.version != 2 && o.version != 3) {',
       '  if (o.version == 2 && o.version != 3) {'),
     M('writer.writer_options.02', 'reference/writer/writer_options.cc', C.OFF_BY_ONE, WRITER,
-      '  if (o.cluster_bits < 9 || o.cluster_bits > kMaxClusterBits) {',
-      '  if (o.cluster_bits < 9 || o.cluster_bits >= kMaxClusterBits) {'),
+      '  if (o.cluster_bits > kMaxClusterBits) {  // SPEC(QX.LIMIT.cluster_bits_max)',
+      '  if (o.cluster_bits >= kMaxClusterBits) {  // SPEC(QX.LIMIT.cluster_bits_max)'),
     M('writer.writer_options.03', 'reference/writer/writer_options.cc', C.DROP_CHECK, WRITER,
       '  if (o.compression_type > 1) {',
       '  if (false) {'),
