@@ -629,6 +629,27 @@ def cmd_regress(a):
     return 1 if regressions else 0
 
 
+def cmd_fuzz(args) -> int:
+    import qct_fuzz
+    root = find_root(args.root)
+    mutator = args.mutator or os.environ.get("QCOW2REF_MUTATE") or os.path.join(
+        root, "bazel-bin", "fuzz", "qcow2_mutate")
+    if not os.access(mutator, os.X_OK):
+        print("run.py fuzz: no mutator at %s (bazel build //fuzz:qcow2_mutate)" % mutator,
+              file=sys.stderr)
+        return 2
+    vectors = qct_vectors.load_vectors(root)
+    summary = qct_fuzz.run(vectors, os.path.abspath(args.adapter), REFERENCE_ADAPTER, mutator,
+                           args.out, args.seed, args.seconds, args.rounds, args.timeout_scale,
+                           lambda line: print(line, flush=True))
+    print("fuzz: %d rounds in %.0f s (seed %d): %s" % (
+        summary["rounds"], summary["seconds"], summary["seed"],
+        ", ".join("%s %d" % kv for kv in sorted(summary["counts"].items()))))
+    for f in summary["findings"]:
+        print("  %-22s %4d  %s  [%s]" % (f["class"], f["count"], f["bundle"], f["key"][:70]))
+    return 0
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "report":
@@ -641,6 +662,22 @@ def main(argv=None):
         p.add_argument("old")
         p.add_argument("new")
         return cmd_regress(p.parse_args(argv[1:]))
+    if argv and argv[0] == "fuzz":
+        p = argparse.ArgumentParser(
+            prog="run.py fuzz",
+            description="Differential fuzzing: mutated vectors, read by the reference adapter "
+                        "and by ADAPTER; each new kind of disagreement is minimized and written "
+                        "as a repro bundle (conformance/runner/qct_fuzz.py).")
+        p.add_argument("--adapter", required=True)
+        p.add_argument("--root", help="workspace root (default: found automatically)")
+        p.add_argument("--seconds", type=float, default=60.0)
+        p.add_argument("--rounds", type=int, default=None, help="stop after this many inputs")
+        p.add_argument("--seed", type=int, default=1)
+        p.add_argument("--out", required=True, help="directory for the bundles and summary.json")
+        p.add_argument("--mutator", help="the qcow2_mutate command (default: $QCOW2REF_MUTATE, "
+                                         "then bazel-bin/fuzz/qcow2_mutate)")
+        p.add_argument("--timeout-scale", type=float, default=1.0)
+        return cmd_fuzz(p.parse_args(argv[1:]))
     argv = fix_dash_values(argv)
     if argv and argv[0] == "self-test":
         argv = ["--self-test"] + argv[1:]

@@ -697,5 +697,55 @@ class OpsTest(unittest.TestCase):
         self.assertEqual(self.ops.score_accumulated(agg, res)["outcome"], S.FAIL)
 
 
+class FuzzClassifyTest(unittest.TestCase):
+    """run.py fuzz: the classes of a disagreement and the minimizer."""
+
+    def read(self, status, data=b"", err="", timed_out=False, signal=None):
+        import qct_fuzz
+        from qct_protocol import Status
+        st = {"ok": Status.OK, "rejected": Status.REJECTED, "unsupported": Status.UNSUPPORTED,
+              "crash": Status.CRASH, None: None}[status]
+        return qct_fuzz.Read(status=st, timed_out=timed_out, signal=signal, length=len(data),
+                             sha256=hashlib.sha256(data).hexdigest(), data=data,
+                             first_stderr=err, argv=())
+
+    def test_classes(self):
+        import qct_fuzz
+        O = qct_fuzz.Outcome
+        ok, rej = self.read("ok", b"abcd"), self.read("rejected", err="qcow2ref: Q2.HDR.magic: bad")
+        self.assertEqual(qct_fuzz.classify(rej, self.read("rejected"), "hdr").outcome, O.AGREE)
+        v = qct_fuzz.classify(rej, self.read("ok", b"x"), "hdr")
+        self.assertEqual((v.outcome, v.key), (O.PEER_ACCEPTS_INVALID, "Q2.HDR.magic"))
+        v = qct_fuzz.classify(ok, self.read("rejected", err="error: bad 12 at 34"), "map")
+        self.assertEqual((v.outcome, v.key), (O.PEER_REFUSES_VALID, "error: bad N at N"))
+        v = qct_fuzz.classify(ok, self.read("ok", b"abXd"), "map")
+        self.assertEqual((v.outcome, v.first_difference), (O.BYTES_DIFFER, 2))
+        v = qct_fuzz.classify(ok, self.read("ok", b"abc"), "map")
+        self.assertEqual((v.outcome, v.first_difference), (O.BYTES_DIFFER, 3))
+        self.assertEqual(qct_fuzz.classify(ok, self.read("ok", b"abcd"), "map").outcome, O.AGREE)
+        self.assertEqual(qct_fuzz.classify(ok, self.read(None, signal=11), "map").outcome,
+                         O.PEER_CRASH)
+        self.assertEqual(qct_fuzz.classify(ok, self.read("crash", err="panic:"), "map").outcome,
+                         O.PEER_CRASH)
+        self.assertEqual(qct_fuzz.classify(ok, self.read(None, timed_out=True), "map").outcome,
+                         O.PEER_TIMEOUT)
+        self.assertEqual(qct_fuzz.classify(ok, self.read("unsupported"), "map").outcome,
+                         O.NOT_COMPARED)
+        self.assertEqual(qct_fuzz.classify(self.read(None, timed_out=True), ok, "map").outcome,
+                         O.REFERENCE_FAILED)
+
+    def test_minimize_keeps_only_the_bytes_that_matter(self):
+        import qct_fuzz
+        original = bytes(64)
+        mutated = bytearray(original)
+        for i in (3, 10, 40, 41, 63):
+            mutated[i] = 0xff
+        mutated += b"tail"
+        # The "disagreement" needs byte 40 changed, nothing else.
+        small = qct_fuzz.minimize(original, bytes(mutated), lambda b: len(b) > 40 and b[40] == 0xff)
+        self.assertEqual(len(small), 64)
+        self.assertEqual([i for i in range(64) if small[i] != 0], [40])
+
+
 if __name__ == "__main__":
     unittest.main()
