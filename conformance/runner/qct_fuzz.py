@@ -6,9 +6,10 @@ reads the result with the reference adapter and with the adapter under test
 through the protocol, and classifies what they do:
 
   agree                 both refuse, or both read the same bytes
-  not_compared          the adapter says unsupported, or the reference cannot
-                        judge (it timed out or crashed: a finding about us,
-                        reported as such)
+  not_compared          the adapter says unsupported, or the reference needs
+                        more than the image (a passphrase)
+  reference_failed      the reference crashed or timed out: a finding about
+                        us, reported as such
   peer_accepts_invalid  the reference refuses (keyed by its clause), the
                         adapter reads
   peer_refuses_valid    the reference reads, the adapter refuses (keyed by
@@ -112,7 +113,12 @@ CLAUSE_RE = re.compile(r"\b((?:Q2|L1|QX)\.[A-Za-z0-9_.]+[A-Za-z0-9_])")
 
 
 def classify(ref: Read, peer: Read, area: str) -> Verdict:
-    if ref.status is None or ref.status in (Status.CRASH, Status.USAGE):
+    if ref.status == Status.USAGE:
+        # The mutation asked for something a read cannot be given here, e.g.
+        # a passphrase (crypt_method changed): neither side is judged.
+        return Verdict(Outcome.NOT_COMPARED, "reference needs more",
+                       "the reference: %s" % ref.first_stderr)
+    if ref.status is None or ref.status == Status.CRASH:
         return Verdict(Outcome.REFERENCE_FAILED, "reference",
                        "the reference %s: %s" % (
                            "timed out" if ref.timed_out else "failed", ref.first_stderr))

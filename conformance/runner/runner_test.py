@@ -704,7 +704,7 @@ class FuzzClassifyTest(unittest.TestCase):
         import qct_fuzz
         from qct_protocol import Status
         st = {"ok": Status.OK, "rejected": Status.REJECTED, "unsupported": Status.UNSUPPORTED,
-              "crash": Status.CRASH, None: None}[status]
+              "usage": Status.USAGE, "crash": Status.CRASH, None: None}[status]
         return qct_fuzz.Read(status=st, timed_out=timed_out, signal=signal, length=len(data),
                              sha256=hashlib.sha256(data).hexdigest(), data=data,
                              first_stderr=err, argv=())
@@ -731,7 +731,11 @@ class FuzzClassifyTest(unittest.TestCase):
                          O.PEER_TIMEOUT)
         self.assertEqual(qct_fuzz.classify(ok, self.read("unsupported"), "map").outcome,
                          O.NOT_COMPARED)
+        self.assertEqual(qct_fuzz.classify(self.read("usage", err="give its passphrase"), ok,
+                                           "enc").outcome, O.NOT_COMPARED)
         self.assertEqual(qct_fuzz.classify(self.read(None, timed_out=True), ok, "map").outcome,
+                         O.REFERENCE_FAILED)
+        self.assertEqual(qct_fuzz.classify(self.read("crash"), ok, "map").outcome,
                          O.REFERENCE_FAILED)
 
     def test_minimize_keeps_only_the_bytes_that_matter(self):
