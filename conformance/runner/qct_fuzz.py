@@ -64,6 +64,7 @@ class Read:
     """What one adapter's whole read of one image did."""
     status: Optional[Status]   # None: killed (signal or time-out).
     timed_out: bool
+    capped: bool               # Read more than READ_CAP: killed at the cap.
     signal: Optional[int]
     length: int
     sha256: Optional[str]
@@ -102,8 +103,15 @@ class _FileVector(object):
 
 def read_with(ex: qct_exec.Executor, image: str) -> Read:
     inv = ex.invoke(_FileVector(image), "read", cap=READ_CAP + 1, keep=READ_CAP)
+    if inv.stdout_capped:
+        # A disk larger than the cap (a 1 TiB image reads as 1 TiB of bytes):
+        # the first READ_CAP bytes are what is compared.
+        data = inv.stdout[:READ_CAP]
+        return Read(status=Status.OK, timed_out=False, capped=True, signal=None,
+                    length=len(data), sha256=hashlib.sha256(data).hexdigest(), data=data,
+                    first_stderr="", argv=tuple(inv.argv))
     status = None if (inv.timed_out or inv.signal is not None) else inv.status
-    return Read(status=status, timed_out=inv.timed_out, signal=inv.signal,
+    return Read(status=status, timed_out=inv.timed_out, capped=False, signal=inv.signal,
                 length=inv.stdout_len, sha256=inv.stdout_sha256,
                 data=inv.stdout if inv.stdout_len <= READ_CAP else b"",
                 first_stderr=inv.first_stderr_line(), argv=tuple(inv.argv))
@@ -143,7 +151,10 @@ def classify(ref: Read, peer: Read, area: str) -> Verdict:
         return Verdict(Outcome.PEER_REFUSES_VALID, key,
                        "the reference reads %d bytes; the adapter: %s"
                        % (ref.length, peer.first_stderr))
-    if ref.length == peer.length and ref.sha256 == peer.sha256:
+    if ref.capped != peer.capped:
+        # One side read more than the cap, the other less: lengths differ.
+        pass
+    elif ref.length == peer.length and ref.sha256 == peer.sha256:
         return Verdict(Outcome.AGREE)
     first = None
     if ref.data and peer.data:
@@ -209,6 +220,7 @@ def write_bundle(out: str, n: int, vector_id: str, seed: int, rounds: int,
 
     def side(r: Read) -> Dict[str, object]:
         return {"status": r.status.value if r.status else None, "timed_out": r.timed_out,
+                "capped_at": READ_CAP if r.capped else None,
                 "signal": r.signal, "length": r.length, "sha256": r.sha256,
                 "first_stderr_line": r.first_stderr}
 

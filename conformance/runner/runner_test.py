@@ -705,7 +705,8 @@ class FuzzClassifyTest(unittest.TestCase):
         from qct_protocol import Status
         st = {"ok": Status.OK, "rejected": Status.REJECTED, "unsupported": Status.UNSUPPORTED,
               "usage": Status.USAGE, "crash": Status.CRASH, None: None}[status]
-        return qct_fuzz.Read(status=st, timed_out=timed_out, signal=signal, length=len(data),
+        return qct_fuzz.Read(status=st, timed_out=timed_out, capped=False, signal=signal,
+                             length=len(data),
                              sha256=hashlib.sha256(data).hexdigest(), data=data,
                              first_stderr=err, argv=())
 
