@@ -71,8 +71,8 @@ int main(int argc, char** argv) {
   size_t size = data.size();
   data.resize(max_size);
   for (long r = 0; r < rounds; ++r) {
-    size = qcow2ref::fuzz::MutateQcow2(
-        data.data(), size, max_size, static_cast<unsigned int>(seed + r));
+    size = qcow2ref::fuzz::MutateQcow2(data.data(), size, max_size,
+                                       static_cast<unsigned int>(seed + r));
   }
   std::ofstream out(argv[2], std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(data.data()),

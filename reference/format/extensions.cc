@@ -124,16 +124,18 @@ Result<Extensions> ParseExtensions(const Header& h, const uint8_t* c0,
     }
     const uint32_t type = LoadBe32(c0 + off);
     const uint32_t len = LoadBe32(c0 + off + 4);
-    // SPEC(Q2.EXT.end_marker)
-    if (type == kExtEnd) {
-      e.end_offset = off + 8;
-      return e;
-    }
-    // SPEC(Q2.EXT.bounds)
+    // SPEC(Q2.EXT.bounds): checked before the type, as QEMU does, so an end
+    // marker whose length overruns the area is refused too (found by
+    // run.py fuzz against qemu-img: n_ext_end_marker_length_overrun).
     if (len > end - off - 8) {
       return Rejected("Q2.EXT.bounds", off,
                       "header extension of " + std::to_string(len) +
                           " bytes overruns the extension area");
+    }
+    // SPEC(Q2.EXT.end_marker)
+    if (type == kExtEnd) {
+      e.end_offset = off + 8;
+      return e;
     }
     const uint8_t* d = c0 + off + 8;
     const bool known = type == kExtBackingFormat || type == kExtFeatureNames ||
