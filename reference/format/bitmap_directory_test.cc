@@ -59,6 +59,11 @@ TEST(BitmapDirectoryTest, Rejections) {
   // A table of 0 entries cannot cover the disk; more than 2^27 entries is
   // QEMU's cap (hand-derived: 0x8000001 > 0x8000000).
   EXPECT_EQ(Parse(Entry(0, "b", 0, 16, 0)).error().clause, "Q2.BM.table_size");
+  // A 1 MiB disk at 64 KiB granularity needs 16 bits: one cluster of table.
+  // Two entries describe another disk size; QEMU refuses them when it loads
+  // the bitmap (n_bm_table_size_long).
+  EXPECT_TRUE(Parse(Entry(0, "b", 0, 16, 1)).ok());
+  EXPECT_EQ(Parse(Entry(0, "b", 0, 16, 2)).error().clause, "Q2.BM.table_size");
   EXPECT_EQ(Parse(Entry(0, "b", 0, 16, 0x8000001)).error().clause,
             "QX.LIMIT.bitmap_count");
   EXPECT_EQ(Parse(Entry(0, "b"), 2).error().clause, "Q2.BM.count");

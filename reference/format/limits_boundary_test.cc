@@ -160,9 +160,10 @@ std::vector<uint8_t> BitmapEntryBytes(const std::string& name,
   return e;
 }
 
-Result<std::vector<BitmapEntry>> ParseOne(const std::vector<uint8_t>& dir) {
+Result<std::vector<BitmapEntry>> ParseOne(const std::vector<uint8_t>& dir,
+                                          uint64_t disk_size = 1 << 20) {
   Header h;
-  h.size = 1 << 20;
+  h.size = disk_size;
   h.cluster_bits = 16;
   return ParseBitmapDirectory(h, dir.data(), dir.size(), 1, 0x40000);
 }
@@ -176,7 +177,12 @@ TEST(LimitsBoundaryTest, BitmapNameAndTable) {
                 .error()
                 .clause,
             "Q2.BM.name_size");
-  EXPECT_TRUE(ParseOne(BitmapEntryBytes("b", kMaxBitmapTableEntries)).ok());
+  // At the cap, the table must still fit the disk exactly (Q2.BM.table_size):
+  // 2^27 entries of 64 KiB clusters at 64 KiB granularity cover 2^27 * 2^19
+  // bits * 2^16 bytes = 2^62 bytes.
+  EXPECT_TRUE(
+      ParseOne(BitmapEntryBytes("b", kMaxBitmapTableEntries), uint64_t{1} << 62)
+          .ok());
   EXPECT_EQ(ParseOne(BitmapEntryBytes("b", kMaxBitmapTableEntries + 1))
                 .error()
                 .clause,

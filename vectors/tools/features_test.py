@@ -54,7 +54,7 @@ class FeaturesTest(unittest.TestCase):
                 if t.id.startswith(("n_bm_", "n_bmx_")) and t.raw["expect"]["stage"] != "check"}
         got = {t.id for t in self.tests.values() if "bitmaps_validate" in t.raw["features"]}
         self.assertEqual(got, want)
-        self.assertEqual(len(want), 13)
+        self.assertGreaterEqual(len(want), 13)  # issue #14 named 13; new ones add to them
 
     def test_every_feature_is_in_the_vocabulary(self):
         names = {f.name for f in features.load(VEC)}
