@@ -9,11 +9,12 @@
 #          entry for the configured Debian archive if there is none)
 #   build  libqcow with clang-14 -fsanitize=fuzzer-no-link,address, static
 #   kit    fuzz/kit/make_kit.sh WORK_DIR/kit
-#   link   two fuzzers from libqcow's own ossfuzz/file_fuzzer.cc:
-#          file_fuzzer_stock (libFuzzer's mutator) and file_fuzzer_kit
-#          (the same object linked with the kit's custom mutator)
+#   link   file_stock/file_kit from libqcow's own ossfuzz/file_fuzzer.cc and
+#          read_stock/read_kit from proof/libqcow_read_fuzzer.c: *_stock
+#          with libFuzzer's mutator, *_kit the same objects plus the kit
 #   run    each for SECONDS (default 600), one process, -seed=1, the kit's
 #          seed zip as corpus and its dictionary, -print_final_stats=1
+#          (VARIANTS=... picks some; PARALLEL=1 runs each pair side by side)
 #   report cov/ft/execs of both runs into WORK_DIR/results.txt
 # Crashes land in WORK_DIR/run-<variant>/crash-*; they are findings about
 # libqcow, not failures of the kit.
@@ -62,55 +63,122 @@ build() {
 
 kit() { bash "$REPO/fuzz/kit/make_kit.sh" "$WORK/kit"; }
 
+LIBS_LINK=()
+libqcow_libs() {
+  # Everything libqcow was built from (its bundled libcerror, libbfio, ...),
+  # libqcow.a twice for the link order.
+  mapfile -t LIBS_LINK < <(find "$SRC" -path '*/.libs/*.a' ! -path '*/ossfuzz/*' |
+    sort)
+  # System libraries as libtool recorded them (zlib, libcrypto, ...).
+  local deps
+  deps=$(sed -n "s/^dependency_libs='\(.*\)'/\1/p" "$SRC/libqcow/libqcow.la")
+  # shellcheck disable=SC2206
+  LIBS_LINK=("$SRC/libqcow/.libs/libqcow.a" "${LIBS_LINK[@]}"
+    "$SRC/libqcow/.libs/libqcow.a" $deps -lpthread)
+}
+
 link() {
-  # libqcow's ossfuzz Makefile builds the stock fuzzer; the kit variant is
-  # the same objects plus the kit's two objects.
+  # file: libqcow's own ossfuzz/file_fuzzer.cc (open + close), built by its
+  # Makefile. read: proof/libqcow_read_fuzzer.c (open + bounded reads of the
+  # media). Each as *_stock (libFuzzer's mutator) and *_kit (the same
+  # objects plus the kit's two objects).
   make -C "$SRC/ossfuzz" >"$WORK/ossfuzz.log" 2>&1
-  cp "$SRC/ossfuzz/file_fuzzer" "$WORK/file_fuzzer_stock"
   make -C "$WORK/kit" CC="$CC" CXX="$CXX" CFLAGS="$SAN" CXXFLAGS="$SAN" \
     >"$WORK/kit.log" 2>&1
-  local libs
-  libs=$(find "$SRC" -path '*/.libs/*.a' ! -path '*/ossfuzz/*' | sort)
-  # shellcheck disable=SC2086
-  $CXX -fsanitize=fuzzer,address -o "$WORK/file_fuzzer_kit" \
-    "$SRC/ossfuzz/file_fuzzer.o" \
-    "$WORK/kit/qcow2_mutate.o" "$WORK/kit/qcow2_custom_mutator.o" \
-    "$SRC/libqcow/.libs/libqcow.a" $libs \
-    "$SRC/libqcow/.libs/libqcow.a" -lz -lpthread
+  $CC $SAN -I"$SRC/include" -c "$REPO/fuzz/kit/proof/libqcow_read_fuzzer.c" \
+    -o "$WORK/libqcow_read_fuzzer.o"
+  libqcow_libs
+  local kitobjs=("$WORK/kit/qcow2_mutate.o" "$WORK/kit/qcow2_custom_mutator.o")
+  local t obj
+  for t in file read; do
+    if [ $t = file ]; then
+      obj=$SRC/ossfuzz/file_fuzzer.o
+    else
+      obj=$WORK/libqcow_read_fuzzer.o
+    fi
+    $CXX -fsanitize=fuzzer,address -o "$WORK/${t}_stock" "$obj" \
+      "${LIBS_LINK[@]}"
+    $CXX -fsanitize=fuzzer,address -o "$WORK/${t}_kit" "$obj" \
+      "${kitobjs[@]}" "${LIBS_LINK[@]}"
+  done
 }
 
+# Seeds that already crash libqcow would stop a run at start-up: they are
+# findings by themselves (WORK/seed-crashes-<target>/), and the runs of that
+# target start from the rest, the same for both variants.
+screen() {
+  local t=$1 f
+  local keep=$WORK/seeds-$t bad=$WORK/seed-crashes-$t
+  rm -rf "$keep" "$bad" && mkdir -p "$keep" "$bad"
+  (cd "$keep" && unzip -q "$WORK/kit/qcow2_seed_corpus.zip")
+  for f in "$keep"/*; do
+    if ! "$WORK/${t}_stock" "$f" >"$bad/$(basename "$f").log" 2>&1; then
+      mv "$f" "$bad/"
+    else
+      rm -f "$bad/$(basename "$f").log"
+    fi
+  done
+  echo "$t: $(ls "$keep" | wc -l) seeds kept, $(ls "$bad" | grep -vc '\.log$') crash libqcow"
+}
+
+# Targets in KEEP_GOING (default: read) run as -fork=1 -ignore_crashes=1:
+# still one fuzzing process at a time, but a libqcow crash (the read target
+# finds the known partial-last-cluster over-read within seconds) is saved
+# and the run goes on, so both variants get the whole time budget.
+KEEP_GOING=${KEEP_GOING:-read}
 run_one() {
   local v=$1
-  rm -rf "$WORK/run-$v" && mkdir -p "$WORK/run-$v/corpus"
-  (cd "$WORK/run-$v/corpus" && unzip -q "$WORK/kit/qcow2_seed_corpus.zip")
+  local extra=()
+  case " $KEEP_GOING " in
+  *" ${v%_*} "*)
+    extra=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
+    ;;
+  esac
+  rm -rf "$WORK/run-$v" && mkdir -p "$WORK/run-$v"
+  cp -r "$WORK/seeds-${v%_*}" "$WORK/run-$v/corpus"
   (cd "$WORK/run-$v" &&
-    "$WORK/file_fuzzer_$v" -seed=1 -max_total_time="$SECS" \
+    "$WORK/$v" -seed=1 -max_total_time="$SECS" \
       -print_final_stats=1 -dict="$WORK/kit/qcow2.dict" -max_len=131072 \
-      -rss_limit_mb=2048 -timeout=25 corpus >fuzz.log 2>&1 || true)
+      -rss_limit_mb=2048 -timeout=25 "${extra[@]}" corpus >fuzz.log 2>&1 ||
+      true)
 }
 
-# PARALLEL=1 runs the two fuzzers at the same time, one core each.
+# VARIANTS (default: file_stock file_kit read_stock read_kit) run in pairs;
+# PARALLEL=1 runs the two of a pair at the same time, one core each.
+VARIANTS=${VARIANTS:-file_stock file_kit read_stock read_kit}
 run() {
-  if [ "${PARALLEL:-0}" = 1 ]; then
-    run_one stock &
-    run_one kit &
-    wait
-  else
-    run_one stock
-    run_one kit
-  fi
+  local pair=()
+  local v
+  screen file
+  screen read
+  for v in $VARIANTS; do
+    pair+=("$v")
+    [ ${#pair[@]} -lt 2 ] && continue
+    if [ "${PARALLEL:-0}" = 1 ]; then
+      run_one "${pair[0]}" &
+      run_one "${pair[1]}" &
+      wait
+    else
+      run_one "${pair[0]}"
+      run_one "${pair[1]}"
+    fi
+    pair=()
+  done
+  [ ${#pair[@]} -eq 1 ] && run_one "${pair[0]}"
+  return 0
 }
 
 report() {
   local v out=$WORK/results.txt
   : >"$out"
-  for v in stock kit; do
+  for v in $VARIANTS; do
     local log=$WORK/run-$v/fuzz.log
+    [ -f "$log" ] || continue
     {
       echo "== $v (${SECS}s, -seed=1)"
-      grep -E '^#[0-9]+ +(INITED|DONE|pulse|REDUCE|NEW)' "$log" | tail -1
+      grep -E '^#[0-9]+' "$log" | grep -E 'cov:' | tail -1
       grep -E 'stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' "$log"
-      ls "$WORK/run-$v" | grep -E '^(crash|leak|timeout|oom)-' || echo "no crash"
+      ls "$WORK/run-$v" | grep -E '^(crash|leak|timeout|oom|slow-unit)-' || echo "no crash"
     } >>"$out"
   done
   cat "$out"
