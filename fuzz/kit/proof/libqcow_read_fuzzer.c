@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 enum {
-  kWindow = 4096,          /* bytes per read */
-  kMaxWindows = 64,        /* reads per input */
-  kStride = 1 << 16        /* one read per 64 KiB of guest data */
+  kWindow = 4096,   /* bytes per read */
+  kMaxWindows = 64, /* reads per input */
+  kStride = 1 << 16 /* one read per 64 KiB of guest data */
 };
 
 static int g_fd = -1;
