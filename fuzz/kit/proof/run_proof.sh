@@ -15,7 +15,10 @@
 #   run    each for SECONDS (default 600), one process, -seed=1, the kit's
 #          seed zip as corpus and its dictionary, -print_final_stats=1
 #          (VARIANTS=... picks some; PARALLEL=1 runs each pair side by side)
-#   report cov/ft/execs of both runs into WORK_DIR/results.txt
+#   report cov/ft/execs of every run into WORK_DIR/results.txt
+#   triage replays every crash (at most 300 per run) with the stock binary
+#          and counts them by signature (sanitizer error + first libqcow
+#          frame); one reproducer per signature in WORK_DIR/findings/
 # Crashes land in WORK_DIR/run-<variant>/crash-*; they are findings about
 # libqcow, not failures of the kit.
 set -euo pipefail
@@ -24,7 +27,7 @@ WORK=${1:-/work/kitproof}
 SECS=${2:-600}
 shift $(($# < 2 ? $# : 2))
 STEPS=("$@")
-[ ${#STEPS[@]} -eq 0 ] && STEPS=(fetch build kit link run report)
+[ ${#STEPS[@]} -eq 0 ] && STEPS=(fetch build kit link run report triage)
 export CC=${CC:-clang-14} CXX=${CXX:-clang++-14}
 SAN="-fsanitize=fuzzer-no-link,address -fno-omit-frame-pointer -g -O1"
 SRC=$WORK/src
@@ -179,6 +182,43 @@ report() {
       grep -E '^#[0-9]+' "$log" | grep -E 'cov:' | tail -1
       grep -E 'stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' "$log"
       ls "$WORK/run-$v" | grep -E '^(crash|leak|timeout|oom|slow-unit)-' || echo "no crash"
+    } >>"$out"
+  done
+  cat "$out"
+}
+
+signature() {  # signature BINARY INPUT: "error | function file:line"
+  "$1" "$2" 2>&1 | awk '
+    /ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:/ && !e {
+      e = $0; sub(/.*ERROR: /, "", e); sub(/ on address.*/, "", e)
+      sub(/ \(pc .*/, "", e)
+    }
+    /^    #[0-9]+ .* in / && $0 !~ /(asan|ubsan|libc|fuzzer::|interceptor)/ && !f {
+      f = $4 " " $5; sub(/ [^ ]*\/src\//, " ", f)
+    }
+    END { print (e ? e : "no reproduction") " | " f }'
+}
+
+triage() {
+  local out=$WORK/results.txt v f sig
+  mkdir -p "$WORK/findings"
+  for v in $VARIANTS; do
+    [ -d "$WORK/run-$v" ] || continue
+    : >"$WORK/run-$v/signatures.txt"
+    for f in $(ls "$WORK/run-$v" | grep -E '^(crash|leak|timeout|oom)-' |
+      head -300); do
+      sig=$(signature "$WORK/${v%_*}_stock" "$WORK/run-$v/$f")
+      echo "$sig" >>"$WORK/run-$v/signatures.txt"
+      local key
+      key=$(echo "$sig" | sha1sum | cut -c1-12)
+      [ -f "$WORK/findings/$key" ] || {
+        cp "$WORK/run-$v/$f" "$WORK/findings/$key"
+        echo "$sig" >"$WORK/findings/$key.txt"
+      }
+    done
+    {
+      echo "== $v crashes by signature"
+      sort "$WORK/run-$v/signatures.txt" | uniq -c | sort -rn
     } >>"$out"
   done
   cat "$out"
