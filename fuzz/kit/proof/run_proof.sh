@@ -179,8 +179,9 @@ report() {
     [ -f "$log" ] || continue
     {
       echo "== $v (${SECS}s, -seed=1)"
-      grep -E '^#[0-9]+' "$log" | grep -E 'cov:' | tail -1
-      grep -E 'stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' "$log"
+      grep -E '^#[0-9]+' "$log" | grep -E 'cov:' | tail -1 || true
+      grep -E 'stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' "$log" ||
+        true
       ls "$WORK/run-$v" | grep -E '^(crash|leak|timeout|oom|slow-unit)-' || echo "no crash"
     } >>"$out"
   done
@@ -196,7 +197,7 @@ signature() {  # signature BINARY INPUT: "error | function file:line"
     /^    #[0-9]+ .* in / && $0 !~ /(asan|ubsan|libc|fuzzer::|interceptor)/ && !f {
       f = $4 " " $5; sub(/ [^ ]*\/src\//, " ", f)
     }
-    END { print (e ? e : "no reproduction") " | " f }'
+    END { print (e ? e : "no reproduction") " | " f }' || true
 }
 
 triage() {
