@@ -1,7 +1,8 @@
 // image_fuzzer: the input is a whole qcow2 file held in memory. Opens it
 // without following references and without a secret, maps it and reads
 // bounded parts of every extent of the active view and of every snapshot.
-// structured_image_fuzzer is this same body linked with qcow2_mutator.cc.
+// structured_image_fuzzer is this same body linked with the fuzzing kit
+// (fuzz/kit/: qcow2_mutate.cc and qcow2_custom_mutator.c).
 #include <cstddef>
 #include <cstdint>
 #include <memory>

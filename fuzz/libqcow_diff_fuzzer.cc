@@ -3,7 +3,7 @@
 // (fuzz/differential/classify.h). A disagreement that is not in the known table
 // aborts, so libFuzzer keeps the input as a finding; known ones are counted and
 // printed at exit. The libFuzzer binary also links the structure-aware
-// mutator (qcow2_mutator.cc). libqcow itself is not instrumented: coverage
+// mutator (fuzz/kit/). libqcow itself is not instrumented: coverage
 // and sanitizers cover our side only; a crash or hang inside libqcow still
 // stops the run and is a finding about libqcow.
 //

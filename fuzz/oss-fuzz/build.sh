@@ -31,7 +31,10 @@ for dir in status io format crypto image check writer; do
   done
 done
 $CXX $FLAGS -c "$ROOT/fuzz/fuzz_util.cc" -o "$BUILD/fuzz_util.o"
-$CXX $FLAGS -c "$ROOT/fuzz/qcow2_mutator.cc" -o "$BUILD/qcow2_mutator.o"
+# The structure-aware mutator: the fuzzing kit (fuzz/kit/), C API + glue.
+$CXX $FLAGS -c "$ROOT/fuzz/kit/qcow2_mutate.cc" -o "$BUILD/qcow2_mutate.o"
+$CC $CFLAGS -I"$ROOT/fuzz/kit" -c "$ROOT/fuzz/kit/qcow2_custom_mutator.c" \
+  -o "$BUILD/qcow2_custom_mutator.o"
 rm -f "$BUILD/libqcow2ref.a"
 ar rcs "$BUILD/libqcow2ref.a" "${objs[@]}" "$BUILD/fuzz_util.o"
 
@@ -68,7 +71,7 @@ for spec in "${targets[@]}"; do
   IFS=: read -r name src corpus dict <<<"$spec"
   extra=()
   if [ "$name" = structured_image_fuzzer ]; then
-    extra+=("$BUILD/qcow2_mutator.o")
+    extra+=("$BUILD/qcow2_mutate.o" "$BUILD/qcow2_custom_mutator.o")
   fi
   $CXX $FLAGS "$ROOT/fuzz/$src" "${extra[@]}" "$BUILD/libqcow2ref.a" \
     $LIB_FUZZING_ENGINE $LIBS -o "$OUT/$name"

@@ -1,4 +1,6 @@
-#include "fuzz/qcow2_mutator.h"
+// The qcow2 structure-aware mutator of qcow2ref's fuzzing kit. Self-contained:
+// the C++ standard library only (see qcow2_mutate.h).
+#include "qcow2_mutate.h"
 
 #include <algorithm>
 #include <cstring>
@@ -6,9 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "reference/format/endian.h"
-
-namespace qcow2ref::fuzz {
+namespace qcow2_kit {
 namespace {
 
 constexpr uint32_t kMagic = 0x514649FB;
@@ -80,13 +80,18 @@ bool ReadFields(const Buffer& b, Fields* f) {
 
 class Mutator {
  public:
-  Mutator(uint8_t* data, size_t size, size_t max_size, unsigned int seed)
-      : data_(data), size_(size), max_size_(max_size), rng_(seed) {}
+  Mutator(uint8_t* data, size_t size, size_t max_size, unsigned int seed,
+          qcow2_byte_mutator byte_mutator)
+      : data_(data),
+        size_(size),
+        max_size_(max_size),
+        rng_(seed),
+        byte_mutator_(byte_mutator) {}
 
   size_t Run() {
     Buffer b(data_, size_);
     Fields f;
-    if (!ReadFields(b, &f)) return LLVMFuzzerMutate(data_, size_, max_size_);
+    if (!ReadFields(b, &f)) return 0;  // Not ours: the caller falls back.
     // Usually one structured change; sometimes two, sometimes a byte-level
     // change on top so the fuzzer keeps its generic power.
     const int rounds = 1 + (Pick(4) == 0);
@@ -95,11 +100,18 @@ class Mutator {
       ReadFields(cur, &f);
       MutateOnce(cur, f);
     }
-    if (Pick(8) == 0) size_ = LLVMFuzzerMutate(data_, size_, max_size_);
+    if (Pick(8) == 0) size_ = ByteMutate();
     return std::min(size_, max_size_);
   }
 
  private:
+  // A byte-level change: the caller's mutator (libFuzzer's), else one bit.
+  size_t ByteMutate() {
+    if (byte_mutator_ != nullptr) return byte_mutator_(data_, size_, max_size_);
+    if (size_ > 0) data_[Pick(size_)] ^= static_cast<uint8_t>(1u << Pick(8));
+    return size_;
+  }
+
   uint64_t Pick(uint64_t n) { return n == 0 ? 0 : rng_() % n; }
   uint64_t Rand64() { return (uint64_t{rng_()} << 32) ^ rng_(); }
 
@@ -454,19 +466,26 @@ class Mutator {
   size_t size_;
   size_t max_size_;
   std::minstd_rand rng_;
+  qcow2_byte_mutator byte_mutator_;
 };
 
 }  // namespace
+}  // namespace qcow2_kit
 
-size_t MutateQcow2(uint8_t* data, size_t size, size_t max_size,
-                   unsigned int seed) {
-  if (size > max_size) size = max_size;
-  return Mutator(data, size, max_size, seed).Run();
+extern "C" int qcow2_has_header(const uint8_t* data, size_t size) {
+  qcow2_kit::Fields f;
+  return qcow2_kit::ReadFields(
+      qcow2_kit::Buffer(const_cast<uint8_t*>(data), size), &f);
 }
 
-}  // namespace qcow2ref::fuzz
+extern "C" size_t qcow2_mutate_with(uint8_t* data, size_t size, size_t max_size,
+                                    unsigned int seed,
+                                    qcow2_byte_mutator byte_mutator) {
+  if (size > max_size) size = max_size;
+  return qcow2_kit::Mutator(data, size, max_size, seed, byte_mutator).Run();
+}
 
-extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size,
-                                          size_t max_size, unsigned int seed) {
-  return qcow2ref::fuzz::MutateQcow2(data, size, max_size, seed);
+extern "C" size_t qcow2_mutate(uint8_t* data, size_t size, size_t max_size,
+                               unsigned int seed) {
+  return qcow2_mutate_with(data, size, max_size, seed, nullptr);
 }
