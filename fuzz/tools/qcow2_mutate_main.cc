@@ -15,19 +15,16 @@
 #include <string>
 #include <vector>
 
-#include "fuzz/qcow2_mutator.h"
+#include "fuzz/kit/qcow2_mutate.h"
 
 namespace {
 
 std::mt19937* g_bytes = nullptr;
 
-}  // namespace
-
-// The mutator hands inputs without a readable header to libFuzzer's byte
-// mutator; outside libFuzzer this simple one stands in (a flipped bit or a
-// set byte, seeded from the same SEED).
-extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size,
-                                   size_t max_size) {
+// The byte-level changes the kit asks for now and then, and the whole
+// mutation of an input without a qcow2 header: a flipped bit or a set byte,
+// seeded from the same SEED (libFuzzer's LLVMFuzzerMutate is not here).
+size_t ByteMutate(uint8_t* data, size_t size, size_t max_size) {
   if (size == 0) {
     if (max_size == 0) return 0;
     data[0] = static_cast<uint8_t>((*g_bytes)());
@@ -40,6 +37,8 @@ extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size,
   }
   return size;
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 4 || argc > 5) {
@@ -71,8 +70,10 @@ int main(int argc, char** argv) {
   size_t size = data.size();
   data.resize(max_size);
   for (long r = 0; r < rounds; ++r) {
-    size = qcow2ref::fuzz::MutateQcow2(data.data(), size, max_size,
-                                       static_cast<unsigned int>(seed + r));
+    const unsigned int round_seed = static_cast<unsigned int>(seed + r);
+    const size_t mutated =
+        qcow2_mutate_with(data.data(), size, max_size, round_seed, ByteMutate);
+    size = mutated != 0 ? mutated : ByteMutate(data.data(), size, max_size);
   }
   std::ofstream out(argv[2], std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(data.data()),
