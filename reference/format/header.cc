@@ -104,7 +104,8 @@ Status ValidateHeader(const Header& h) {
                      cluster_size)) {
       return Rejected("Q2.HDR.backing_file_offset.in_cluster0", 8,
                       "backing file name at " + Hex(h.backing_file_offset) +
-                          " is not inside the header cluster");
+                          " is not between the header's end and the end of "
+                          "cluster 0");
     }
   }
   // SPEC(QX.LIMIT.virtual_size)
