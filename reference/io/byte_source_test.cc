@@ -1,10 +1,14 @@
 #include "reference/io/byte_source.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+
+#include "reference/io/byte_store.h"
+#include "reference/io/descriptor.h"
 
 namespace qcow2ref {
 namespace {
@@ -67,4 +71,22 @@ TEST(FileSourceTest, FileShrunkAfterOpenIsAnError) {
 }
 
 }  // namespace
+// A flush the kernel refuses is an error, never a silent success: callers
+// acknowledge writes only after Flush() returned OK. /dev/null takes writes
+// but refuses fdatasync (EINVAL), which is the failure to report.
+TEST(FileStoreTest, AFailedSyncIsAnError) {
+  // FileStore::Open takes regular files and block devices only; a
+  // descriptor adopted as is stands for a device whose sync fails.
+  OpenedFd null_fd;
+  null_fd.fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  ASSERT_GE(null_fd.fd, 0);
+  auto store = FileStore::Adopt(null_fd, "/dev/null", false);
+  ASSERT_TRUE(store.ok()) << store.error().ToString();
+  const uint8_t byte = 1;
+  EXPECT_TRUE((*store)->WriteAt(0, &byte, 1).ok());
+  Status st = (*store)->Flush();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().ToString().find("fdatasync"), std::string::npos);
+}
+
 }  // namespace qcow2ref

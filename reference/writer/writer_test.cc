@@ -4,6 +4,8 @@
 // bookkeeping).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -11,6 +13,8 @@
 #include "reference/format/cluster_entries.h"
 #include "reference/format/endian.h"
 #include "reference/format/header.h"
+#include "reference/format/limits.h"
+#include "reference/format/snapshot_table.h"
 #include "reference/io/crash_store.h"
 #include "reference/status/spec_cite.h"
 #include "reference/writer/image_writer.h"
@@ -477,6 +481,90 @@ TEST(WriterTest, ZeroAndDiscardReadAsZeros) {
                         (i >= 2 * 65536 + 100 && i < 3 * 65536 + 100);
       ASSERT_EQ(back[i], zero ? 0 : 0x77) << "v" << version << " byte " << i;
     }
+  }
+}
+
+// QX.LIMIT.snapshot_count at its boundary for the writer: an image with
+// 65535 snapshots takes one more (65536, the limit itself) and refuses the
+// next. The 65535 entries (no L1 table, 24 bytes of extra data each) are
+// placed at the end of a fresh image with their clusters counted.
+TEST(WriterTest, SnapshotCountAtAndOverTheBoundary) {
+  QCOW2_SPEC("QX.LIMIT.snapshot_count");
+  CreateOptions o;
+  o.size = 1 << 20;
+  Made m = Make(o);
+  ASSERT_NE(m.writer, nullptr);
+  ASSERT_TRUE(m.writer->Flush().ok());
+  std::vector<uint8_t> bytes = m.store->bytes();  // (the writer owns m.store)
+  m.writer.reset();
+  const uint64_t cs = 65536;
+  std::vector<Snapshot> table(kMaxSnapshots - 1);
+  for (size_t i = 0; i < table.size(); ++i) {
+    table[i].id = std::to_string(i + 1);
+    table[i].name = "s" + std::to_string(i);
+    table[i].extra.assign(24, 0);
+    StoreBe64(table[i].extra.data() + 8, o.size);         // disk size
+    StoreBe64(table[i].extra.data() + 16, ~uint64_t{0});  // icount: none
+  }
+  const std::vector<uint8_t> raw = SerializeSnapshotTable(table);
+  const uint64_t at = (bytes.size() + cs - 1) / cs * cs;
+  const uint64_t clusters = (raw.size() + cs - 1) / cs;
+  bytes.resize(at + clusters * cs, 0);
+  std::copy(raw.begin(), raw.end(), bytes.begin() + at);
+  StoreBe32(bytes.data() + 60, kMaxSnapshots - 1);
+  StoreBe64(bytes.data() + 64, at);
+  // 16-bit refcounts; the first refcount block covers these clusters.
+  const uint64_t block = LoadBe64(bytes.data() + LoadBe64(bytes.data() + 48));
+  for (uint64_t c = at / cs; c < at / cs + clusters; ++c) {
+    StoreBe16(bytes.data() + block + 2 * c, 1);
+  }
+  auto store = std::make_unique<MemoryStore>(std::move(bytes));
+  MemoryStore* s = store.get();
+  auto w = ImageWriter::Open(std::move(store), WriterOptions());
+  ASSERT_TRUE(w.ok()) << w.error().ToString();
+  Status last = (*w)->SnapshotCreate("the limit");
+  ASSERT_TRUE(last.ok()) << last.error().ToString();
+  Status over = (*w)->SnapshotCreate("one more");
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().clause, "QX.LIMIT.snapshot_count");
+  ASSERT_TRUE((*w)->Flush().ok());
+  EXPECT_EQ(LoadBe32(s->bytes().data() + 60), kMaxSnapshots);
+}
+
+// An acknowledged write into an image with an external data file is durable
+// in the data file too: Flush() ends with the data file's own flush (the
+// data the image's L2 entries point to; found missing by mutation
+// writer.image_writer_ops.05).
+TEST(WriterTest, FlushMakesTheExternalDataFileDurable) {
+  QCOW2_SPEC("QX.WRITE.order_data_before_pointer");
+  CreateOptions o;
+  o.size = 1 << 20;
+  o.data_file = "x.data";
+  for (const bool raw : {false, true}) {
+    o.data_file_raw = raw;
+    auto data = std::make_unique<CrashStore>(std::vector<uint8_t>());
+    CrashStore* d = data.get();
+    WriterOptions wo;
+    wo.data_file = std::move(data);
+    // The writer's reads go through the reader, which opens the data file
+    // by name beneath the image's directory: an empty one is there.
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    wo.directory = tmp ? tmp : "/tmp";
+    std::ofstream(wo.directory + "/x.data", std::ios::binary | std::ios::trunc);
+    auto w =
+        ImageWriter::Create(std::make_unique<MemoryStore>(), o, std::move(wo));
+    ASSERT_TRUE(w.ok()) << w.error().ToString();
+    const size_t before = d->Mark();
+    std::vector<uint8_t> bytes(70000, 0x5a);
+    ASSERT_TRUE((*w)->Write(4096, bytes.data(), bytes.size()).ok());
+    ASSERT_TRUE((*w)->Flush().ok());
+    const auto& events = d->events();
+    bool wrote = false;
+    for (size_t i = before; i < events.size(); ++i) wrote |= !events[i].flush;
+    EXPECT_TRUE(wrote) << "raw " << raw << ": the data went elsewhere";
+    ASSERT_FALSE(events.empty());
+    EXPECT_TRUE(events.back().flush)
+        << "raw " << raw << ": a write to the data file after its last flush";
   }
 }
 
