@@ -739,6 +739,15 @@ class FuzzClassifyTest(unittest.TestCase):
         self.assertEqual(qct_fuzz.classify(self.read("crash"), ok, "map").outcome,
                          O.REFERENCE_FAILED)
 
+    def test_first_difference_across_blocks(self):
+        import qct_fuzz
+        a = bytes(200000)
+        for at in (0, 65535, 65536, 131073, 199999):
+            b = bytearray(a)
+            b[at] = 1
+            self.assertEqual(qct_fuzz.first_difference(a, bytes(b), len(a)), at)
+        self.assertEqual(qct_fuzz.first_difference(a, a, len(a)), len(a))
+
     def test_minimize_keeps_only_the_bytes_that_matter(self):
         import qct_fuzz
         original = bytes(64)
