@@ -170,6 +170,16 @@ Result<std::unique_ptr<ImageWriter>> CreateImage(
                        " is the image " + path + " itself"};
     }
   }
+  // SPEC(QX.WRITE.validate_first): a create refused after its files were
+  // made (a backing name the path policy refuses, a loop, a data file the
+  // file system cannot make as large as the disk) leaves neither behind.
+  const std::string data_path =
+      options.data_file.empty() ? "" : ReferencedPath(data);
+  const bool data_existed =
+      !data_path.empty() && IdentityOfPath(data_path).has_value();
+  auto forget_data_file = [&]() {
+    if (!data_path.empty() && !data_existed) ::unlink(data_path.c_str());
+  };
   if (!options.data_file.empty()) {
     // An existing data file is never clobbered without --force (R06); it is
     // resolved beneath the image's directory like every referenced file.
@@ -178,12 +188,17 @@ Result<std::unique_ptr<ImageWriter>> CreateImage(
     keep.insert(*wo.data_file->Identity());
   }
   const bool existed = IdentityOfPath(path).has_value();
-  QCOW2REF_ASSIGN_OR_RETURN(auto store,
-                            FileStore::Open(path, true, force, &keep));
-  auto writer = ImageWriter::Create(std::move(store), options, std::move(wo));
-  // SPEC(QX.WRITE.validate_first): a create refused after the file was made
-  // (a backing name the path policy refuses, a loop) leaves no image behind.
-  if (!writer.ok() && !existed) ::unlink(path.c_str());
+  auto store = FileStore::Open(path, true, force, &keep);
+  if (!store.ok()) {
+    forget_data_file();
+    return store.take_error();
+  }
+  auto writer =
+      ImageWriter::Create(std::move(store).value(), options, std::move(wo));
+  if (!writer.ok()) {
+    if (!existed) ::unlink(path.c_str());
+    forget_data_file();
+  }
   return writer;
 }
 

@@ -206,6 +206,13 @@ $q create small.qcow2 --size 4096 --from data.bin 2>/dev/null
 # A create refused after the file was made leaves nothing behind.
 $q create absb.qcow2 --size 1M --backing "$PWD/base.qcow2" --backing-format qcow2 2>/dev/null
 [ $? = 1 ] && [ ! -e absb.qcow2 ] && ok || bad "a refused create left absb.qcow2 behind"
+# ... nor the external data file it had made (qemu-img leaves none either).
+$q create absd.qcow2 --size 1M --backing "$PWD/base.qcow2" --backing-format qcow2 --data-file absd.data 2>/dev/null
+[ $? = 1 ] && [ ! -e absd.qcow2 ] && [ ! -e absd.data ] && ok || bad "a refused create left absd.qcow2 or absd.data behind"
+# An existing data file given with --force is kept when the create fails.
+: >kept.data
+$q create absk.qcow2 --size 1M --backing "$PWD/base.qcow2" --backing-format qcow2 --data-file kept.data --force 2>/dev/null
+[ $? = 1 ] && [ -e kept.data ] && ok || bad "a refused create removed an existing data file"
 
 # Refusals: existing file without --force, compression with encryption.
 $q create v3.qcow2 --size 1M 2>/dev/null && bad "overwrote an existing image without --force" || ok
