@@ -36,8 +36,7 @@ Status ValidateEntry(const Header& h, const BitmapEntry& b, uint64_t at) {
                         " exceeds 0x8000000");
   }
   // SPEC(Q2.BM.table_size)
-  const uint64_t bits = DivRoundUp(h.size, uint64_t{1} << b.granularity_bits);
-  const uint64_t needed = DivRoundUp(bits, h.cluster_size() * 8);
+  const uint64_t needed = BitmapTableEntries(h, b.granularity_bits);
   // Exactly: QEMU refuses a table longer than the disk needs too (found by
   // run.py fuzz against qemu-img: n_bm_table_size_long).
   if (b.table_size == 0 || b.table_size != needed) {
@@ -50,6 +49,15 @@ Status ValidateEntry(const Header& h, const BitmapEntry& b, uint64_t at) {
 }
 
 }  // namespace
+
+uint64_t BitmapTableEntries(const Header& h, uint32_t granularity_bits) {
+  // SPEC(Q2.BM.table_size): of the guest size, the header's size rounded
+  // down to whole sectors (Q2.HDR.size.sector_multiple), the size QEMU's
+  // bitmaps are made for.
+  const uint64_t bits =
+      DivRoundUp(GuestSize(h), uint64_t{1} << granularity_bits);
+  return DivRoundUp(bits, h.cluster_size() * 8);
+}
 
 Result<std::vector<BitmapEntry>> ParseBitmapDirectory(const Header& h,
                                                       const uint8_t* dir,

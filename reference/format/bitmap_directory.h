@@ -25,6 +25,11 @@ struct BitmapEntry {
   uint64_t entry_offset = 0;
 };
 
+// Entries a bitmap table must have for the image (Q2.BM.table_size): one
+// bit per granule of the guest size (the header's size rounded down to
+// sectors, as QEMU takes it), one table entry per cluster of bits.
+uint64_t BitmapTableEntries(const Header& h, uint32_t granularity_bits);
+
 // Parses and validates the directory bytes (exactly dir_size bytes read from
 // dir_offset) against the header.
 Result<std::vector<BitmapEntry>> ParseBitmapDirectory(const Header& h,

@@ -64,6 +64,19 @@ TEST(BitmapDirectoryTest, Rejections) {
   // the bitmap (n_bm_table_size_long).
   EXPECT_TRUE(Parse(Entry(0, "b", 0, 16, 1)).ok());
   EXPECT_EQ(Parse(Entry(0, "b", 0, 16, 2)).error().clause, "Q2.BM.table_size");
+  // A header size that is not a sector multiple counts as QEMU counts it,
+  // rounded down: 256 MiB + 100 bytes at 512-byte granularity is 2^19 bits,
+  // exactly one 64 KiB cluster of table (the raw size would need two).
+  Header odd;
+  odd.size = (uint64_t{256} << 20) + 100;
+  const auto one = Entry(0, "b", 0, 9, 1);
+  EXPECT_TRUE(
+      ParseBitmapDirectory(odd, one.data(), one.size(), 1, 0x40000).ok());
+  const auto two = Entry(0, "b", 0, 9, 2);
+  EXPECT_EQ(ParseBitmapDirectory(odd, two.data(), two.size(), 1, 0x40000)
+                .error()
+                .clause,
+            "Q2.BM.table_size");
   EXPECT_EQ(Parse(Entry(0, "b", 0, 16, 0x8000001)).error().clause,
             "QX.LIMIT.bitmap_count");
   EXPECT_EQ(Parse(Entry(0, "b"), 2).error().clause, "Q2.BM.count");

@@ -349,7 +349,7 @@ Status ImageWriter::BitmapAdd(const std::string& name, uint64_t granularity,
   while ((uint64_t{1} << bits) < granularity) ++bits;
   const uint64_t cs = g_.cluster_size;
   const uint64_t table_size =
-      DivRoundUp(DivRoundUp(header_.size, granularity), cs * 8);
+      BitmapTableEntries(header_, static_cast<uint32_t>(bits));
   if (table_size > kMaxBitmapTableEntries) {
     return Unsupported("QX.LIMIT.bitmap_count", std::nullopt,
                        "the bitmap table would exceed 0x8000000 entries: "
