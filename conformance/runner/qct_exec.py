@@ -20,7 +20,7 @@ import threading
 import time
 
 import qct_protocol
-from qct_vectors import sha256_file
+from qcow2ref_py.files import sha256_file
 
 DEFAULT_TIMEOUT_S = 10.0
 LONG_TIMEOUT_S = 60.0

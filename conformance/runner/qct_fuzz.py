@@ -90,7 +90,7 @@ class Finding:
 
 
 class _FileVector(object):
-    """The minimum of qct_vectors.Vector that Executor.invoke needs."""
+    """The minimum of qcow2ref_py.model.Vector that Executor.invoke needs."""
 
     def __init__(self, path: str):
         self.image = path

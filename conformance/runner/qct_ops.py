@@ -14,6 +14,7 @@ guest digests that the reference read equals the published value.
 """
 import glob
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -23,12 +24,13 @@ import tempfile
 import qct_protocol
 import qct_score
 from qct_protocol import Status
+from qcow2ref_py.model import Result
 
 S = qct_score
 
 
 class OpScript(object):
-    """One op script, looking enough like qct_vectors.Vector for the runner."""
+    """One op script, looking enough like qcow2ref_py.model.Vector for the runner."""
 
     def __init__(self, raw, manifest, area="ops", accumulated=None):
         self.raw = raw
@@ -62,11 +64,16 @@ class Accumulated(object):
 
 
 def load_model(root):
-    d = os.path.join(root, "vectors", "tools")
-    if d not in sys.path:
-        sys.path.insert(0, d)
-    import ops_model
-    return ops_model
+    """vectors/tools/ops_model.py of the workspace `root` (the vectors' own model)."""
+    path = os.path.join(root, "vectors", "tools", "ops_model.py")
+    mod = sys.modules.get("ops_model")
+    if mod is not None and os.path.abspath(getattr(mod, "__file__", "")) == os.path.abspath(path):
+        return mod
+    spec = importlib.util.spec_from_file_location("ops_model", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["ops_model"] = mod
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def load_ops(root, files=None):
@@ -95,14 +102,12 @@ def load_ops(root, files=None):
     return out
 
 
-def _result(v):
-    return {"id": v.id, "verdict": getattr(v, "verdict", "valid"), "outcome": None,
-            "i_outcome": None, "detail": "", "exit_code": None, "signal": None,
-            "error_line": None, "error_token": None, "error_match": None, "duration_ms": 0,
-            "invocations": 0, "stderr_tail": "",
-            "clauses": list(getattr(v, "clauses", v.raw.get("clauses", []))),
-            "importance": getattr(v, "importance", v.raw.get("importance", "high")),
-            "features": list(getattr(v, "features", [])), "area": "ops", "checks": {}}
+def new_result(v):
+    """The empty result of an op script or accumulated vector."""
+    return Result(id=v.id, verdict=getattr(v, "verdict", "valid"),
+                  clauses=list(getattr(v, "clauses", v.raw.get("clauses", []))),
+                  importance=getattr(v, "importance", v.raw.get("importance", "high")),
+                  features=list(getattr(v, "features", [])), area="ops")
 
 
 def _bad_exit(inv, what):
@@ -128,7 +133,7 @@ def _bad_exit(inv, what):
 
 def score_script(v, sut, ex, reference):
     """Writes script `v` with the adapter and judges the image with `reference`."""
-    res = _result(v)
+    res = new_result(v)
     if "write" not in sut.commands:
         res.update(outcome=S.SKIP, detail="adapter has no write command")
         return res
@@ -226,7 +231,7 @@ def score_script(v, sut, ex, reference):
 
 
 def score_accumulated(agg, results_by_id):
-    res = _result(agg)
+    res = new_result(agg)
     res["features"] = []
     members = [results_by_id.get(m.id) for m in agg.members]
     outcomes = [r["outcome"] if r else S.ERROR for r in members]

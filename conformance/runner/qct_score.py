@@ -28,11 +28,14 @@ from typing import Any, Callable, List, Optional
 
 import qct_protocol
 from qct_protocol import Status
+from qcow2ref_py.model import (BAD_OUTCOMES, OUTCOMES, IOutcome, Outcome, Result, Stage,
+                               Vector, Verdict)
 
-PASS, FAIL, SKIP, CRASH, TIMEOUT, ERROR = "PASS", "FAIL", "SKIP", "CRASH", "TIMEOUT", "ERROR"
-XFAIL, UNEXPECTED_PASS = "XFAIL", "UNEXPECTED_PASS"
-OUTCOMES = [PASS, FAIL, SKIP, CRASH, TIMEOUT, ERROR, XFAIL, UNEXPECTED_PASS]
-BAD_OUTCOMES = {FAIL, CRASH, TIMEOUT, ERROR, UNEXPECTED_PASS}
+PASS, FAIL, SKIP, CRASH, TIMEOUT, ERROR = (Outcome.PASS, Outcome.FAIL, Outcome.SKIP,
+                                           Outcome.CRASH, Outcome.TIMEOUT, Outcome.ERROR)
+XFAIL, UNEXPECTED_PASS = Outcome.XFAIL, Outcome.UNEXPECTED_PASS
+ACCEPT, REJECT = IOutcome.ACCEPT, IOutcome.REJECT
+__all__ = ["BAD_OUTCOMES", "OUTCOMES", "Result"]
 
 WHOLE_READ_MAX = 256 << 20      # Like kMaxWholeRead in the C++ suite.
 INVALID_READ_CAP = 256 << 20    # Output cap for images with no known size.
@@ -490,18 +493,18 @@ def _score_checker_only(sc):
 
 def _score_invalid(sc):
     v, e = sc.v, sc.v.expect
-    if e.get("stage") == "check":
+    if e.get("stage") == Stage.CHECK:
         return _score_checker_only(sc)
     secret = v.passphrases[0] if v.passphrases else None
     inv = sc.run("read", "read", [], secret, cap=INVALID_READ_CAP)
     if inv.stdout_capped:
         raise _Stop(FAIL, "accepted invalid image: read produced more than %d bytes"
                     % INVALID_READ_CAP)
-    stage = e.get("stage", "open")
+    stage = e.get("stage", Stage.OPEN)
     bad_reads = e.get("bad_reads") or []
     snap = e.get("snapshot")
     if not _refused(sc, inv):
-        if stage != "access" or not (bad_reads or snap):
+        if stage != Stage.ACCESS or not (bad_reads or snap):
             raise _Stop(FAIL, "accepted invalid image (read exit 0, %d bytes)" % inv.stdout_len)
         if bad_reads:
             first = bad_reads[0]
@@ -537,13 +540,13 @@ def _read_or_refuse(sc, content, secret):
     cap = int(content["virtual_size"]) + 1 if content else INVALID_READ_CAP
     inv = sc.run("read", "read", [], secret, cap=cap)
     if not inv.stdout_capped and _refused(sc, inv):
-        return "REJECT", ("rejected" if inv.status is Status.REJECTED
+        return REJECT, ("rejected" if inv.status is Status.REJECTED
                           else "rejected as unsupported (exit %d)" % inv.exit_code)
     if content:
         sc.expect_bytes(inv, "accepted, but read", int(content["virtual_size"]),
                         content["guest_sha256"])
-        return "ACCEPT", "accepted with the expected content"
-    return "ACCEPT", "accepted (the vector gives no content to compare)"
+        return ACCEPT, "accepted with the expected content"
+    return ACCEPT, "accepted (the vector gives no content to compare)"
 
 
 def _score_acceptable(sc):
@@ -561,7 +564,7 @@ def _score_acceptable(sc):
     cap = max([int(r["virtual_size"]) for r in sized] + [0]) + 1 if sized else INVALID_READ_CAP
     inv = sc.run("read", "read", [], secret, cap=cap, keep=min(cap, DIFF_KEEP))
     if not inv.stdout_capped and _refused(sc, inv):
-        return PASS, "REJECT", ("rejected" if inv.status is Status.REJECTED
+        return PASS, REJECT, ("rejected" if inv.status is Status.REJECTED
                                 else "rejected as unsupported (exit %d)" % inv.exit_code)
     for r in readings.get("accepted", []):
         if "guest_sha256" in r:
@@ -572,8 +575,8 @@ def _score_acceptable(sc):
         if ok:
             if r.get("grade") == "warn":
                 sc.checks["warning"] = r["why"]
-                return PASS, "ACCEPT", "accepted (%s): WARNING: %s" % (r["name"], r["why"])
-            return PASS, "ACCEPT", "accepted with the %s reading" % r["name"]
+                return PASS, ACCEPT, "accepted (%s): WARNING: %s" % (r["name"], r["why"])
+            return PASS, ACCEPT, "accepted with the %s reading" % r["name"]
     names = ", ".join("%s (%s bytes)" % (r["name"], r.get("virtual_size", "?"))
                       for r in readings.get("accepted", []))
     raise _Stop(FAIL, "accepted, but read %d bytes (sha256 %s) matching no acceptable reading: %s"
@@ -585,58 +588,53 @@ def strict_match(v, token):
     if token is None:
         return False
     e = v.expect
-    if v.verdict == "invalid":
+    if v.verdict == Verdict.INVALID:
         return token in (v.primary_clause, e.get("error_class"))
-    if v.verdict == "acceptable":
+    if v.verdict == Verdict.ACCEPTABLE:
         rej = e.get("if_rejected") or {}
         return token in v.clauses or token in (rej.get("error_class"), rej.get("clause"))
     return True
 
 
-def score_vector(v, sut, invoke, opts=None):
+def score_vector(v: Vector, sut: Sut, invoke, opts: Optional[Options] = None) -> Result:
     opts = opts or Options()
-    res = {
-        "id": v.id, "verdict": v.verdict, "outcome": None, "i_outcome": None,
-        "detail": "", "exit_code": None, "signal": None, "error_line": None,
-        "error_token": None, "error_match": None, "duration_ms": 0, "invocations": 0,
-        "stderr_tail": "", "clauses": v.clauses, "importance": v.importance,
-        "features": v.features, "area": v.area, "checks": {},
-        "kind": getattr(v, "kind", None), "stage": getattr(v, "stage", None),
-        "impl_limit": bool(getattr(v, "impl_limit", False)),
-    }
+    res = Result(id=v.id, verdict=v.verdict, clauses=v.clauses, importance=v.importance,
+                 features=v.features, area=v.area,
+                 extra={"kind": v.kind, "stage": v.stage, "impl_limit": bool(v.impl_limit)})
     missing = [f for f in v.features if f not in sut.features]
     if missing:
-        res["outcome"] = SKIP
-        res["detail"] = "adapter lacks feature(s): " + ", ".join(missing)
+        res.outcome = SKIP
+        res.detail = "adapter lacks feature(s): " + ", ".join(missing)
         return res
     sc = _Scorer(v, sut, invoke, opts)
     try:
-        if v.verdict == "valid":
+        if v.verdict == Verdict.VALID:
             outcome, i_outcome, detail = _score_valid(sc)
-        elif v.verdict == "invalid":
+        elif v.verdict == Verdict.INVALID:
             outcome, i_outcome, detail = _score_invalid(sc)
-        elif v.verdict == "acceptable":
+        elif v.verdict == Verdict.ACCEPTABLE:
             outcome, i_outcome, detail = _score_acceptable(sc)
         else:
             outcome, i_outcome, detail = ERROR, None, "unknown verdict %r" % v.verdict
     except _Stop as s:
         outcome, i_outcome, detail = s.outcome, None, s.detail
-        if v.verdict == "acceptable" and s.outcome == FAIL:
-            i_outcome = "ACCEPT"
+        if v.verdict == Verdict.ACCEPTABLE and s.outcome == FAIL:
+            i_outcome = ACCEPT
     res.update(outcome=outcome, i_outcome=i_outcome, detail=detail,
                duration_ms=sc.duration, invocations=sc.n, checks=sc.checks)
     if "warning" in sc.checks:
         res["warning"] = sc.checks["warning"]
     shown = sc.reject_inv or sc.last
     if shown is not None:
-        res["exit_code"] = shown.exit_code
-        res["signal"] = shown.signal
-        res["stderr_tail"] = shown.stderr_text()[-1000:]
-        res["error_line"] = shown.first_stderr_line() or None
-    if sc.reject_inv is not None and outcome == PASS and v.verdict in ("invalid", "acceptable"):
+        res.exit_code = shown.exit_code
+        res.signal = shown.signal
+        res.stderr_tail = shown.stderr_text()[-1000:]
+        res.error_line = shown.first_stderr_line() or None
+    if sc.reject_inv is not None and outcome == PASS and v.verdict in (Verdict.INVALID,
+                                                                       Verdict.ACCEPTABLE):
         # Applies to a refusal that is the verdict: n_ rejections, i_ REJECT.
-        res["error_token"] = error_token(sc.reject_inv.first_stderr_line())
-        res["error_match"] = strict_match(v, res["error_token"])
+        res.error_token = error_token(sc.reject_inv.first_stderr_line())
+        res.error_match = strict_match(v, res.error_token)
     return res
 
 
@@ -718,9 +716,9 @@ def summarize(results):
             s["warn"] += 1
         if r.get("impl_limit") and r["outcome"] in (FAIL, CRASH, TIMEOUT, ERROR):
             s["impl_limit_bad"] += 1
-        if r.get("i_outcome") == "ACCEPT" and r["outcome"] == PASS:
+        if r.get("i_outcome") == ACCEPT and r["outcome"] == PASS:
             s["i_accept"] += 1
-        if r.get("i_outcome") == "REJECT" and r["outcome"] == PASS:
+        if r.get("i_outcome") == REJECT and r["outcome"] == PASS:
             s["i_reject"] += 1
         if r.get("error_match") is False:
             s["strict_error_mismatch"] += 1

@@ -30,13 +30,17 @@ import time
 from typing import List, Optional, Sequence, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+if __name__ == "__main__":
+    # Run as a script (python3 conformance/runner/run.py, from anywhere): the
+    # qcow2ref_py package is at the root of the checkout this file is in.
+    sys.path.insert(1, os.path.dirname(os.path.dirname(HERE)))
 
 import qct_exec  # noqa: E402
 import qct_ops  # noqa: E402
 import qct_report  # noqa: E402
 import qct_score  # noqa: E402
-import qct_vectors  # noqa: E402
+from qcow2ref_py import manifests  # noqa: E402
+from qcow2ref_py.model import Result  # noqa: E402
 
 CONFORMANCE_DIR = os.path.dirname(HERE)
 BROKEN_DIR = os.path.join(CONFORMANCE_DIR, "adapters", "broken")
@@ -250,7 +254,7 @@ def write_bundle(out_dir, v, result, calls, adapter):
              "# The runner ran these in a fresh copy of img/ (the cwd), read-only, with",
              "# TMPDIR set to an empty directory and QCOW2CT_PROTOCOL=%d." % qct_exec.qct_protocol.CURRENT,
              'cd "$(dirname "$0")/img" || exit 1']
-    got = {"result": result, "invocations": []}
+    got = {"result": as_json(result), "invocations": []}
     for n, (command, args, secret, inv) in enumerate(calls):
         argv = [adapter, command]
         if command != "capabilities":
@@ -321,7 +325,7 @@ def run_suite(adapter, vectors, jobs=1, timeout_scale=1.0, features="", opts=Non
 
         def one(v):
             if failed.is_set():
-                r = qct_ops._result(v) if isinstance(v, qct_ops.OpScript) else \
+                r = qct_ops.new_result(v) if isinstance(v, qct_ops.OpScript) else \
                     qct_score.score_vector(v, qct_score.Sut({"features": []}), None, opts)
                 r.update(outcome=qct_score.SKIP, detail="not run: an earlier vector failed")
                 return r
@@ -341,7 +345,7 @@ def run_suite(adapter, vectors, jobs=1, timeout_scale=1.0, features="", opts=Non
                 try:
                     r = qct_ops.score_script(v, sut, ex, REFERENCE_ADAPTER)
                 except Exception as e:  # A runner bug must not look like a pass.
-                    r = qct_ops._result(v)
+                    r = qct_ops.new_result(v)
                     r.update(outcome=qct_score.ERROR, detail="runner error: %r" % e)
                 if expectations:
                     qct_score.apply_expectations(r, expectations)
@@ -400,17 +404,23 @@ def breakdown(results):
     return out
 
 
+def as_json(r):
+    """A result as results.json holds it (a Result from the scorer, or a dict
+    read from a results.json)."""
+    return r.to_dict() if isinstance(r, Result) else r
+
+
 def make_doc(root, caps, results, args_summary, started, duration_s):
     return {
         "protocol": 1,
-        "suite": qct_vectors.suite_identity(root),
+        "suite": manifests.suite_identity(root),
         "sut": {"name": caps.get("name"), "version": caps.get("version"), "capabilities": caps},
         "run_info": {"os": platform.system().lower(), "arch": platform.machine(),
                      "python": platform.python_version(), "started": started,
                      "duration_s": round(duration_s, 1), "args": args_summary},
         "summary": qct_score.summarize(results),
         "breakdown": breakdown(results),
-        "results": results,
+        "results": [as_json(r) for r in results],
     }
 
 
@@ -452,7 +462,7 @@ def group_line(title, groups) -> str:
 def load_all(root, a):
     """Image vectors, plus the op scripts with --ops / --ops-file (only those with
     --ops-only)."""
-    items = [] if a.ops_only else qct_vectors.load_vectors(root)
+    items = [] if a.ops_only else manifests.load_vectors(root)
     if a.ops or a.ops_only or a.ops_file:
         items += qct_ops.load_ops(root, [os.path.abspath(f) for f in a.ops_file])
     return items
@@ -489,7 +499,7 @@ def cmd_run(a):
         caps, results = run_suite(adapter, vectors, jobs=a.jobs, timeout_scale=a.timeout_scale,
                                   features=a.features, opts=opts, expectations=expectations,
                                   as_limit=a.as_limit_mib << 20, quiet=a.quiet,
-                                  vocabulary=qct_vectors.load_features(root),
+                                  vocabulary=manifests.load_features(root),
                                   keep_failures=a.keep_failures and os.path.abspath(
                                       a.keep_failures))
     finally:
@@ -548,7 +558,7 @@ def self_test(root, a):
     adapter must pass every vector it does not skip."""
     vectors = select(load_all(root, a), a.run, a.skip, filters_of(a))
     reference = os.path.abspath(a.adapter) if a.adapter else REFERENCE_ADAPTER
-    vocabulary = qct_vectors.load_features(root)
+    vocabulary = manifests.load_features(root)
     rows = []
     ok = True
     ops = [v for v in vectors if isinstance(v, (qct_ops.OpScript, qct_ops.Accumulated))]
@@ -638,7 +648,7 @@ def cmd_fuzz(args) -> int:
         print("run.py fuzz: no mutator at %s (bazel build //fuzz:qcow2_mutate)" % mutator,
               file=sys.stderr)
         return 2
-    vectors = qct_vectors.load_vectors(root)
+    vectors = manifests.load_vectors(root)
     summary = qct_fuzz.run(vectors, os.path.abspath(args.adapter), REFERENCE_ADAPTER, mutator,
                            args.out, args.seed, args.seconds, args.rounds, args.timeout_scale,
                            lambda line: print(line, flush=True))

@@ -16,12 +16,14 @@ import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+if __name__ == "__main__":
+    # Run as a script: qcow2ref_py is at the root of this checkout.
+    sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 import qct_exec  # noqa: E402
 import qct_report  # noqa: E402
 import qct_score as S  # noqa: E402
-from qct_vectors import Vector  # noqa: E402
+from qcow2ref_py.model import Vector  # noqa: E402
 
 DATA = b"\x11" * 4096 + b"\0" * 4096
 SHA = hashlib.sha256(DATA).hexdigest()
@@ -34,7 +36,7 @@ def vec(verdict="valid", expect=None, **kw):
          "clauses": kw.pop("clauses", ["Q2.HDR.magic", "Q2.HDR.version"]),
          "features": kw.pop("features", ["v3"]), "importance": "high", "expect": expect or {}}
     t.update(kw)
-    return Vector("/nonexistent", "qcow2_t_test.json", "t", t)
+    return Vector.from_manifest("/nonexistent", "qcow2_t_test.json", "t", t)
 
 
 def inv(exit_code=0, data=b"", signal=None, timed_out=False, modified=(), capped=False, err=b""):
@@ -541,7 +543,7 @@ class ExecutorTest(unittest.TestCase):
         self.img = os.path.join(self.tmp, "vectors", "images", "t", "x.qcow2")
         with open(self.img, "wb") as f:
             f.write(DATA)
-        self.v = Vector(self.tmp, "m", "t", {"id": "y_t_x", "verdict": "valid",
+        self.v = Vector.from_manifest(self.tmp, "m", "t", {"id": "y_t_x", "verdict": "valid",
                                              "image": "images/t/x.qcow2", "clauses": ["Q2.HDR.magic"],
                                              "features": [], "expect": dict(VALID)})
 
