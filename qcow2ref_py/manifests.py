@@ -35,6 +35,16 @@ def manifest_tests(vec: str) -> List[Tuple[str, Dict[str, Any]]]:
     return [(name, t) for name, m in read_manifests(vec) for t in m.get("tests", [])]
 
 
+def read_vectors(vec: str) -> List[Vector]:
+    """Every image vector of the vectors directory `vec`, as the manifests
+    give it (no kind, readings or impl_limit: load_vectors adds them)."""
+    out = []
+    for name, m in read_manifests(vec):
+        area = m.get("area") or name[len("qcow2_"):-len("_test.json")]
+        out += [Vector.from_manifest(vec, name, area, t) for t in m.get("tests", [])]
+    return out
+
+
 def load_features(root: str) -> List[Tuple[str, bool]]:
     """[(name, assumed)] from vectors/features.json, the feature vocabulary."""
     with open(os.path.join(root, "vectors", "features.json")) as f:
@@ -43,8 +53,13 @@ def load_features(root: str) -> List[Tuple[str, bool]]:
 
 def load_clause_kinds(root: str) -> Dict[str, Optional[str]]:
     """{clause id: kind} from spec/clauses/*.json ({} when absent)."""
+    return clause_kinds(os.path.join(root, "spec"))
+
+
+def clause_kinds(spec: str) -> Dict[str, Optional[str]]:
+    """{clause id: kind} from the registry directory `spec` (its clauses/*.json)."""
     out = {}
-    for path in sorted(glob.glob(os.path.join(root, "spec", "clauses", "*.json"))):
+    for path in sorted(glob.glob(os.path.join(spec, "clauses", "*.json"))):
         with open(path) as f:
             for c in json.load(f):
                 if isinstance(c, dict) and "id" in c:
@@ -68,14 +83,11 @@ def load_vectors(root: str) -> List[Vector]:
     kinds = load_clause_kinds(root)
     readings = (load_list(root, "acceptable_readings") or {}).get("vectors", {})
     limits = {r["id"] for r in (load_list(root, "impl_limits") or {}).get("vectors", [])}
-    for name, m in read_manifests(os.path.join(root, "vectors")):
-        area = m.get("area") or name[len("qcow2_"):-len("_test.json")]
-        for t in m.get("tests", []):
-            v = Vector.from_manifest(root, name, area, t)
-            v.kind = kinds.get(v.primary_clause)
-            v.readings = readings.get(v.id)
-            v.impl_limit = v.id in limits
-            vectors.append(v)
+    for v in read_vectors(os.path.join(root, "vectors")):
+        v.kind = kinds.get(v.primary_clause)
+        v.readings = readings.get(v.id)
+        v.impl_limit = v.id in limits
+        vectors.append(v)
     return vectors
 
 

@@ -101,15 +101,17 @@ class Vector:
     impl_limit: bool = False       # Listed in vectors/lists/impl_limits.json.
 
     @classmethod
-    def from_manifest(cls, root: str, manifest: str, area: str, t: Dict[str, Any]) -> "Vector":
+    def from_manifest(cls, vec: str, manifest: str, area: str, t: Dict[str, Any]) -> "Vector":
+        """Manifest entry `t` of `manifest` (a file name) in the vectors
+        directory `vec` (<root>/vectors), whose paths are relative to it."""
         expect = t.get("expect", {}) or {}
         verdict = Verdict(t["verdict"])
         stage = expect.get("stage") if verdict is Verdict.INVALID else None
         return cls(
             raw=t, id=t["id"], verdict=verdict,
-            image=os.path.join(root, "vectors", t["image"]),
+            image=os.path.join(vec, t["image"]),
             image_sha256=t.get("sha256"),
-            chain=[os.path.join(root, "vectors", c) for c in t.get("chain", [])],
+            chain=[os.path.join(vec, c) for c in t.get("chain", [])],
             clauses=list(t.get("clauses", [])), features=list(t.get("features", [])),
             importance=t.get("importance"), expect=expect, manifest=manifest, area=area,
             timeout_class=t.get("timeout") or expect.get("timeout"),

@@ -14,16 +14,15 @@ guest digests that the reference read equals the published value.
 """
 import glob
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
-import sys
 import tempfile
 
 import qct_protocol
 import qct_score
 from qct_protocol import Status
+from qcow2ref_py.files import load_module_file
 from qcow2ref_py.model import Result
 
 S = qct_score
@@ -65,15 +64,7 @@ class Accumulated(object):
 
 def load_model(root):
     """vectors/tools/ops_model.py of the workspace `root` (the vectors' own model)."""
-    path = os.path.join(root, "vectors", "tools", "ops_model.py")
-    mod = sys.modules.get("ops_model")
-    if mod is not None and os.path.abspath(getattr(mod, "__file__", "")) == os.path.abspath(path):
-        return mod
-    spec = importlib.util.spec_from_file_location("ops_model", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["ops_model"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module_file(os.path.join(root, "vectors", "tools", "ops_model.py"))
 
 
 def load_ops(root, files=None):

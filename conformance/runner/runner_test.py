@@ -36,7 +36,7 @@ def vec(verdict="valid", expect=None, **kw):
          "clauses": kw.pop("clauses", ["Q2.HDR.magic", "Q2.HDR.version"]),
          "features": kw.pop("features", ["v3"]), "importance": "high", "expect": expect or {}}
     t.update(kw)
-    return Vector.from_manifest("/nonexistent", "qcow2_t_test.json", "t", t)
+    return Vector.from_manifest("/nonexistent/vectors", "qcow2_t_test.json", "t", t)
 
 
 def inv(exit_code=0, data=b"", signal=None, timed_out=False, modified=(), capped=False, err=b""):
@@ -543,7 +543,7 @@ class ExecutorTest(unittest.TestCase):
         self.img = os.path.join(self.tmp, "vectors", "images", "t", "x.qcow2")
         with open(self.img, "wb") as f:
             f.write(DATA)
-        self.v = Vector.from_manifest(self.tmp, "m", "t", {"id": "y_t_x", "verdict": "valid",
+        self.v = Vector.from_manifest(os.path.join(self.tmp, "vectors"), "m", "t", {"id": "y_t_x", "verdict": "valid",
                                              "image": "images/t/x.qcow2", "clauses": ["Q2.HDR.magic"],
                                              "features": [], "expect": dict(VALID)})
 

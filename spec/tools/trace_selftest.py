@@ -8,6 +8,7 @@ asserts the exit status. Proves that //spec:trace_test can fail.
 Usage: trace_selftest.py [path/to/trace.py]
 """
 
+import importlib.util
 import json
 import os
 import shutil
@@ -17,8 +18,17 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRACE = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else os.path.join(HERE, "trace.py")
-sys.path.insert(0, os.path.dirname(TRACE))
-from trace import fingerprint  # noqa: E402  (trace.py next to this file)
+
+def _load_trace(path):
+    """The trace.py under test, by path (its name shadows the stdlib's trace)."""
+    spec = importlib.util.spec_from_file_location("qcow2ref_trace", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+fingerprint = _load_trace(TRACE).fingerprint
 
 PINNED = """Source: fake pinned text for the trace self-test.
 Header

@@ -15,6 +15,11 @@ import os
 import re
 import sys
 
+if __name__ == "__main__":  # run by hand: qcow2ref_py is at the root of this checkout
+    sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from qcow2ref_py.files import load_module_file  # noqa: E402
+
 
 def main() -> int:
     root = os.path.join(os.environ.get("TEST_SRCDIR", "."),
@@ -34,8 +39,7 @@ def main() -> int:
                    for m in re.findall(r"\b(\d+) (?:vectors|test images)\b", text)]
     fails = [f"{doc} says {said} {what}, the repository has {have}"
              for said, have, what, doc in checks if said != have]
-    sys.path.insert(0, os.path.join(root, "vectors", "tools"))
-    import features  # noqa: E402  (vectors/tools/features.py)
+    features = load_module_file(os.path.join(root, "vectors", "tools", "features.py"))
     vocab = features.load(os.path.join(root, "vectors"))
     stale = features.doc_problems(root, vocab)
     findings = open(os.path.join(root, "conformance/FINDINGS.md"), encoding="utf-8").read()

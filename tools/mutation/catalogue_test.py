@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-import mutate  # noqa: E402
-from catalogue import EQUIVALENT, MUTANTS  # noqa: E402
+import mutate  # next to this file (//tools/mutation:mutation in Bazel)
+from catalogue import EQUIVALENT, MUTANTS
 
 
 def repo_root() -> str:

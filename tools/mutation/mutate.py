@@ -31,10 +31,10 @@ import threading
 import time
 from typing import Dict, List, Optional, Tuple
 
+from catalogue import MUTANTS, WIDE  # next to this file
+from model import Category, Mutant, Outcome
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from catalogue import MUTANTS, WIDE  # noqa: E402
-from model import Category, Mutant, Outcome  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(HERE))
 RESULTS = os.path.join(HERE, "results.json")

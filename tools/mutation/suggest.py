@@ -21,8 +21,7 @@ import re
 import sys
 from typing import Iterator, List
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model import Category  # noqa: E402
+from model import Category  # next to this file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ERROR_RETURN = re.compile(

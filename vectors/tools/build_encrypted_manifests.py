@@ -25,12 +25,16 @@ import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-VEC = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-import luks_edit  # noqa: E402
+if __name__ == "__main__":  # run by hand: qcow2ref_py is at the root of this checkout
+    sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+import luks_edit  # noqa: E402  (next to this file)
 import luks_ref  # noqa: E402
 import qcow2_edit  # noqa: E402
+from qcow2ref_py.files import sha256_file  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VEC = os.path.dirname(HERE)
 
 AREA_HEADERS = {
     "enc": "legacy AES encryption (crypt_method 1): AES-128-CBC keyed by the first 16 passphrase "
@@ -117,14 +121,6 @@ def run(cmd, cwd, timeout=30):
         return p.returncode, p.stdout, err
     except subprocess.TimeoutExpired:
         return -1, b"", "timeout after %ds (qemu-img did not finish)" % timeout
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 class Qemu:

@@ -9,7 +9,6 @@ evidence ("qemu": accepts|rejects, "qemu_error").
 
 Usage: build_manifests.py            (after make_valid.sh and make_edited.py)
 """
-import hashlib
 import json
 import os
 import resource
@@ -17,6 +16,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+
+if __name__ == "__main__":  # run by hand: qcow2ref_py is at the root of this checkout
+    sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from qcow2ref_py.files import sha256_file  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VEC = os.path.dirname(HERE)
@@ -136,14 +140,6 @@ def run(cmd, cwd, timeout=30):
         return p.returncode, p.stdout, err
     except subprocess.TimeoutExpired:
         return -1, "", "timeout after %ds (qemu-img did not finish)" % timeout
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 class Qemu:

@@ -32,12 +32,12 @@ import subprocess
 import sys
 import tempfile
 
+import luks_edit
+import luks_ref
+import qcow2_edit
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 VEC = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-import luks_edit  # noqa: E402
-import luks_ref  # noqa: E402
-import qcow2_edit  # noqa: E402
 
 SOURCE = "images/luks/y_luks_default.qcow2"
 SOURCE_PASS = b"luks-default"   # must match make_encrypted.sh

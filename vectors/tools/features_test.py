@@ -15,9 +15,10 @@ ROOT = os.path.join(os.environ.get("TEST_SRCDIR", ""), os.environ.get("TEST_WORK
 if not os.path.isdir(os.path.join(ROOT, "vectors")):
     ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VEC = os.path.join(ROOT, "vectors")
-sys.path.insert(0, os.path.join(VEC, "tools"))
+if __name__ == "__main__":  # run by hand: qcow2ref_py is at the root of this checkout
+    sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-import features  # noqa: E402
+import features  # noqa: E402  (next to this file)
 import lists  # noqa: E402
 
 

@@ -21,11 +21,16 @@ When schemas/ exists, every manifest is also validated against its JSON Schema
 Usage: lint.py [--vectors DIR] [--spec DIR]     exit status 1 with one line per problem.
 """
 import glob
-import hashlib
 import json
 import os
 import re
 import sys
+
+if __name__ == "__main__":  # run by hand: qcow2ref_py is at the root of this checkout
+    sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from qcow2ref_py.files import sha256_file  # noqa: E402
+from qcow2ref_py.manifests import manifest_paths  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -59,20 +64,11 @@ def load_clauses(spec_dir):
     raise SystemExit("lint: no clause registry in %s/clauses" % spec_dir)
 
 
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
-
-
 def lint_ops(vec, clauses, clause_src, seen_ids, bad):
     """Checks vectors/ops/; returns the number of op-script ids it registered."""
     files = sorted(glob.glob(os.path.join(vec, "ops", "*.json")))
     if not files:
         return 0
-    sys.path.insert(0, HERE)
     import ops_model
     n = 0
 
@@ -164,10 +160,9 @@ def lint_schemas(vec, bad):
     sdir = os.path.join(vec, "schemas")
     if not os.path.isdir(sdir):
         return
-    sys.path.insert(0, HERE)
     import minischema
     v = minischema.Validator(sdir)
-    plan = [(p, "image_test_v1.json") for p in sorted(glob.glob(os.path.join(vec, "qcow2_*_test.json")))]
+    plan = [(p, "image_test_v1.json") for p in manifest_paths(vec)]
     plan += [(p, "kat_v1.json") for p in sorted(glob.glob(os.path.join(vec, "kat", "*.json")))]
     for p in sorted(glob.glob(os.path.join(vec, "ops", "*.json"))):
         plan.append((p, "ops_accumulated_v1.json" if "accumulated" in os.path.basename(p)
@@ -209,7 +204,7 @@ def main(argv):
         print("lint: cannot read clause registry: %s" % e)
         return 1
 
-    manifests = sorted(glob.glob(os.path.join(vec, "qcow2_*_test.json")))
+    manifests = manifest_paths(vec)
     if not manifests:
         bad("no qcow2_*_test.json manifests in %s" % vec)
     seen_ids = {}
@@ -306,14 +301,12 @@ def main(argv):
     n_ops = lint_ops(vec, clauses, clause_src, seen_ids, bad)
     lint_schemas(vec, bad)
     if os.path.isfile(os.path.join(vec, "features.json")):
-        sys.path.insert(0, HERE)
         import features
         for p in features.plan(vec)[0]:
             bad(p + " (run tools/features.py --apply)")
     else:
         bad("features.json: missing")
     if os.path.isdir(os.path.join(vec, "lists")):
-        sys.path.insert(0, HERE)
         import lists
         for p in lists.check(vec, spec):
             bad(p)

@@ -20,8 +20,6 @@
 """
 from __future__ import annotations
 
-import dataclasses
-import glob
 import hashlib
 import json
 import os
@@ -31,6 +29,12 @@ import subprocess
 import sys
 import tempfile
 from typing import Dict, List, Optional
+
+if __name__ == "__main__":  # run by hand: qcow2ref_py is at the root of this checkout
+    sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from qcow2ref_py import manifests  # noqa: E402
+from qcow2ref_py.model import Vector, Verdict  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT_S = 20
@@ -61,37 +65,18 @@ EXTRA_READINGS: Dict[str, List[dict]] = {
 }
 
 
-@dataclasses.dataclass
-class Test:
-    id: str
-    verdict: str
-    raw: dict
-    manifest: str
+def load_tests(vec: str) -> Dict[str, Vector]:
+    """{id: vector} of the manifests in `vec`."""
+    return {v.id: v for v in manifests.read_vectors(vec)}
 
 
-def load_tests(vec: str) -> Dict[str, Test]:
-    out = {}
-    for p in sorted(glob.glob(os.path.join(vec, "qcow2_*_test.json"))):
-        with open(p) as f:
-            for t in json.load(f)["tests"]:
-                out[t["id"]] = Test(t["id"], t["verdict"], t, os.path.basename(p))
-    return out
+clause_kinds = manifests.clause_kinds
 
 
-def clause_kinds(spec: str) -> Dict[str, str]:
-    out = {}
-    for p in sorted(glob.glob(os.path.join(spec, "clauses", "*.json"))):
-        with open(p) as f:
-            for c in json.load(f):
-                out[c["id"]] = c.get("kind")
-    return out
-
-
-def impl_limits(tests: Dict[str, Test], kinds: Dict[str, str]) -> dict:
-    rows = [{"id": t.id, "clause": t.raw["clauses"][0],
-             "stage": t.raw["expect"].get("stage")}
+def impl_limits(tests: Dict[str, Vector], kinds: Dict[str, Optional[str]]) -> dict:
+    rows = [{"id": t.id, "clause": t.primary_clause, "stage": t.stage}
             for t in tests.values()
-            if t.verdict == "invalid" and kinds.get(t.raw["clauses"][0]) == "IMPL_LIMIT"]
+            if t.verdict == Verdict.INVALID and kinds.get(t.primary_clause) == "IMPL_LIMIT"]
     return {"schema": "vector_list_v1", "name": "impl_limits",
             "description": "n_ vectors whose primary clause is an implementation limit (kind "
                            "IMPL_LIMIT in spec/clauses): QEMU's choice, not the format's. The "
@@ -141,11 +126,11 @@ def qemu_convert(vec: str, t: dict, qemu_img: str = "qemu-img", snapshot: Option
         shutil.rmtree(d, ignore_errors=True)
 
 
-def measure_qemu(vec: str, tests: Dict[str, Test]) -> dict:
+def measure_qemu(vec: str, tests: Dict[str, Vector]) -> dict:
     v = subprocess.run(["qemu-img", "--version"], capture_output=True, text=True).stdout
     rows = []
     for t in tests.values():
-        if t.verdict != "invalid":
+        if t.verdict != Verdict.INVALID:
             continue
         snap = t.raw["expect"].get("snapshot")
         res, err, _ = qemu_convert(vec, t.raw, snapshot=snap)
@@ -167,13 +152,13 @@ def measure_qemu(vec: str, tests: Dict[str, Test]) -> dict:
             "vectors": sorted(rows, key=lambda r: r["id"])}
 
 
-def readings(vec: str, tests: Dict[str, Test], measure: bool, old: Optional[dict]) -> dict:
+def readings(vec: str, tests: Dict[str, Vector], measure: bool, old: Optional[dict]) -> dict:
     """acceptable_readings.json; source_prefix hashes need qemu-img (measure) or come from
     the previous file."""
     prev = (old or {}).get("vectors", {})
     out = {}
     for t in sorted(tests.values(), key=lambda x: x.id):
-        if t.verdict != "acceptable":
+        if t.verdict != Verdict.ACCEPTABLE:
             continue
         e = t.raw["expect"]
         acc = []
@@ -240,7 +225,7 @@ def check(vec: str, spec: str) -> List[str]:
     else:
         for r in qa["vectors"]:
             t = tests.get(r["id"])
-            if t is None or t.verdict != "invalid":
+            if t is None or t.verdict != Verdict.INVALID:
                 problems.append("lists/qemu_accepts_invalid.json: %s is not an n_ vector"
                                 % r["id"])
     ar = _load(os.path.join(ldir, "acceptable_readings.json"))

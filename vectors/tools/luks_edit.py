@@ -19,13 +19,10 @@ LUKS1 phdr fields (byte offset in the LUKS area, size):
 All integers big-endian.
 """
 import json
-import os
 import struct
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import qcow2_edit  # noqa: E402
+import qcow2_edit
 
 FDE_EXT = 0x0537BE77
 # name -> (offset, size, kind) kind: "u16" "u32" "str" "bytes"

@@ -16,13 +16,10 @@ Usage as a script: luks_ref.py unlock IMAGE PASSPHRASE   -> JSON with the interm
 """
 import hashlib
 import json
-import os
 import struct
 import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 
 SECTOR = 512
 

@@ -10,10 +10,10 @@ import os
 import shutil
 import sys
 
+import qcow2_edit
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 VEC = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-import qcow2_edit  # noqa: E402
 
 
 def output_path(rid):

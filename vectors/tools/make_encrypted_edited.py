@@ -13,10 +13,10 @@ import os
 import shutil
 import sys
 
+import luks_edit
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 VEC = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-import luks_edit  # noqa: E402
 
 
 def output_path(rid):

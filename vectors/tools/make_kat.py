@@ -21,12 +21,12 @@ import os
 import struct
 import sys
 
+import luks_edit
+import luks_ref
+import qcow2_edit
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 VEC = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-import luks_edit  # noqa: E402
-import luks_ref  # noqa: E402
-import qcow2_edit  # noqa: E402
 
 KAT = os.path.join(VEC, "kat")
 CTR = "ctr(seed, n): SHA-256(seed || BE32(i)) for i = 0, 1, ... concatenated, first n bytes"
