@@ -3,11 +3,10 @@
 #include <cryptopp/filters.h>
 #include <cryptopp/hex.h>
 #include <cryptopp/sha.h>
-#include <dirent.h>
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 namespace qcow2ref::conformance {
 
@@ -21,56 +20,63 @@ std::string FromHex(const std::string& hex) {
   return out;
 }
 
+std::vector<std::string> Strings(const nlohmann::json& j) {
+  std::vector<std::string> out;
+  for (const auto& s : j) out.push_back(s.get<std::string>());
+  return out;
+}
+
+std::string StringOr(const nlohmann::json& j, const char* key) {
+  return j.contains(key) && j.at(key).is_string() ? j.at(key).get<std::string>()
+                                                   : std::string();
+}
+
 }  // namespace
 
-std::vector<ImageVector> LoadImageVectors(const std::string& root) {
+std::vector<ImageVector> LoadImageVectors(const std::string& path) {
+  std::ifstream in(path);
+  const nlohmann::json plan = nlohmann::json::parse(in);
   std::vector<ImageVector> out;
-  const std::string dir = root + "/vectors";
-  std::vector<std::string> names;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d)) {
-      const std::string n = e->d_name;
-      if (n.rfind("qcow2_", 0) == 0 && n.size() > 10 &&
-          n.substr(n.size() - 10) == "_test.json") {
-        names.push_back(n);
+  for (const auto& t : plan.at("vectors")) {
+    ImageVector v;
+    v.id = t.at("id").get<std::string>();
+    v.verdict = t.at("verdict").get<std::string>();
+    v.stage = StringOr(t, "stage");
+    v.image = t.at("image").get<std::string>();
+    v.chain = Strings(t.at("chain"));
+    v.clauses = Strings(t.at("clauses"));
+    for (const auto& h : t.at("passphrases_hex")) {
+      v.passphrases.push_back(FromHex(h.get<std::string>()));
+    }
+    v.finding = StringOr(t, "finding");
+    v.manifest = t.at("manifest").get<std::string>();
+    if (t.contains("reads")) {
+      for (const auto& r : t.at("reads")) {
+        ExpectedRead e;
+        e.what = r.at("what").get<std::string>();
+        if (!r.at("offset").is_null()) e.offset = r.at("offset").get<uint64_t>();
+        if (!r.at("length").is_null()) e.length = r.at("length").get<uint64_t>();
+        e.snapshot = StringOr(r, "snapshot");
+        e.passphrase = r.at("passphrase").get<size_t>();
+        e.size = r.at("size").get<uint64_t>();
+        e.sha256 = r.at("sha256").get<std::string>();
+        v.reads.push_back(std::move(e));
       }
     }
-    closedir(d);
-  }
-  std::sort(names.begin(), names.end());
-  for (const std::string& n : names) {
-    std::ifstream in(dir + "/" + n);
-    const nlohmann::json m = nlohmann::json::parse(in);
-    for (const auto& t : m.at("tests")) {
-      ImageVector v;
-      v.id = t.at("id").get<std::string>();
-      v.verdict = t.at("verdict").get<std::string>();
-      v.image = "vectors/" + t.at("image").get<std::string>();
-      v.clauses = t.at("clauses").get<std::vector<std::string>>();
-      if (t.contains("chain")) {
-        for (const auto& c : t.at("chain")) {
-          v.chain.push_back("vectors/" + c.get<std::string>());
-        }
-      }
-      if (t.contains("features")) {
-        v.features = t.at("features").get<std::vector<std::string>>();
-      }
-      v.expect = t.value("expect", nlohmann::json::object());
-      if (t.contains("secrets")) {
-        const auto& sec = t.at("secrets");
-        if (sec.contains("passphrase_hex")) {
-          v.passphrases.push_back(
-              FromHex(sec.at("passphrase_hex").get<std::string>()));
-        }
-        if (sec.contains("other_passphrases_hex")) {
-          for (const auto& o : sec.at("other_passphrases_hex")) {
-            v.passphrases.push_back(FromHex(o.get<std::string>()));
-          }
-        }
-      }
-      v.manifest = n;
-      out.push_back(std::move(v));
+    if (t.contains("refusal")) {
+      v.refusal_required = t.at("refusal").at("required").get<bool>();
+      v.refusal_tokens = Strings(t.at("refusal").at("tokens"));
     }
+    if (t.contains("accepted")) {
+      for (const auto& a : t.at("accepted")) {
+        Reading r;
+        r.name = a.at("name").get<std::string>();
+        r.size = a.value("virtual_size", uint64_t{0});
+        r.sha256 = StringOr(a, "guest_sha256");
+        v.accepted.push_back(std::move(r));
+      }
+    }
+    out.push_back(std::move(v));
   }
   return out;
 }

@@ -23,8 +23,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import qct_protocol
 from qct_protocol import Status
@@ -355,41 +356,142 @@ def normalize_info(j):
     return out
 
 
+# ------------------------------------------------------------ the rules as data
+# What reading a vector must give, stated once: the scorer below follows these,
+# and `run.py reader-plan` writes them for the C++ suites
+# (conformance/reference_vectors_test.cc reads them instead of the manifests).
+
+
+@dataclasses.dataclass
+class ExpectedRead:
+    """One read a valid vector requires: exactly `size` bytes hashing to `sha256`."""
+    group: str            # The checks entry it counts for: read, reads, passphrases, snapshots.
+    what: str             # How a failure names it.
+    offset: Optional[int]  # A slice (--offset/--length), or None for the whole view.
+    length: Optional[int]
+    snapshot: Optional[str]  # A snapshot's view (--snapshot), or None for the active one.
+    passphrase: int       # Index into the vector's passphrases (0 when it has none).
+    size: int
+    sha256: str
+
+    @property
+    def args(self) -> List[Any]:
+        if self.snapshot is not None:
+            return ["--snapshot", self.snapshot]
+        if self.offset is not None:
+            return ["--offset", self.offset, "--length", self.length]
+        return []
+
+    @property
+    def base(self) -> int:
+        return int(self.offset) if self.offset is not None and self.group == "reads" else 0
+
+
+def valid_reads(v: Vector) -> List[ExpectedRead]:
+    """The reads a valid vector requires, in the order they are made: the
+    whole view (when guest_sha256 is given), every reads[] slice, the same
+    with every other passphrase (the whole view, else the first slice), and
+    every snapshot's view."""
+    e = v.expect
+    size = int(e["virtual_size"])
+    sha = e.get("guest_sha256")
+    out = []
+    if sha is not None:
+        out.append(ExpectedRead("read", "read", None, None, None, 0, size, sha))
+    for r in e.get("reads", []) or []:
+        out.append(ExpectedRead("reads", "read %d+%d" % (r["offset"], r["length"]), r["offset"],
+                                r["length"], None, 0, int(r["length"]), r["sha256"]))
+    for i in range(1, len(v.passphrases)):
+        if sha is not None:
+            out.append(ExpectedRead("passphrases", "passphrase #%d" % i, None, None, None, i,
+                                    size, sha))
+        else:
+            r = e["reads"][0]
+            out.append(ExpectedRead("passphrases", "passphrase #%d read" % i, r["offset"],
+                                    r["length"], None, i, int(r["length"]), r["sha256"]))
+    for s in e.get("snapshots") or []:
+        out.append(ExpectedRead("snapshots", "snapshot %s" % s["name"], None, None, s["name"], 0,
+                                int(s.get("virtual_size", size)), s["guest_sha256"]))
+    return out
+
+
+def refusal_tokens(v: Vector) -> List[str]:
+    """What a refusal of an invalid or acceptable vector may name to count as
+    naming its fault (--strict-errors): an n_ vector's primary clause or
+    error class; any clause an i_ vector lists, or its if_rejected class or
+    clause."""
+    e = v.expect
+    if v.verdict == Verdict.INVALID:
+        out = [v.primary_clause, e.get("error_class")]
+    else:
+        rej = e.get("if_rejected") or {}
+        out = list(v.clauses) + [rej.get("error_class"), rej.get("clause")]
+    return [t for t in out if t is not None]
+
+
+def accepted_readings(v: Vector) -> List[Dict[str, Any]]:
+    """The contents an accepted read of an i_ vector may return
+    ({name, virtual_size, guest_sha256, grade?, why?}; without guest_sha256:
+    any content): its acceptable readings (vectors/lists), else if_accepted;
+    for a stage-check n_ vector, expect.readable."""
+    if v.verdict == Verdict.INVALID:
+        r = v.expect.get("readable")
+        return [dict(r, name="readable")] if r else []
+    if v.readings is not None:
+        return list(v.readings.get("accepted", []))
+    r = v.expect.get("if_accepted")
+    return [dict(r, name="if_accepted")] if r else [{"name": "any"}]
+
+
+def reader_plan(root: str, vectors: List[Vector]) -> Dict[str, Any]:
+    """The rules above for every image vector, as the C++ suites read them
+    (`run.py reader-plan`; conformance/vector_manifest.h): where its files
+    are, its passphrases, and what a reader must do: `reads` that must
+    succeed (valid vectors), else whether a refusal is `required` (or only
+    allowed), what it may name (`tokens`), and the contents an accepted read
+    may return (`accepted`)."""
+    out = []
+    for v in vectors:
+        p: Dict[str, Any] = {
+            "id": v.id, "verdict": v.verdict, "stage": v.stage, "manifest": v.manifest,
+            "image": os.path.relpath(v.image, root),
+            "chain": [os.path.relpath(c, root) for c in v.chain],
+            "passphrases_hex": [x.hex() for x in v.passphrases],
+            "clauses": v.clauses, "finding": v.expect.get("finding")}
+        if v.verdict == Verdict.VALID:
+            p["reads"] = [{"what": r.what, "offset": r.offset, "length": r.length,
+                           "snapshot": r.snapshot, "passphrase": r.passphrase, "size": r.size,
+                           "sha256": r.sha256} for r in valid_reads(v)]
+        else:
+            p["refusal"] = {"required": v.verdict == Verdict.INVALID and v.stage != Stage.CHECK,
+                            "tokens": refusal_tokens(v)}
+            p["accepted"] = [{k: r[k] for k in ("name", "virtual_size", "guest_sha256") if k in r}
+                             for r in accepted_readings(v)]
+        out.append(p)
+    return {"schema": "reader_plan_v1",
+            "source": "conformance/runner/run.py reader-plan (the scorer's rules, qct_score.py)",
+            "vectors": out}
+
+
 def _score_valid(sc):
     v, sut = sc.v, sc.sut
     e = v.expect
-    secret = v.passphrases[0] if v.passphrases else None
     size = int(e["virtual_size"])
-    sha = e.get("guest_sha256")
-    if sha is None and not e.get("reads"):
+    if e.get("guest_sha256") is None and not e.get("reads"):
         raise _Stop(ERROR, "vector gives neither guest_sha256 nor reads")
-    if sha is not None:
-        sc.valid_read("read", [], secret, size, sha)
-        sc.checks["read"] = PASS
-    for r in e.get("reads", []) or []:
-        what = "read %d+%d" % (r["offset"], r["length"])
-        sc.valid_read(what, ["--offset", r["offset"], "--length", r["length"]], secret,
-                      int(r["length"]), r["sha256"], base=int(r["offset"]))
-    if e.get("reads"):
-        sc.checks["reads"] = PASS
-    for i, other in enumerate(v.passphrases[1:], 1):
-        if sha is not None:
-            sc.valid_read("passphrase #%d" % i, [], other, size, sha)
-        else:
-            r = e["reads"][0]
-            sc.valid_read("passphrase #%d read" % i,
-                          ["--offset", r["offset"], "--length", r["length"]], other,
-                          int(r["length"]), r["sha256"])
-    if len(v.passphrases) > 1:
-        sc.checks["passphrases"] = PASS
-    if e.get("snapshots"):
-        if "snapshots" in sut.features:
-            for s in e["snapshots"]:
-                sc.valid_read("snapshot %s" % s["name"], ["--snapshot", s["name"]], secret,
-                              int(s.get("virtual_size", size)), s["guest_sha256"])
-            sc.checks["snapshots"] = PASS
-        else:
-            sc.checks["snapshots"] = SKIP
+    group = None
+    for r in valid_reads(v):
+        if r.group != group and group is not None:
+            sc.checks[group] = PASS
+        group = r.group
+        if group == "snapshots" and "snapshots" not in sut.features:
+            sc.checks[group] = SKIP
+            group = None
+            break
+        secret = v.passphrases[r.passphrase] if v.passphrases else None
+        sc.valid_read(r.what, r.args, secret, r.size, r.sha256, base=r.base)
+    if group is not None:
+        sc.checks[group] = PASS
     if "map" in e:
         if "map" in sut.commands:
             inv = sc.run("map", "map", [], secret, cap=MAP_CAP, keep=MAP_CAP)
@@ -557,16 +659,16 @@ def _score_acceptable(sc):
     outside the image's directory)."""
     v, e = sc.v, sc.v.expect
     secret = v.passphrases[0] if v.passphrases else None
-    readings = v.readings
-    if readings is None:
+    if v.readings is None:
         return (PASS,) + _read_or_refuse(sc, e.get("if_accepted"), secret)
-    sized = [r for r in readings.get("accepted", []) if "guest_sha256" in r]
+    readings = accepted_readings(v)
+    sized = [r for r in readings if "guest_sha256" in r]
     cap = max([int(r["virtual_size"]) for r in sized] + [0]) + 1 if sized else INVALID_READ_CAP
     inv = sc.run("read", "read", [], secret, cap=cap, keep=min(cap, DIFF_KEEP))
     if not inv.stdout_capped and _refused(sc, inv):
         return PASS, REJECT, ("rejected" if inv.status is Status.REJECTED
                                 else "rejected as unsupported (exit %d)" % inv.exit_code)
-    for r in readings.get("accepted", []):
+    for r in readings:
         if "guest_sha256" in r:
             ok = (not inv.stdout_capped and inv.stdout_len == int(r["virtual_size"])
                   and inv.stdout_sha256 == r["guest_sha256"])
@@ -578,7 +680,7 @@ def _score_acceptable(sc):
                 return PASS, ACCEPT, "accepted (%s): WARNING: %s" % (r["name"], r["why"])
             return PASS, ACCEPT, "accepted with the %s reading" % r["name"]
     names = ", ".join("%s (%s bytes)" % (r["name"], r.get("virtual_size", "?"))
-                      for r in readings.get("accepted", []))
+                      for r in readings)
     raise _Stop(FAIL, "accepted, but read %d bytes (sha256 %s) matching no acceptable reading: %s"
                 % (inv.stdout_len, (inv.stdout_sha256 or "")[:16], names or "none"))
 
@@ -587,12 +689,8 @@ def strict_match(v, token):
     """Does the error token name the vector's primary clause or class?"""
     if token is None:
         return False
-    e = v.expect
-    if v.verdict == Verdict.INVALID:
-        return token in (v.primary_clause, e.get("error_class"))
-    if v.verdict == Verdict.ACCEPTABLE:
-        rej = e.get("if_rejected") or {}
-        return token in v.clauses or token in (rej.get("error_class"), rej.get("clause"))
+    if v.verdict in (Verdict.INVALID, Verdict.ACCEPTABLE):
+        return token in refusal_tokens(v)
     return True
 
 

@@ -639,6 +639,15 @@ def cmd_regress(a):
     return 1 if regressions else 0
 
 
+def cmd_reader_plan(a) -> int:
+    root = find_root(a.root)
+    plan = qct_score.reader_plan(root, manifests.load_vectors(root))
+    with open(a.out, "w") as f:
+        json.dump(plan, f, indent=1)
+        f.write("\n")
+    return 0
+
+
 def cmd_fuzz(args) -> int:
     import qct_fuzz
     root = find_root(args.root)
@@ -672,6 +681,14 @@ def main(argv=None):
         p.add_argument("old")
         p.add_argument("new")
         return cmd_regress(p.parse_args(argv[1:]))
+    if argv and argv[0] == "reader-plan":
+        p = argparse.ArgumentParser(
+            prog="run.py reader-plan",
+            description="Writes what a reader must do with each image vector, by the scorer's "
+                        "rules (JSON, read by the C++ suites in conformance/).")
+        p.add_argument("--root", help="workspace root (default: found automatically)")
+        p.add_argument("--out", required=True, help="output file")
+        return cmd_reader_plan(p.parse_args(argv[1:]))
     if argv and argv[0] == "fuzz":
         p = argparse.ArgumentParser(
             prog="run.py fuzz",
