@@ -23,6 +23,7 @@ if __name__ == "__main__":
 import qct_exec  # noqa: E402
 import qct_report  # noqa: E402
 import qct_score as S  # noqa: E402
+from qcow2ref_py import manifests, model  # noqa: E402
 from qcow2ref_py.model import Vector  # noqa: E402
 
 DATA = b"\x11" * 4096 + b"\0" * 4096
@@ -334,6 +335,101 @@ class SchemaTest(unittest.TestCase):
         self.assertEqual(set(schema["$defs"]["outcome"]["enum"]), set(S.OUTCOMES))
         for k in schema["properties"]["summary"]["required"]:
             self.assertIn(k, S.summarize([r]))
+
+
+class ModelTest(unittest.TestCase):
+    """qcow2ref_py.model: the typed vector and result."""
+
+    def test_vector_from_a_manifest_entry(self):
+        v = vec("invalid", dict(INVALID, stage="access"), chain=["images/t/b.raw"],
+                secrets={"passphrase_hex": "6162", "other_passphrases_hex": ["63"]})
+        self.assertIs(v.verdict, model.Verdict.INVALID)
+        self.assertIs(v.stage, model.Stage.ACCESS)
+        self.assertEqual(v.image, "/nonexistent/vectors/images/t/x.qcow2")
+        self.assertEqual(v.files(), [("/nonexistent/vectors/images/t/b.raw", "b.raw"),
+                                     ("/nonexistent/vectors/images/t/x.qcow2", "x.qcow2")])
+        self.assertEqual(v.passphrases, [b"ab", b"c"])
+        self.assertEqual(v.secret, b"ab")
+        self.assertEqual(v.primary_clause, "Q2.HDR.magic")
+        self.assertIsNone(vec("valid", dict(VALID, stage="open")).stage)  # invalid only
+        with self.assertRaises(ValueError):
+            vec("maybe")
+
+    def test_enums_read_and_print_as_their_values(self):
+        self.assertEqual("%s|%-6s|%s" % (S.PASS, model.Verdict.VALID, S.PASS.lower()),
+                         "PASS|valid |pass")
+        self.assertEqual(json.dumps({S.FAIL: [model.IOutcome.ACCEPT]}), '{"FAIL": ["ACCEPT"]}')
+        self.assertEqual({"PASS": 1}[S.PASS], 1)
+
+    def test_result_is_the_results_json_record(self):
+        r, _ = score(vec("invalid", INVALID), lambda c, a, s: inv(1, err=b"x: Q2.HDR.magic: no"))
+        self.assertIsInstance(r, model.Result)
+        d = r.to_dict()
+        self.assertEqual(list(d)[:4], ["id", "verdict", "outcome", "i_outcome"])
+        self.assertEqual(list(d)[-3:], ["kind", "stage", "impl_limit"])
+        self.assertEqual((d["outcome"], d["error_token"], d["error_match"]),
+                         ("PASS", "Q2.HDR.magic", True))
+        back = model.Result.from_dict(json.loads(json.dumps(d)))
+        self.assertEqual(back.to_dict(), json.loads(json.dumps(d)))
+        r["expected"] = ["FAIL"]
+        self.assertEqual((r.get("expected"), r.get("warning", "none")), (["FAIL"], "none"))
+        self.assertEqual(list(r.to_dict())[-1], "expected")
+
+
+class ReaderPlanTest(unittest.TestCase):
+    """The rules as data: what the scorer follows and the C++ suites read."""
+
+    def test_valid_reads_in_scoring_order(self):
+        e = dict(VALID, reads=[{"offset": 4096, "length": 4096, "sha256": "b" * 64}],
+                 snapshots=[{"name": "s1", "guest_sha256": "c" * 64, "virtual_size": 512}])
+        v = vec(expect=e, secrets={"passphrase_hex": "61", "other_passphrases_hex": ["62"]})
+        got = [(r.group, r.what, r.args, r.passphrase, r.size, r.sha256, r.base)
+               for r in S.valid_reads(v)]
+        self.assertEqual(got, [
+            ("read", "read", [], 0, len(DATA), SHA, 0),
+            ("reads", "read 4096+4096", ["--offset", 4096, "--length", 4096], 0, 4096,
+             "b" * 64, 4096),
+            ("passphrases", "passphrase #1", [], 1, len(DATA), SHA, 0),
+            ("snapshots", "snapshot s1", ["--snapshot", "s1"], 0, 512, "c" * 64, 0)])
+        # Without guest_sha256 the other passphrases read the first slice.
+        e = {"virtual_size": 1 << 40, "reads": [{"offset": 0, "length": 8, "sha256": "d" * 64}]}
+        v = vec(expect=e, secrets={"passphrase_hex": "61", "other_passphrases_hex": ["62"]})
+        self.assertEqual([(r.what, r.args, r.base) for r in S.valid_reads(v)][1:],
+                         [("passphrase #1 read", ["--offset", 0, "--length", 8], 0)])
+
+    def test_refusals_and_accepted_readings(self):
+        n = vec("invalid", INVALID)
+        self.assertEqual(S.refusal_tokens(n), ["Q2.HDR.magic", "header"])
+        i = vec("acceptable", {"if_rejected": {"error_class": "header"},
+                               "if_accepted": {"virtual_size": 8, "guest_sha256": "e" * 64}})
+        self.assertEqual(S.refusal_tokens(i), ["Q2.HDR.magic", "Q2.HDR.version", "header"])
+        self.assertEqual(S.accepted_readings(i),
+                         [{"virtual_size": 8, "guest_sha256": "e" * 64, "name": "if_accepted"}])
+        i.readings = {"accepted": [{"name": "host", "grade": "warn", "why": "w"}]}
+        self.assertEqual(S.accepted_readings(i), i.readings["accepted"])
+        self.assertEqual(S.accepted_readings(vec("acceptable", {})), [{"name": "any"}])
+        c = vec("invalid", {"stage": "check", "readable": {"virtual_size": 8,
+                                                           "guest_sha256": "f" * 64}})
+        plan = S.reader_plan("/nonexistent", [n, c, vec(expect=VALID)])["vectors"]
+        self.assertEqual([(p["id"], p.get("refusal"), "reads" in p) for p in plan], [
+            ("y_t_x", {"required": True, "tokens": ["Q2.HDR.magic", "header"]}, False),
+            ("y_t_x", {"required": False, "tokens": ["Q2.HDR.magic"]}, False),
+            ("y_t_x", None, True)])
+        self.assertEqual(plan[1]["accepted"],
+                         [{"name": "readable", "virtual_size": 8, "guest_sha256": "f" * 64}])
+        self.assertEqual(plan[0]["image"], "vectors/images/t/x.qcow2")
+
+    def test_plan_covers_every_vector_of_the_checkout(self):
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        vectors = manifests.load_vectors(root)
+        plan = S.reader_plan(root, vectors)["vectors"]
+        self.assertEqual([p["id"] for p in plan], [v.id for v in vectors])
+        for p in plan:
+            self.assertTrue(os.path.isfile(os.path.join(root, p["image"])), p["id"])
+            if p["verdict"] == "valid":
+                self.assertTrue(p["reads"], p["id"])
+            else:
+                self.assertTrue(p["refusal"]["tokens"] and p["accepted"] is not None, p["id"])
 
 
 P2 = dict(ALL, protocol=2)
