@@ -46,7 +46,8 @@ Result<Digest> HashRead(const std::string& path, const std::string& snapshot,
   CryptoPP::SHA256 h;
   std::vector<uint8_t> buf(std::min<uint64_t>(size, 16ull << 20));
   for (uint64_t done = 0; done < size;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - done));
+    const size_t n =
+        static_cast<size_t>(std::min<uint64_t>(buf.size(), size - done));
     QCOW2REF_RETURN_IF_ERROR(img->Read(start + done, buf.data(), n));
     h.Update(buf.data(), n);
     done += n;
@@ -97,8 +98,8 @@ TEST_P(ReferenceVectorsTest, ReadsAsPlanned) {
     for (const ExpectedRead& r : v.reads) {
       auto got = HashRead(v.image, r.snapshot, r.offset, r.length,
                           secret(r.passphrase));
-      ASSERT_TRUE(got.ok()) << v.id << " " << r.what << ": "
-                            << got.error().ToString();
+      ASSERT_TRUE(got.ok())
+          << v.id << " " << r.what << ": " << got.error().ToString();
       EXPECT_EQ(got->size, r.size) << v.id << " " << r.what;
       EXPECT_EQ(got->sha256, r.sha256) << v.id << " " << r.what;
     }
@@ -107,17 +108,17 @@ TEST_P(ReferenceVectorsTest, ReadsAsPlanned) {
   auto got = ReadEveryView(v.image, secret(0));
   if (!got.ok()) {
     const std::string& clause = got.error().clause;
-    EXPECT_NE(std::find(v.refusal_tokens.begin(), v.refusal_tokens.end(),
-                        clause),
-              v.refusal_tokens.end())
-        << v.id << ": refused naming an unplanned clause: "
-        << got.error().ToString();
+    EXPECT_NE(
+        std::find(v.refusal_tokens.begin(), v.refusal_tokens.end(), clause),
+        v.refusal_tokens.end())
+        << v.id
+        << ": refused naming an unplanned clause: " << got.error().ToString();
     // Properties of this reader, stricter than the plan: it names an n_
     // vector's primary clause, and it reads what only a checker reports.
     if (v.verdict == "invalid") {
       EXPECT_EQ(clause, v.clauses.at(0))
-          << v.id << ": rejected for another reason: "
-          << got.error().ToString();
+          << v.id
+          << ": rejected for another reason: " << got.error().ToString();
     }
     EXPECT_NE(v.stage, "check")
         << v.id << ": the fault needs a checker, the reader refused it: "
@@ -127,8 +128,8 @@ TEST_P(ReferenceVectorsTest, ReadsAsPlanned) {
   ASSERT_FALSE(v.refusal_required) << v.id << ": accepted an invalid image";
   bool matched = false;
   for (const Reading& r : v.accepted) {
-    matched |= r.sha256.empty() ||
-               (r.size == got->size && r.sha256 == got->sha256);
+    matched |=
+        r.sha256.empty() || (r.size == got->size && r.sha256 == got->sha256);
   }
   EXPECT_TRUE(matched) << v.id << ": accepted, but read " << got->size
                        << " bytes (sha256 " << got->sha256

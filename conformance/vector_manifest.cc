@@ -28,7 +28,7 @@ std::vector<std::string> Strings(const nlohmann::json& j) {
 
 std::string StringOr(const nlohmann::json& j, const char* key) {
   return j.contains(key) && j.at(key).is_string() ? j.at(key).get<std::string>()
-                                                   : std::string();
+                                                  : std::string();
 }
 
 }  // namespace
@@ -54,8 +54,10 @@ std::vector<ImageVector> LoadImageVectors(const std::string& path) {
       for (const auto& r : t.at("reads")) {
         ExpectedRead e;
         e.what = r.at("what").get<std::string>();
-        if (!r.at("offset").is_null()) e.offset = r.at("offset").get<uint64_t>();
-        if (!r.at("length").is_null()) e.length = r.at("length").get<uint64_t>();
+        if (!r.at("offset").is_null())
+          e.offset = r.at("offset").get<uint64_t>();
+        if (!r.at("length").is_null())
+          e.length = r.at("length").get<uint64_t>();
         e.snapshot = StringOr(r, "snapshot");
         e.passphrase = r.at("passphrase").get<size_t>();
         e.size = r.at("size").get<uint64_t>();

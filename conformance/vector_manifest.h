@@ -18,7 +18,7 @@ struct ExpectedRead {
   std::string what;                // How a failure names it.
   std::optional<uint64_t> offset;  // A slice, or the whole view.
   std::optional<uint64_t> length;
-  std::string snapshot;  // A snapshot's view, or "" for the active one.
+  std::string snapshot;   // A snapshot's view, or "" for the active one.
   size_t passphrase = 0;  // Index into `passphrases` (when it has any).
   uint64_t size = 0;
   std::string sha256;
