@@ -10,7 +10,12 @@ that disappeared, fails. Fails without qemu-img (tools/setup.sh installs it).
 Usage: check_vs_qemu.py QCOW2REF_BINARY [--write]   (--write: rewrite the
 list of differences, keeping existing reasons)
 """
-import concurrent.futures, glob, json, os, shutil, subprocess, sys, tempfile
+import concurrent.futures, json, os, shutil, subprocess, sys, tempfile
+
+if __name__ == "__main__":  # run by hand: qcow2ref_py is at the root of this checkout
+    sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from qcow2ref_py import manifests  # noqa: E402
 
 ROOT = os.getcwd()
 LIST = os.path.join(ROOT, "conformance/expectations/check_vs_qemu.txt")
@@ -63,8 +68,7 @@ def main():
         print("FAIL: qemu-img not installed (bash tools/setup.sh installs it): check not compared")
         print("check_vs_qemu: 0 passed, 1 failed")
         return 1
-    tests = [t for m in sorted(glob.glob(os.path.join(ROOT, "vectors/qcow2_*_test.json")))
-             for t in json.load(open(m))["tests"]]
+    tests = [t for _, t in manifests.manifest_tests(os.path.join(ROOT, "vectors"))]
     total = len(tests)
     # Two vectors at a time: the time goes into process start-up and into
     # qemu-img's time-outs on the backing loops.

@@ -134,6 +134,56 @@ class Vector:
         return out
 
 
+@dataclasses.dataclass
+class OpScript:
+    """One writer op script (vectors/ops/*.json, PROTOCOL.md "Writer
+    conformance"): the adapter writes an image from it, the reference judges it."""
+    raw: Dict[str, Any]
+    id: str
+    verdict: Verdict
+    clauses: List[str]
+    # Manifest entries list their features; generated members of an
+    # accumulated vector get them from the model (ops_model.features_of).
+    features: List[str]
+    importance: str
+    expect: Dict[str, Any]
+    manifest: str
+    area: str
+    timeout_class: Optional[str]
+    passphrase: Optional[bytes]
+    accumulated: Optional[str] = None  # Id of the accumulated vector it belongs to.
+
+    @classmethod
+    def from_manifest(cls, raw: Dict[str, Any], manifest: str, area: str = "ops",
+                      accumulated: Optional[str] = None) -> "OpScript":
+        sec = raw.get("secrets") or {}
+        return cls(raw=raw, id=raw["id"], verdict=Verdict(raw.get("verdict", "valid")),
+                   clauses=list(raw.get("clauses", [])), features=list(raw.get("features", [])),
+                   importance=raw.get("importance", "high"), expect=raw.get("expect", {}),
+                   manifest=manifest, area=area, timeout_class=raw.get("timeout"),
+                   passphrase=bytes.fromhex(sec["passphrase_hex"])
+                   if "passphrase_hex" in sec else None,
+                   accumulated=accumulated)
+
+    def files(self) -> List[Tuple[str, str]]:
+        return []
+
+
+@dataclasses.dataclass
+class Accumulated:
+    """An accumulated op vector: its result is computed from its member
+    scripts' results (their guest digests, hashed together)."""
+    raw: Dict[str, Any]
+    id: str
+    manifest: str
+    members: List[OpScript]
+
+    @classmethod
+    def from_manifest(cls, raw: Dict[str, Any], manifest: str,
+                      members: List[OpScript]) -> "Accumulated":
+        return cls(raw=raw, id=raw["id"], manifest=manifest, members=members)
+
+
 # results.json keys in the order they are written; optional ones only when set.
 _RESULT_KEYS = ("id", "verdict", "outcome", "i_outcome", "detail", "exit_code", "signal",
                 "error_line", "error_token", "error_match", "duration_ms", "invocations",

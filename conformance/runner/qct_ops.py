@@ -23,43 +23,9 @@ import qct_protocol
 import qct_score
 from qct_protocol import Status
 from qcow2ref_py.files import load_module_file
-from qcow2ref_py.model import Result
+from qcow2ref_py.model import Accumulated, OpScript, Result
 
 S = qct_score
-
-
-class OpScript(object):
-    """One op script, looking enough like qcow2ref_py.model.Vector for the runner."""
-
-    def __init__(self, raw, manifest, area="ops", accumulated=None):
-        self.raw = raw
-        self.id = raw["id"]
-        self.verdict = raw.get("verdict", "valid")
-        self.clauses = list(raw.get("clauses", []))
-        # Manifest entries list their features; generated members get them
-        # from the model (ops_model.features_of).
-        self.features = list(raw.get("features", []))
-        self.importance = raw.get("importance", "high")
-        self.expect = raw.get("expect", {})
-        self.manifest = manifest
-        self.area = area
-        self.timeout_class = raw.get("timeout")
-        sec = raw.get("secrets") or {}
-        self.passphrase = bytes.fromhex(sec["passphrase_hex"]) if "passphrase_hex" in sec else None
-        self.accumulated = accumulated   # id of the accumulated vector it belongs to
-
-    def files(self):
-        return []
-
-
-class Accumulated(object):
-    """The aggregate result of an accumulated vector (computed after its scripts)."""
-
-    def __init__(self, raw, manifest, members):
-        self.raw = raw
-        self.id = raw["id"]
-        self.manifest = manifest
-        self.members = members
 
 
 def load_model(root):
@@ -84,12 +50,12 @@ def load_ops(root, files=None):
                 s = model.generate_script(gen, i)
                 s["expect"] = {"guest_sha256": model.guest_sha256(s), "check": "clean"}
                 s["features"] = sorted(model.features_of(s))
-                members.append(OpScript(s, name, accumulated=doc["id"]))
+                members.append(OpScript.from_manifest(s, name, accumulated=doc["id"]))
             out += members
-            out.append(Accumulated(doc, name, members))
+            out.append(Accumulated.from_manifest(doc, name, members))
         else:
             for t in doc.get("tests", []):
-                out.append(OpScript(t, name, area=doc.get("area", "ops")))
+                out.append(OpScript.from_manifest(t, name, area=doc.get("area", "ops")))
     return out
 
 

@@ -714,9 +714,10 @@ class OpsTest(unittest.TestCase):
         self.tmp = tempfile.mkdtemp()
         self.ref = self.script("ref", 'case $1 in check) echo "$FAKE_CHECK";; '
                                       'read) cat "$3";; esac')
-        self.v = qct_ops.OpScript({"id": "y_ops_t", "verdict": "valid", "clauses": ["Q2.HDR.magic"],
-                                   "create": {"size": len(DATA), "version": 3},
-                                   "ops": [], "expect": {"guest_sha256": SHA}}, "m")
+        self.v = qct_ops.OpScript.from_manifest(
+            {"id": "y_ops_t", "verdict": "valid", "clauses": ["Q2.HDR.magic"],
+             "create": {"size": len(DATA), "version": 3}, "ops": [],
+             "expect": {"guest_sha256": SHA}}, "m")
         self.data = os.path.join(self.tmp, "data")
         with open(self.data, "wb") as f:
             f.write(DATA)
@@ -781,10 +782,12 @@ class OpsTest(unittest.TestCase):
         self.assertEqual(self.score("exit 0", commands=())["outcome"], S.SKIP)
 
     def test_accumulated_digest(self):
-        members = [self.ops.OpScript(dict(self.v.raw, id="y_ops_a%d" % i), "m") for i in range(2)]
+        members = [self.ops.OpScript.from_manifest(dict(self.v.raw, id="y_ops_a%d" % i), "m")
+                   for i in range(2)]
         good = hashlib.sha256(bytes.fromhex(SHA) * 2).hexdigest()
-        agg = self.ops.Accumulated({"id": "y_ops_acc", "clauses": ["Q2.HDR.magic"],
-                                    "expect": {"accumulated_sha256": good}}, "m", members)
+        agg = self.ops.Accumulated.from_manifest(
+            {"id": "y_ops_acc", "clauses": ["Q2.HDR.magic"],
+             "expect": {"accumulated_sha256": good}}, "m", members)
         res = {m.id: {"outcome": S.PASS, "invocations": 3, "duration_ms": 1,
                       "checks": {"guest_sha256": SHA}} for m in members}
         self.assertEqual(self.ops.score_accumulated(agg, res)["outcome"], S.PASS)
