@@ -112,8 +112,8 @@ class Executor(object):
         import json
         d = tempfile.mkdtemp(prefix="caps-", dir=self.tmp_root)
         try:
-            inv = self._run([self.adapter, "capabilities"], d, d, timeout * self.timeout_scale,
-                            cap=1 << 20, keep=1 << 20)
+            inv = self.run_argv([self.adapter, "capabilities"], d, d,
+                                timeout * self.timeout_scale, cap=1 << 20, keep=1 << 20)
         finally:
             shutil.rmtree(d, ignore_errors=True)
         if inv.exit_code != 0:
@@ -155,7 +155,7 @@ class Executor(object):
                 with os.fdopen(fd, "wb") as f:
                     f.write(secret)
                 argv += ["--secret-file", spath]
-            inv = self._run(argv, img_dir, scratch, self.timeout_for(vector), cap, keep)
+            inv = self.run_argv(argv, img_dir, scratch, self.timeout_for(vector), cap, keep)
             for src, dst in staged:
                 try:
                     same = sha256_file(dst) == source_sha256(src)
@@ -173,7 +173,11 @@ class Executor(object):
             if not self.keep_tmp:
                 shutil.rmtree(base, ignore_errors=True)
 
-    def _run(self, argv, cwd, scratch, timeout, cap, keep, protocol=None):
+    def run_argv(self, argv, cwd, scratch, timeout, cap, keep, protocol=None):
+        """Runs `argv` in `cwd` under the runner's isolation (TMPDIR=`scratch`,
+        RLIMIT_AS, its own process group killed at `timeout` seconds, stdout
+        capped at `cap` bytes, the first `keep` kept); the Invocation. Also
+        used by qct_ops for `write`, which has no image to stage."""
         inv = Invocation()
         inv.argv = list(argv)
         inv.protocol = self.protocol if protocol is None else protocol

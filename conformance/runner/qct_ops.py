@@ -123,7 +123,7 @@ def score_script(v, sut, ex, reference):
 
         def call(argv, cap, keep, what, protocol=None):
             nonlocal n, total_ms
-            inv = ex._run(argv, work, scratch, timeout, cap, keep, protocol=protocol)
+            inv = ex.run_argv(argv, work, scratch, timeout, cap, keep, protocol=protocol)
             n += 1
             total_ms += inv.duration_ms
             res.update(exit_code=inv.exit_code, signal=inv.signal,
