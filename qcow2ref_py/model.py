@@ -215,8 +215,34 @@ class Result:
     features: List[str] = dataclasses.field(default_factory=list)
     area: Optional[str] = None
     checks: Dict[str, Any] = dataclasses.field(default_factory=dict)
-    # Image vectors only (absent from op-script results).
+    # The keys written only when they apply, in the order they were set:
+    # kind, stage, impl_limit (image vectors), warning (a `warn` reading),
+    # expected (listed in the expectations); read them as the properties below.
     extra: Dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def kind(self) -> Optional[str]:
+        """The kind of the vector's primary clause (MUST, IMPL_LIMIT, ...)."""
+        return self.extra.get("kind")
+
+    @property
+    def stage(self) -> Optional[str]:
+        """An invalid vector's Stage."""
+        return self.extra.get("stage")
+
+    @property
+    def impl_limit(self) -> bool:
+        return bool(self.extra.get("impl_limit"))
+
+    @property
+    def warning(self) -> Optional[str]:
+        """Why an accepted reading of grade `warn` deserves a warning."""
+        return self.extra.get("warning")
+
+    @property
+    def expected(self) -> List[str]:
+        """The outcomes the expectations list for it ([] when not listed)."""
+        return list(self.extra.get("expected") or [])
 
     # --- the dict view (results.json) ---
     def to_dict(self) -> Dict[str, Any]:

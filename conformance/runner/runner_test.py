@@ -371,8 +371,10 @@ class ModelTest(unittest.TestCase):
                          ("PASS", "Q2.HDR.magic", True))
         back = model.Result.from_dict(json.loads(json.dumps(d)))
         self.assertEqual(back.to_dict(), json.loads(json.dumps(d)))
+        self.assertEqual((r.kind, r.stage, r.impl_limit, r.expected), (None, "open", False, []))
         r["expected"] = ["FAIL"]
         self.assertEqual((r.get("expected"), r.get("warning", "none")), (["FAIL"], "none"))
+        self.assertEqual((r.expected, r.warning), (["FAIL"], None))
         self.assertEqual(list(r.to_dict())[-1], "expected")
 
 
