@@ -2,21 +2,22 @@
 
 Pure logic: `score_vector(vector, sut, invoke, options)` calls
 `invoke(command, args, secret, cap, keep)` (an Executor bound to the vector,
-or a fake in the unit tests) and returns the result record. It mirrors
-conformance/reference_vectors_test.cc:
+or a fake in the unit tests) and returns the Result (qcow2ref_py.model).
+This is the one statement of the rules: the C++ suites read what a reader
+must do from `reader_plan` (below) instead of keeping a copy.
 
 - valid: whole read (when guest_sha256 is given) must exit 0 with exactly
   virtual_size bytes hashing to guest_sha256; every reads[] slice; every
   other passphrase reads the same bytes; snapshots (if the adapter declares
-  the `snapshots` feature); the map (if the adapter has `map`), compared like
-  ExpectSameMap (zero is compared only where there is no data: qemu refines
-  data ranges by host-file holes).
+  the `snapshots` feature); the map (if the adapter has `map`), compared
+  with qemu-img's (zero is compared only where there is no data: qemu
+  refines data ranges by host-file holes).
 - invalid: the whole read must be refused; `access` faults: every bad_reads[]
   slice and the faulty snapshot must be refused too; `check` faults: the read
   may be refused or must return expect.readable, and `check` (when the adapter
   has it) must report the fault.
 - acceptable: refused => PASS (REJECT); accepted => the content must be
-  if_accepted (PASS (ACCEPT)) or FAIL.
+  one of its acceptable readings, else if_accepted (PASS (ACCEPT)), or FAIL.
 """
 from __future__ import annotations
 
@@ -38,7 +39,6 @@ XFAIL, UNEXPECTED_PASS = Outcome.XFAIL, Outcome.UNEXPECTED_PASS
 ACCEPT, REJECT = IOutcome.ACCEPT, IOutcome.REJECT
 __all__ = ["BAD_OUTCOMES", "OUTCOMES", "Result"]
 
-WHOLE_READ_MAX = 256 << 20      # Like kMaxWholeRead in the C++ suite.
 INVALID_READ_CAP = 256 << 20    # Output cap for images with no known size.
 MAP_CAP = 64 << 20
 INFO_CAP = 1 << 20
@@ -268,8 +268,8 @@ def content_diff(got, want, base, size, qemu_map=None, limit=4):
 
 
 def map_differences(ours, qemu):
-    """ExpectSameMap of reference_vectors_test.cc; returns the first
-    difference as text, or None."""
+    """Compares an adapter's map with qemu-img's (expect.map) over every
+    byte; returns the first difference as text, or None."""
     segs = []
     for e in qemu:
         s = {"start": int(e["start"]), "depth": int(e["depth"]), "present": bool(e["present"]),
@@ -555,7 +555,8 @@ def _score_checker_only(sc):
     JSON counts warnings."""
     v, e = sc.v, sc.v.expect
     secret = v.passphrases[0] if v.passphrases else None
-    sc.checks["read"] = _read_or_refuse(sc, e.get("readable"), secret)[0]
+    readable = next(iter(accepted_readings(v)), None)
+    sc.checks["read"] = _read_or_refuse(sc, readable, secret)[0]
     sc.reject_inv = None  # a refusal here is not the verdict
     if "check" not in sc.sut.commands:
         sc.checks["check"] = SKIP

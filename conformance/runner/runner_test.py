@@ -144,7 +144,7 @@ class ValidTest(unittest.TestCase):
         self.assertEqual(r["outcome"], S.PASS, r["detail"])
         self.assertEqual([c[1] for c in f.calls], [["--offset", 0, "--length", 4096]])
 
-    def test_map_compared_like_the_cc_suite(self):
+    def test_map_compared_with_qemus(self):
         qemu = [{"start": 0, "length": 4096, "depth": 0, "present": True, "zero": False,
                  "data": True, "offset": 65536},
                 {"start": 4096, "length": 4096, "depth": 0, "present": False, "zero": True,
