@@ -6,6 +6,7 @@
 
 #include "reference/crypto/af_splitter.h"
 #include "reference/crypto/hashes.h"
+#include "reference/crypto/legacy_aes.h"
 #include "reference/crypto/luks_header.h"
 #include "reference/crypto/luks_unlock.h"
 #include "reference/format/test_bytes.h"

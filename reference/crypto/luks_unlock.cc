@@ -116,18 +116,4 @@ Result<LuksUnlockResult> UnlockLuks(const LuksHeader& h, const ByteSource& file,
                   "the passphrase unlocks no LUKS key slot");
 }
 
-Result<std::unique_ptr<SectorCipher>> LegacyAesCipher(const SecretBytes& pass) {
-  // SPEC(Q2.ENC.aes.key_128): first 16 passphrase bytes, zero-padded.
-  SecretBytes key(16);
-  std::memset(key.data(), 0, key.size());
-  std::memcpy(key.data(), pass.data(), std::min<size_t>(16, pass.size()));
-  // SPEC(Q2.ENC.aes.cbc)
-  CipherSuite suite;
-  suite.family = CipherFamily::kAes;
-  suite.mode = CipherMode::kCbc;
-  suite.ivgen = IvGen::kPlain64;
-  suite.key_bytes = 16;
-  return SectorCipher::Create(suite, key.data(), key.size());
-}
-
 }  // namespace qcow2ref

@@ -59,11 +59,6 @@ Result<LuksUnlockResult> UnlockLuks(
 Result<bool> LuksMasterKeyMatches(const LuksHeader& h,
                                   const SecretBytes& candidate);
 
-// Legacy AES (crypt_method 1): AES-128-CBC keyed by the passphrase's first
-// 16 bytes, zero-padded, with plain64 IVs (Q2.ENC.aes.key_128).
-Result<std::unique_ptr<SectorCipher>> LegacyAesCipher(
-    const SecretBytes& passphrase);
-
 }  // namespace qcow2ref
 
 #endif  // QCOW2REF_REFERENCE_CRYPTO_LUKS_UNLOCK_H_

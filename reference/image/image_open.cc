@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "reference/crypto/legacy_aes.h"
 #include "reference/crypto/luks_unlock.h"
 #include "reference/format/endian.h"
 #include "reference/format/limits.h"

@@ -133,8 +133,9 @@ class ImageWriter {
   Status WriteClusters(uint64_t first_cluster, uint64_t count,
                        const std::vector<std::vector<uint8_t>>& contents,
                        bool compress, bool zero);
-  // Prepares the copy of a shared L2 table: its entries lose COPIED.
-  Status AddTableReferences(std::vector<uint8_t>* table);
+  // Prepares the copy of a shared L2 table: its entries lose COPIED (the
+  // clusters they map stay shared; no count changes).
+  void ClearCopiedFlags(std::vector<uint8_t>* table) const;
   // Calls `visit(cluster, n)` for the references `l1` holds (its L2 tables
   // and the clusters they map): once per distinct L2 table and entry, `n`
   // being the number of L1 entries that name the table.

@@ -97,7 +97,7 @@ Status ImageWriter::WriteClusters(
         // the switch, and the clusters it maps keep their counts.
         QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t> * old, L2Table(table));
         std::vector<uint8_t> copy = *old;
-        QCOW2REF_RETURN_IF_ERROR(AddTableReferences(&copy));
+        ClearCopiedFlags(&copy);
         QCOW2REF_ASSIGN_OR_RETURN(uint64_t moved, Allocate(1));
         frees.push_back({table, cs});
         fresh[moved] = std::move(copy);
@@ -244,7 +244,7 @@ Status ImageWriter::WriteClusters(
   return OkStatus();
 }
 
-Status ImageWriter::AddTableReferences(std::vector<uint8_t>* table) {
+void ImageWriter::ClearCopiedFlags(std::vector<uint8_t>* table) const {
   // The clusters a shared table maps are already counted once per L1
   // reference to it: the copy takes over one of those references, so no
   // count changes; only COPIED goes, since the clusters stay shared.
@@ -255,7 +255,6 @@ Status ImageWriter::AddTableReferences(std::vector<uint8_t>* table) {
       StoreBe64(p, entry & ~kEntryCopied);
     }
   }
-  return OkStatus();
 }
 
 namespace {
