@@ -24,8 +24,7 @@ Result<std::vector<uint8_t>> ReadAll(const std::string& path,
                                      const SecretBytes* secret = nullptr) {
   OpenOptions options;
   options.follow_references = true;
-  options.secret = secret;
-  QCOW2REF_ASSIGN_OR_RETURN(auto img, Image::Open(path, options));
+  QCOW2REF_ASSIGN_OR_RETURN(auto img, Image::Open(path, options, secret));
   if (!snapshot.empty()) {
     QCOW2REF_RETURN_IF_ERROR(img->SelectSnapshot(snapshot));
   }
@@ -40,8 +39,7 @@ Status ReadEveryView(const std::string& path, const SecretBytes* secret) {
   QCOW2REF_RETURN_IF_ERROR(ReadAll(path, "", secret));
   OpenOptions options;
   options.follow_references = true;
-  options.secret = secret;
-  QCOW2REF_ASSIGN_OR_RETURN(auto img, Image::Open(path, options));
+  QCOW2REF_ASSIGN_OR_RETURN(auto img, Image::Open(path, options, secret));
   for (const Snapshot& s : img->snapshots()) {
     QCOW2REF_RETURN_IF_ERROR(ReadAll(path, s.id, secret));
   }
@@ -53,8 +51,7 @@ void ExpectReads(const std::string& path, const nlohmann::json& reads,
                  const std::string& id, const SecretBytes* secret) {
   OpenOptions options;
   options.follow_references = true;
-  options.secret = secret;
-  auto img = Image::Open(path, options);
+  auto img = Image::Open(path, options, secret);
   ASSERT_TRUE(img.ok()) << img.error().ToString();
   for (const auto& r : reads) {
     std::vector<uint8_t> buf(r.at("length").get<uint64_t>());
@@ -172,8 +169,7 @@ TEST_P(ReferenceVectorsTest, Verdict) {
     if (e.contains("map")) {
       OpenOptions options;
       options.follow_references = true;
-      options.secret = secret.get();
-      auto img = Image::Open(v.image, options);
+      auto img = Image::Open(v.image, options, secret.get());
       ASSERT_TRUE(img.ok());
       auto map = MapGuest(**img);
       ASSERT_TRUE(map.ok()) << map.error().ToString();
