@@ -36,8 +36,7 @@ Result<Digest> HashRead(const std::string& path, const std::string& snapshot,
                         const SecretBytes* secret) {
   OpenOptions options;
   options.follow_references = true;
-  options.secret = secret;
-  QCOW2REF_ASSIGN_OR_RETURN(auto img, Image::Open(path, options));
+  QCOW2REF_ASSIGN_OR_RETURN(auto img, Image::Open(path, options, secret));
   if (!snapshot.empty()) {
     QCOW2REF_RETURN_IF_ERROR(img->SelectSnapshot(snapshot));
   }
@@ -70,8 +69,7 @@ Result<Digest> ReadEveryView(const std::string& path,
       Digest active, HashRead(path, "", std::nullopt, std::nullopt, secret));
   OpenOptions options;
   options.follow_references = true;
-  options.secret = secret;
-  QCOW2REF_ASSIGN_OR_RETURN(auto img, Image::Open(path, options));
+  QCOW2REF_ASSIGN_OR_RETURN(auto img, Image::Open(path, options, secret));
   for (const Snapshot& s : img->snapshots()) {
     auto view = HashRead(path, s.id, std::nullopt, std::nullopt, secret);
     if (!view.ok()) return view.take_error();

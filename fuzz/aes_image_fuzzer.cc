@@ -22,8 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       new SecretBytes(SecretFromString("aes-basic-pw"));
   std::vector<uint8_t> bytes(data, data + size);
   OpenOptions options;
-  options.secret = kSecret;
-  auto img = Image::OpenSource(std::make_unique<MemorySource>(bytes), options);
+  auto img = Image::OpenSource(std::make_unique<MemorySource>(bytes), options,
+                               kSecret);
   if (!img.ok()) return 0;
   const Image& opened = **img;
   if (opened.header().crypt_method != 0) FUZZ_CHECK(opened.can_decrypt());

@@ -573,8 +573,8 @@ class Harness {
 
   void CompareReader(const std::vector<uint8_t>& bytes) {
     OpenOptions o;
-    o.secret = Passphrase();
-    auto img = Image::OpenSource(std::make_unique<MemorySource>(bytes), o);
+    auto img = Image::OpenSource(std::make_unique<MemorySource>(bytes), o,
+                                 Passphrase());
     if (!img.ok()) DIE("reader cannot open: " + img.error().ToString());
     Image& image = **img;
     FUZZ_CHECK(options_.encryption == Encryption::kNone || image.can_decrypt());

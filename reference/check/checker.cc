@@ -277,7 +277,7 @@ void Checker::CheckDataEntry(uint64_t entry, uint64_t bitmap, uint64_t at,
         std::min(d.compressed_bytes, file_.Size() - d.compressed_offset);
     Use(d.compressed_offset, len, Owner::kCompressed, multiplicity);
     if (options_.decompress) {
-      const uint64_t in_bytes = std::min<uint64_t>(len, 2 * g_.cluster_size);
+      const uint64_t in_bytes = CompressedInputBytes(len, g_.cluster_size);
       // SPEC(QX.LIMIT.check_tables_once): one decompression per distinct
       // descriptor, however many entries (or repeated tables) name it.
       auto [it, fresh] = decompressed_.try_emplace(
@@ -305,8 +305,7 @@ void Checker::CheckDataEntry(uint64_t entry, uint64_t bitmap, uint64_t at,
     Corrupt("Q2.XL2.zero_bit_unused", at,
             "extended L2 entry has bit 0 set (zeros are in the bitmap)");
   }
-  const bool has_host = d.host_offset != 0 || (h_.has_data_file() && d.copied);
-  if (!has_host) return;
+  if (!d.owns_host) return;
   ++report_->allocated_clusters;
   // External data file clusters are not refcounted.
   if (h_.has_data_file()) {
@@ -618,14 +617,12 @@ Result<CheckResult> CheckImage(std::unique_ptr<ByteSource> file,
                                const CheckOptions& options) {
   CheckResult result;
   OpenOptions open;
-  open.secret = options.secret;
   // Borrowed, so that the image can be opened a second time.
-  auto img =
-      Image::OpenSource(std::make_unique<BorrowedSource>(file.get()), open);
+  auto img = Image::OpenSource(std::make_unique<BorrowedSource>(file.get()),
+                               open, options.secret);
   if (!img.ok() && img.error().clause == "QX.LUKS.no_active_slot") {
     // No slot can be tried, so there is no passphrase to verify: check the
     // structure without it (CheckKeyVerification warns).
-    open.secret = nullptr;
     img = Image::OpenSource(std::make_unique<BorrowedSource>(file.get()), open);
   }
   if (!img.ok()) {

@@ -58,6 +58,7 @@ Result<ClusterDescriptor> DecodeL2Entry(const Geometry& g, const Header& h,
   }
   // SPEC(Q2.MAP.offset0_is_unallocated)
   const bool allocated = d.host_offset != 0 || (h.has_data_file() && d.copied);
+  d.owns_host = allocated;
   if (g.extended_l2) {
     // SPEC(Q2.XL2.alloc_and_zero)
     if ((bitmap >> 32) & bitmap & 0xffffffffull) {

@@ -53,6 +53,11 @@ struct ClusterDescriptor {
   uint64_t compressed_offset = 0;  // kCompressed: host byte offset.
   uint64_t compressed_bytes = 0;   // kCompressed: bytes to read from there.
   bool copied = false;
+  // The entry holds a host cluster (kNormal, and a zeroed or partly
+  // unallocated cluster that keeps its allocation): a non-zero offset, or
+  // offset 0 with COPIED in an image with an external data file
+  // (Q2.MAP.offset0_is_unallocated). Never for kCompressed.
+  bool owns_host = false;
   uint64_t reserved_bits = 0;  // Reserved bits found set (checker reports).
   uint64_t bitmap = 0;         // Extended L2 bitmap.
 };

@@ -3,6 +3,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <string>
 
 namespace qcow2ref {
@@ -59,6 +60,12 @@ Status DecompressZstd(const uint8_t* in, size_t in_size, uint8_t* out,
 }
 
 }  // namespace
+
+uint64_t CompressedInputBytes(uint64_t descriptor_bytes,
+                              uint64_t cluster_size) {
+  // SPEC(QX.LIMIT.compressed_input)
+  return std::min(descriptor_bytes, 2 * cluster_size);
+}
 
 Status DecompressCluster(uint8_t type, const uint8_t* in, size_t in_size,
                          uint8_t* out, size_t out_size, uint64_t at) {

@@ -20,6 +20,7 @@
 #include "reference/format/extensions.h"
 #include "reference/format/header.h"
 #include "reference/format/snapshot_table.h"
+#include "reference/image/layer_reader.h"
 #include "reference/io/byte_source.h"
 #include "reference/status/status.h"
 
@@ -33,30 +34,33 @@ struct OpenOptions {
   // Allow referenced names that are absolute or leave the image's directory
   // (QX.BK.path_policy).
   bool allow_any_path = false;
-  // The passphrase of an encrypted image (crypt_method 1 or 2), owned by the
-  // caller. Without it the header (and LUKS header) can be inspected but
-  // encrypted data cannot be read. Used for every encrypted image of the
-  // chain.
-  const SecretBytes* secret = nullptr;
-};
-
-// One run of guest bytes with the same source, within one layer.
-struct Extent {
-  uint64_t guest_offset = 0;
-  uint64_t length = 0;
-  ClusterKind kind = ClusterKind::kUnallocated;
-  // Host offset of guest_offset: always for kNormal; for kZero and
-  // kUnallocated when the cluster still owns a host cluster (a zeroed
-  // allocated cluster, or an unallocated subcluster of an allocated one).
-  uint64_t host_offset = 0;
-  bool has_host = false;
-  // kCompressed: the cluster's descriptor (the extent lies inside it).
-  uint64_t compressed_offset = 0;
-  uint64_t compressed_bytes = 0;
-  uint64_t cluster_guest_offset = 0;
 };
 
 class Image;
+
+// The layer below an image: what its unallocated ranges show.
+struct BackingLayer {
+  BackingLayer();
+  BackingLayer(BackingLayer&&);
+  BackingLayer& operator=(BackingLayer&&);
+  ~BackingLayer();
+
+  // The backing file name from the header (Q2.BK.name), if any, and where
+  // the header points to it.
+  std::optional<std::string> name;
+  uint64_t name_offset = 0;
+  // The opened backing image (qcow2) or raw backing file; both null when
+  // the image has no backing file or references are not followed.
+  std::unique_ptr<Image> image;
+  std::unique_ptr<ByteSource> raw;
+
+  bool opened() const { return image || raw; }
+  // Size of the backing view (qcow2 guest size or raw file size).
+  uint64_t size() const;
+  // Reads what an unallocated range shows: the backing file, or zeros
+  // (Q2.MAP.unallocated, Q2.BK.past_end_zero).
+  Status Read(uint64_t offset, uint8_t* out, uint64_t length) const;
+};
 
 // Shared by every image of one chain: loop and same-file detection, and the
 // memory budget.
@@ -66,17 +70,22 @@ struct ChainState {
   uint64_t metadata_bytes = 0;
 };
 
-class Image {
+class Image : private LayerTables {
  public:
   // Opens a qcow2 image file. References are resolved relative to its
-  // directory.
-  static Result<std::unique_ptr<Image>> Open(const std::string& path,
-                                             const OpenOptions& options);
+  // directory. `secret` is the passphrase of an encrypted image (crypt_method
+  // 1 or 2), for every encrypted image of the chain; it is used only while
+  // opening (the keys it unlocks are kept, the secret is not). Without it the
+  // header (and LUKS header) can be inspected but encrypted data cannot be
+  // read.
+  static Result<std::unique_ptr<Image>> Open(
+      const std::string& path, const OpenOptions& options,
+      const SecretBytes* secret = nullptr);
   // Opens an image held by `source` (e.g. in memory). References, if
   // followed, are resolved relative to `directory`.
   static Result<std::unique_ptr<Image>> OpenSource(
       std::unique_ptr<ByteSource> source, const OpenOptions& options,
-      const std::string& directory = ".");
+      const SecretBytes* secret = nullptr, const std::string& directory = ".");
 
   const Header& header() const { return header_; }
   const Extensions& extensions() const { return extensions_; }
@@ -99,18 +108,18 @@ class Image {
     return i < l1_.size() ? L1EntryL2Offset(l1_[i]) : 0;
   }
   // Guest-visible size of the current view (active layer or snapshot).
-  uint64_t guest_size() const { return guest_size_; }
+  uint64_t guest_size() const override { return guest_size_; }
   // The backing file name from the header (Q2.BK.name), if any.
   const std::optional<std::string>& backing_name() const {
-    return backing_name_;
+    return backing_.name;
   }
   // The opened backing image (qcow2) or raw backing file; both null when the
   // image has no backing file or references are not followed.
-  const Image* backing_image() const { return backing_image_.get(); }
-  const ByteSource* backing_raw() const { return backing_raw_.get(); }
-  bool backing_opened() const { return backing_image_ || backing_raw_; }
+  const Image* backing_image() const { return backing_.image.get(); }
+  const ByteSource* backing_raw() const { return backing_.raw.get(); }
+  bool backing_opened() const { return backing_.opened(); }
   // Size of the backing view (qcow2 guest size or raw file size).
-  uint64_t backing_size() const;
+  uint64_t backing_size() const { return backing_.size(); }
   // The external data file, if opened.
   const ByteSource* data_file() const { return data_file_.get(); }
   // Every host file of the chain opened so far (images and data files): what
@@ -135,30 +144,38 @@ class Image {
 
   // Reads what an unallocated range shows: the backing file, or zeros
   // (Q2.MAP.unallocated, Q2.BK.past_end_zero).
-  Status ReadBacking(uint64_t offset, uint8_t* out, uint64_t length) const;
+  Status ReadBacking(uint64_t offset, uint8_t* out, uint64_t length) const {
+    return backing_.Read(offset, out, length);
+  }
 
-  // The payload cipher once a secret was accepted (for the writer).
-  SectorCipher* data_cipher() const { return data_cipher_.get(); }
+  // What a writer keeps of the image it opened: the layer below and the
+  // payload cipher. The writer reads its own layer through its own tables
+  // (which see its writes), so the rest of the Image, whose tables would go
+  // stale, is dropped.
+  struct WriterParts {
+    BackingLayer backing;
+    std::unique_ptr<SectorCipher> cipher;
+  };
+  static WriterParts ReleaseForWriter(std::unique_ptr<Image> image);
 
  private:
   Image() = default;
   static Result<std::unique_ptr<Image>> OpenInChain(
       std::unique_ptr<ByteSource> source, const OpenOptions& options,
-      const std::string& directory, std::shared_ptr<ChainState> chain,
-      int depth);
+      const SecretBytes* secret, const std::string& directory,
+      std::shared_ptr<ChainState> chain, int depth);
   Status LoadHeaderAndExtensions();
-  Status LoadEncryption();
-  Status DecryptData(const Extent& e, const ByteSource& src,
-                     uint8_t* out) const;
+  Status LoadEncryption(const SecretBytes* secret);
   Status LoadL1(uint64_t offset, uint32_t entries, const char* clause);
   Status LoadSnapshots();
   Status LoadBitmaps();
-  Status OpenReferences(int depth);
+  Status OpenReferences(int depth, const SecretBytes* secret);
   Status Charge(uint64_t bytes);
-  Result<const std::vector<uint8_t>*> L2Table(uint64_t l2_offset,
-                                              uint64_t l1_index) const;
-  Status ReadLayerExtent(const Extent& e, uint8_t* out) const;
-  Status ReadCompressed(const Extent& e, uint8_t* out) const;
+  // LayerTables, from the caches below.
+  uint64_t l1_offset() const override { return header_.l1_table_offset; }
+  uint64_t l1_size() const override { return l1_.size(); }
+  uint64_t l1_entry(uint64_t index) const override { return l1_[index]; }
+  Result<const uint8_t*> l2_table(uint64_t offset) const override;
 
   std::unique_ptr<ByteSource> file_;
   std::string directory_;
@@ -171,19 +188,15 @@ class Image {
   std::vector<uint64_t> l1_;
   std::vector<Snapshot> snapshots_;
   std::vector<BitmapEntry> bitmaps_;
-  std::optional<std::string> backing_name_;
-  std::unique_ptr<Image> backing_image_;
-  std::unique_ptr<ByteSource> backing_raw_;
+  BackingLayer backing_;
   std::unique_ptr<ByteSource> data_file_;
   std::optional<LuksHeader> luks_;
   int luks_slot_ = -1;
   std::unique_ptr<SectorCipher> data_cipher_;
   // Small L2 table cache (bounded; see kL2CacheTables).
   mutable std::map<uint64_t, std::vector<uint8_t>> l2_cache_;
-  // Last decompressed cluster.
-  mutable uint64_t decompressed_at_ = UINT64_MAX;
-  mutable uint64_t decompressed_bytes_ = 0;
-  mutable std::vector<uint8_t> decompressed_;
+  // Maps and reads this layer (built once the files are open).
+  std::unique_ptr<LayerReader> layer_;
 };
 
 }  // namespace qcow2ref

@@ -19,21 +19,23 @@ constexpr uint64_t kMaxPrefix = uint64_t{1} << kMaxClusterBits;
 }  // namespace
 
 Result<std::unique_ptr<Image>> Image::Open(const std::string& path,
-                                           const OpenOptions& options) {
+                                           const OpenOptions& options,
+                                           const SecretBytes* secret) {
   QCOW2REF_ASSIGN_OR_RETURN(auto file, FileSource::Open(path));
   auto chain = std::make_shared<ChainState>();
   QCOW2REF_RETURN_IF_ERROR(RegisterImage(chain.get(), *file, 0));
-  return OpenInChain(std::move(file), options, DirectoryOf(path), chain, 0);
+  return OpenInChain(std::move(file), options, secret, DirectoryOf(path), chain,
+                     0);
 }
 
 Result<std::unique_ptr<Image>> Image::OpenSource(
     std::unique_ptr<ByteSource> source, const OpenOptions& options,
-    const std::string& directory) {
+    const SecretBytes* secret, const std::string& directory) {
   auto chain = std::make_shared<ChainState>();
   // A file store the writer holds has an identity too: its data file and
   // backing files must not be the image itself.
   QCOW2REF_RETURN_IF_ERROR(RegisterImage(chain.get(), *source, 0));
-  return OpenInChain(std::move(source), options, directory, chain, 0);
+  return OpenInChain(std::move(source), options, secret, directory, chain, 0);
 }
 
 std::set<FileId> Image::chain_files() const {
@@ -44,21 +46,34 @@ std::set<FileId> Image::chain_files() const {
 
 Result<std::unique_ptr<Image>> Image::OpenInChain(
     std::unique_ptr<ByteSource> source, const OpenOptions& options,
-    const std::string& directory, std::shared_ptr<ChainState> chain,
-    int depth) {
+    const SecretBytes* secret, const std::string& directory,
+    std::shared_ptr<ChainState> chain, int depth) {
   std::unique_ptr<Image> img(new Image());
   img->file_ = std::move(source);
   img->options_ = options;
   img->directory_ = directory;
   img->chain_ = std::move(chain);
   QCOW2REF_RETURN_IF_ERROR(img->LoadHeaderAndExtensions());
-  QCOW2REF_RETURN_IF_ERROR(img->LoadEncryption());
+  QCOW2REF_RETURN_IF_ERROR(img->LoadEncryption(secret));
   QCOW2REF_RETURN_IF_ERROR(img->LoadL1(img->header_.l1_table_offset,
                                        img->header_.l1_size,
                                        "Q2.HDR.l1_table_offset.aligned"));
   QCOW2REF_RETURN_IF_ERROR(img->LoadSnapshots());
   QCOW2REF_RETURN_IF_ERROR(img->LoadBitmaps());
-  QCOW2REF_RETURN_IF_ERROR(img->OpenReferences(depth));
+  QCOW2REF_RETURN_IF_ERROR(img->OpenReferences(depth, secret));
+  LayerFiles files;
+  files.header = &img->header_;
+  files.geometry = &img->geometry_;
+  files.file = img->file_.get();
+  files.data_file = img->data_file_.get();
+  files.data_file_named = img->extensions_.data_file.has_value();
+  files.cipher = img->data_cipher_.get();
+  const Image* self = img.get();
+  files.read_below = [self](uint64_t offset, uint8_t* out, uint64_t length) {
+    return self->ReadBacking(offset, out, length);
+  };
+  const LayerTables* tables = img.get();
+  img->layer_ = std::make_unique<LayerReader>(std::move(files), tables);
   return img;
 }
 
@@ -122,7 +137,8 @@ Status Image::LoadHeaderAndExtensions() {
                       header_.backing_file_offset,
                       "backing file name lies past the end of the file");
     }
-    backing_name_ =
+    backing_.name_offset = header_.backing_file_offset;
+    backing_.name =
         std::string(reinterpret_cast<const char*>(prefix.data() +
                                                   header_.backing_file_offset),
                     header_.backing_file_size);
@@ -130,12 +146,12 @@ Status Image::LoadHeaderAndExtensions() {
   return OkStatus();
 }
 
-Status Image::LoadEncryption() {
+Status Image::LoadEncryption(const SecretBytes* secret) {
   if (header_.crypt_method == 1) {
-    if (options_.secret == nullptr) return OkStatus();
+    if (secret == nullptr) return OkStatus();
     // SPEC(QX.ENC.aes.no_key_check): any passphrase gives a key; nothing in
     // the image can confirm it.
-    QCOW2REF_ASSIGN_OR_RETURN(data_cipher_, LegacyAesCipher(*options_.secret));
+    QCOW2REF_ASSIGN_OR_RETURN(data_cipher_, LegacyAesCipher(*secret));
     return OkStatus();
   }
   if (header_.crypt_method != 2) return OkStatus();
@@ -155,10 +171,9 @@ Status Image::LoadEncryption() {
   // SPEC(Q2.FDE.key_material_relative): slot offsets count from fde.offset.
   QCOW2REF_ASSIGN_OR_RETURN(luks_,
                             ParseLuksHeader(raw, n, fde.offset, fde.length));
-  if (options_.secret == nullptr) return OkStatus();
-  QCOW2REF_ASSIGN_OR_RETURN(
-      LuksUnlockResult unlocked,
-      UnlockLuks(*luks_, *file_, fde.offset, *options_.secret));
+  if (secret == nullptr) return OkStatus();
+  QCOW2REF_ASSIGN_OR_RETURN(LuksUnlockResult unlocked,
+                            UnlockLuks(*luks_, *file_, fde.offset, *secret));
   luks_slot_ = unlocked.slot;
   // SPEC(L1.OPS.payload_master_key)
   // SPEC(Q2.ENC.luks.algorithms)
@@ -181,9 +196,7 @@ Status Image::LoadL1(uint64_t offset, uint32_t entries, const char* clause) {
         "QX.MAP.beyond_eof", offset,
         std::string("L1 table lies past the end of the file (") + clause + ")");
   }
-  std::vector<uint8_t> raw(bytes);
-  QCOW2REF_RETURN_IF_ERROR(file_->ReadAtZeroFilled(offset, raw.data(), bytes));
-  for (uint32_t i = 0; i < entries; ++i) l1_[i] = LoadBe64(raw.data() + 8 * i);
+  QCOW2REF_ASSIGN_OR_RETURN(l1_, ReadL1Table(*file_, offset, entries));
   l2_cache_.clear();
   return OkStatus();
 }
@@ -228,7 +241,7 @@ Status Image::LoadBitmaps() {
   return OkStatus();
 }
 
-Status Image::OpenReferences(int depth) {
+Status Image::OpenReferences(int depth, const SecretBytes* secret) {
   // SPEC(QX.BK.no_follow): nothing outside this file is opened unless asked.
   if (!options_.follow_references) return OkStatus();
   if (header_.has_data_file() && extensions_.data_file) {
@@ -238,7 +251,7 @@ Status Image::OpenReferences(int depth) {
                            options_.allow_any_path, "external data file", 0));
     QCOW2REF_RETURN_IF_ERROR(RegisterDataFile(chain_.get(), *data_file_, 0));
   }
-  if (!backing_name_) return OkStatus();
+  if (!backing_.name) return OkStatus();
   const uint64_t at = header_.backing_file_offset;
   // SPEC(QX.LIMIT.backing_depth)
   if (depth + 1 >= kMaxBackingDepth) {
@@ -248,7 +261,7 @@ Status Image::OpenReferences(int depth) {
   }
   QCOW2REF_ASSIGN_OR_RETURN(
       auto file,
-      OpenReferencedFile(directory_, *backing_name_, options_.allow_any_path,
+      OpenReferencedFile(directory_, *backing_.name, options_.allow_any_path,
                          "backing file", at));
   const std::string path = file->Name();
   QCOW2REF_RETURN_IF_ERROR(RegisterImage(chain_.get(), *file, at));
@@ -269,24 +282,18 @@ Status Image::OpenReferences(int depth) {
     format = LoadBe32(magic) == kQcow2Magic ? "qcow2" : "raw";
   }
   if (format == "raw") {
-    backing_raw_ = std::move(file);
+    backing_.raw = std::move(file);
     return OkStatus();
   }
-  auto backing = OpenInChain(std::move(file), options_, DirectoryOf(path),
-                             chain_, depth + 1);
+  auto backing = OpenInChain(std::move(file), options_, secret,
+                             DirectoryOf(path), chain_, depth + 1);
   if (!backing.ok()) {
     Error e = backing.take_error();
     e.message = "in backing file " + path + ": " + e.message;
     return e;
   }
-  backing_image_ = std::move(backing).value();
+  backing_.image = std::move(backing).value();
   return OkStatus();
-}
-
-uint64_t Image::backing_size() const {
-  if (backing_image_) return backing_image_->guest_size();
-  if (backing_raw_) return backing_raw_->Size();
-  return 0;
 }
 
 Status Image::SelectSnapshot(const std::string& key) {

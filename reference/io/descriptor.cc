@@ -41,10 +41,10 @@ Result<OpenedFd> AdoptDescriptor(int fd, const std::string& name,
   // SPEC(QX.CLI.output_not_input): judged before anything is truncated or
   // written.
   if (rules.must_not_be != nullptr && rules.must_not_be->count(out.id) > 0) {
-    return Fail(
-        fd, Error{ErrorKind::kUsage, "QX.CLI.output_not_input", std::nullopt,
-                  name + " is also an input of this command (the same "
-                         "file): writing it would destroy the input"});
+    return Fail(fd,
+                UsageError("QX.CLI.output_not_input",
+                           name + " is also an input of this command (the same "
+                                  "file): writing it would destroy the input"));
   }
   const int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {

@@ -29,7 +29,18 @@ Error IoError(std::string message) {
 }
 
 Error UsageError(std::string message) {
-  return Error{ErrorKind::kUsage, "", std::nullopt, std::move(message)};
+  return UsageError("", std::move(message));
+}
+
+Error UsageError(std::string clause, std::string message) {
+  return Error{ErrorKind::kUsage, std::move(clause), std::nullopt,
+               std::move(message)};
+}
+
+Error MissingSecretError(std::string clause) {
+  return UsageError(std::move(clause),
+                    "the image is encrypted: give its passphrase with "
+                    "--secret-file or --secret-env");
 }
 
 }  // namespace qcow2ref

@@ -34,6 +34,12 @@ Error Unsupported(std::string clause, std::optional<uint64_t> offset,
                   std::string message);
 Error IoError(std::string message);
 Error UsageError(std::string message);
+// A caller error that breaks the rule `clause` (a bad option, a refused
+// combination).
+Error UsageError(std::string clause, std::string message);
+// Encrypted data was asked for without a passphrase; `clause` is the rule
+// that needs it.
+Error MissingSecretError(std::string clause);
 
 // Result<T>: a value or an Error. Result<void> carries only the error.
 template <typename T>

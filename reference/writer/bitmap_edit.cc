@@ -321,8 +321,7 @@ Status ImageWriter::BitmapAdd(const std::string& name, uint64_t granularity,
   }
   // SPEC(Q2.BM.name_size)
   if (name.empty() || name.size() > kMaxBitmapNameSize) {
-    return Error{ErrorKind::kUsage, "Q2.BM.name_size", std::nullopt,
-                 "a bitmap name is 1 to 1023 bytes"};
+    return UsageError("Q2.BM.name_size", "a bitmap name is 1 to 1023 bytes");
   }
   if (granularity == 0) {
     granularity =
@@ -331,8 +330,9 @@ Status ImageWriter::BitmapAdd(const std::string& name, uint64_t granularity,
   // SPEC(Q2.BM.granularity)
   if (granularity < 512 || granularity > (uint64_t{1} << 31) ||
       (granularity & (granularity - 1)) != 0) {
-    return Error{ErrorKind::kUsage, "Q2.BM.granularity", std::nullopt,
-                 "the granularity must be a power of two from 512 to 2 GiB"};
+    return UsageError(
+        "Q2.BM.granularity",
+        "the granularity must be a power of two from 512 to 2 GiB");
   }
   QCOW2REF_ASSIGN_OR_RETURN(BitmapDir dir, ReadBitmapDir());
   // SPEC(QX.WRITE.bitmap_names): unique names.

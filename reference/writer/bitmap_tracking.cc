@@ -18,10 +18,10 @@ constexpr uint64_t kBitmapEntryOffsetMask = 0x00fffffffffffe00ull;
 
 }  // namespace
 
-Status ImageWriter::LoadBitmaps() {
+Status ImageWriter::LoadBitmaps(const Image& opened) {
   // The reader lists bitmaps only while the extension is valid (autoclear
   // bit 0); disabled ones do not change when the guest data does.
-  for (const BitmapEntry& b : image_->bitmaps()) {
+  for (const BitmapEntry& b : opened.bitmaps()) {
     if ((b.flags & kBitmapFlagAuto) == 0) continue;
     if (b.flags & kBitmapFlagInUse) {
       inconsistent_bitmap_ = b.name;
@@ -30,7 +30,7 @@ Status ImageWriter::LoadBitmaps() {
     tracked_.push_back(b);
   }
   if (tracked_.empty()) return OkStatus();
-  const BitmapsExtension& ext = *image_->extensions().bitmaps;
+  const BitmapsExtension& ext = *opened.extensions().bitmaps;
   bitmap_directory_offset_ = ext.directory_offset;
   bitmap_directory_size_ = ext.directory_size;
   // Where the extension keeps the directory offset: walk the extension

@@ -131,9 +131,8 @@ TEST(CrashAdminTest, LuksKeyChangesKeepEveryValidPassphrase) {
           checked = true;
         } else {
           OpenOptions oo;
-          oo.secret = &keys[k];
-          auto img =
-              Image::OpenSource(std::make_unique<MemorySource>(bytes), oo);
+          auto img = Image::OpenSource(std::make_unique<MemorySource>(bytes),
+                                       oo, &keys[k]);
           if (!img.ok()) {
             problem = "does not open: " + img.error().ToString();
           } else {
@@ -148,14 +147,14 @@ TEST(CrashAdminTest, LuksKeyChangesKeepEveryValidPassphrase) {
         // Valid before or after: at least one such passphrase must unlock
         // (a change of the only passphrase never locks the image).
         OpenOptions oo;
-        oo.secret = &keys[k];
-        auto img = Image::OpenSource(std::make_unique<MemorySource>(bytes), oo);
+        auto img = Image::OpenSource(std::make_unique<MemorySource>(bytes), oo,
+                                     &keys[k]);
         std::vector<uint8_t> got;
         some = img.ok() && ReadGuest(**img, &got).empty() && got == guest;
       } else if (!may) {
         OpenOptions oo;
-        oo.secret = &keys[k];
-        auto img = Image::OpenSource(std::make_unique<MemorySource>(bytes), oo);
+        auto img = Image::OpenSource(std::make_unique<MemorySource>(bytes), oo,
+                                     &keys[k]);
         std::vector<uint8_t> got;
         if (img.ok() && ReadGuest(**img, &got).empty() && got == guest) {
           return names[k] + " unlocks, but is valid neither before nor after";

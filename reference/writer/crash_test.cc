@@ -77,8 +77,8 @@ std::string JudgeSnapshots(const std::vector<uint8_t>& bytes,
                            const SecretBytes* secret, const State& acked,
                            const State* next) {
   OpenOptions o;
-  o.secret = secret;
-  auto img = Image::OpenSource(std::make_unique<MemorySource>(bytes), o);
+  auto img =
+      Image::OpenSource(std::make_unique<MemorySource>(bytes), o, secret);
   if (!img.ok()) return img.error().ToString();
   std::set<std::string> listed;
   for (const Snapshot& s : (*img)->snapshots()) {
@@ -90,7 +90,8 @@ std::string JudgeSnapshots(const std::vector<uint8_t>& bytes,
       if (it != st->snapshots.end()) want = &it->second;
     }
     if (!want) return "unexpected snapshot " + s.name;
-    auto view = Image::OpenSource(std::make_unique<MemorySource>(bytes), o);
+    auto view =
+        Image::OpenSource(std::make_unique<MemorySource>(bytes), o, secret);
     if (!view.ok() || !(*view)->SelectSnapshot(s.name).ok()) {
       return "snapshot " + s.name + " does not open";
     }

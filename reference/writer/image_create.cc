@@ -34,8 +34,7 @@ Result<std::unique_ptr<ImageWriter>> ImageWriter::Create(
     WriterOptions wo) {
   QCOW2REF_RETURN_IF_ERROR(ValidateCreateOptions(o));
   if (o.encryption != Encryption::kNone && wo.secret == nullptr) {
-    return Error{ErrorKind::kUsage, "Q2.ENC.payload", std::nullopt,
-                 "an encrypted image needs a passphrase"};
+    return MissingSecretError("Q2.ENC.payload");
   }
   if (!o.data_file.empty() && !wo.data_file) {
     return UsageError("the external data file must be opened by the caller");
@@ -80,9 +79,10 @@ Result<std::unique_ptr<ImageWriter>> ImageWriter::Create(
   }
   const uint64_t l1_size = DivRoundUp(h.size, g.bytes_per_l2_table());
   if (l1_size * 8 > kMaxL1TableBytes) {
-    return Error{ErrorKind::kUsage, "QX.LIMIT.l1_size", std::nullopt,
-                 "the L1 table for this size would exceed 32 MiB: use larger "
-                 "clusters"};
+    return UsageError(
+        "QX.LIMIT.l1_size",
+        "the L1 table for this size would exceed 32 MiB: use larger "
+        "clusters");
   }
   h.l1_size = static_cast<uint32_t>(l1_size);
   const uint64_t l1_clusters =

@@ -27,16 +27,6 @@ const Snapshot* Find(const std::vector<Snapshot>& all, const std::string& key) {
 
 }  // namespace
 
-Result<std::vector<uint64_t>> ImageWriter::ReadL1(uint64_t offset,
-                                                  uint32_t entries) {
-  std::vector<uint8_t> raw(uint64_t{entries} * 8);
-  QCOW2REF_RETURN_IF_ERROR(
-      store_->ReadAtZeroFilled(offset, raw.data(), raw.size()));
-  std::vector<uint64_t> l1(entries);
-  for (uint32_t i = 0; i < entries; ++i) l1[i] = LoadBe64(raw.data() + 8 * i);
-  return l1;
-}
-
 Status ImageWriter::ForEachReference(
     const std::vector<uint64_t>& l1,
     const std::function<Status(uint64_t cluster, uint64_t count)>& visit) {
@@ -215,16 +205,16 @@ Status ImageWriter::WriteSnapshotTable(std::vector<Snapshot> all) {
 Status ImageWriter::SnapshotCreate(const std::string& name) {
   // SPEC(Q2.SNAP.not_with_xdf)
   if (header_.has_data_file()) {
-    return Error{ErrorKind::kUsage, "Q2.SNAP.not_with_xdf", std::nullopt,
-                 "images with an external data file have no internal "
-                 "snapshots"};
+    return UsageError("Q2.SNAP.not_with_xdf",
+                      "images with an external data file have no internal "
+                      "snapshots");
   }
   if (name.empty() || name.size() > 65535 || Find(snapshots_, name)) {
     return UsageError("snapshot name '" + name + "' is empty or already used");
   }
   if (snapshots_.size() >= kMaxSnapshots) {
-    return Error{ErrorKind::kUsage, "QX.LIMIT.snapshot_count", std::nullopt,
-                 "the image already has 65536 snapshots"};
+    return UsageError("QX.LIMIT.snapshot_count",
+                      "the image already has 65536 snapshots");
   }
   QCOW2REF_RETURN_IF_ERROR(CheckReferencesFit(l1_));
   QCOW2REF_RETURN_IF_ERROR(Flush());
@@ -278,7 +268,7 @@ Status ImageWriter::SnapshotDelete(const std::string& key) {
   QCOW2REF_RETURN_IF_ERROR(WriteSnapshotTable(std::move(rest)));
   // SPEC(QX.WRITE.order_decrement_after_pointer)
   QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint64_t> l1,
-                            ReadL1(s.l1_table_offset, s.l1_size));
+                            ReadL1Table(*store_, s.l1_table_offset, s.l1_size));
   QCOW2REF_RETURN_IF_ERROR(AdjustL1References(l1, -1));
   if (s.l1_size > 0) {
     const uint64_t first = s.l1_table_offset >> g_.cluster_bits;
@@ -313,7 +303,7 @@ Status ImageWriter::SnapshotApply(const std::string& key) {
                        "supported");
   }
   QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint64_t> snap,
-                            ReadL1(s.l1_table_offset, s.l1_size));
+                            ReadL1Table(*store_, s.l1_table_offset, s.l1_size));
   snap.resize(header_.l1_size, 0);
   QCOW2REF_RETURN_IF_ERROR(CheckReferencesFit(snap));
   QCOW2REF_RETURN_IF_ERROR(Flush());

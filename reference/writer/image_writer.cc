@@ -13,6 +13,24 @@
 #include "reference/writer/soundness.h"
 
 namespace qcow2ref {
+
+// The writer's tables as the mapping sees them: every pointer written so far.
+class ImageWriter::OwnTables : public LayerTables {
+ public:
+  explicit OwnTables(ImageWriter* w) : w_(w) {}
+  uint64_t guest_size() const override { return w_->header_.size; }
+  uint64_t l1_offset() const override { return w_->header_.l1_table_offset; }
+  uint64_t l1_size() const override { return w_->l1_.size(); }
+  uint64_t l1_entry(uint64_t index) const override { return w_->l1_[index]; }
+  Result<const uint8_t*> l2_table(uint64_t offset) const override {
+    QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t> * t, w_->L2Table(offset));
+    return t->data();
+  }
+
+ private:
+  ImageWriter* w_;
+};
+
 ImageWriter::~ImageWriter() = default;
 
 Result<std::unique_ptr<ImageWriter>> ImageWriter::Open(
@@ -45,14 +63,14 @@ Status ImageWriter::Load(WriterOptions options) {
   OpenOptions open;
   open.follow_references = true;
   open.allow_any_path = options.allow_any_path;
-  open.secret = options.secret;
   // The image's own data file is opened read-write by the caller; the
   // reader must not open it again.
   QCOW2REF_ASSIGN_OR_RETURN(
-      image_, Image::OpenSource(std::make_unique<BorrowedSource>(store_.get()),
-                                open, options.directory));
-  header_ = image_->header();
-  g_ = image_->geometry();
+      std::unique_ptr<Image> image,
+      Image::OpenSource(std::make_unique<BorrowedSource>(store_.get()), open,
+                        options.secret, options.directory));
+  header_ = image->header();
+  g_ = image->geometry();
   // SPEC(Q2.HDRV3.incompat.corrupt): never written.
   if (header_.incompatible_features & kIncompatCorrupt) {
     return Rejected("Q2.HDRV3.incompat.corrupt", 72,
@@ -65,10 +83,9 @@ Status ImageWriter::Load(WriterOptions options) {
                        "the image is dirty (lazy refcounts): its refcounts "
                        "must be rebuilt before it can be written");
   }
-  snapshots_ = image_->snapshots();
-  if (header_.crypt_method != 0 && image_->data_cipher() == nullptr) {
-    return Error{ErrorKind::kUsage, "Q2.ENC.payload", std::nullopt,
-                 "the image is encrypted: give its passphrase"};
+  snapshots_ = image->snapshots();
+  if (header_.crypt_method != 0 && !image->can_decrypt()) {
+    return MissingSecretError("Q2.ENC.payload");
   }
   if (header_.has_data_file()) {
     if (!options.data_file) {
@@ -77,7 +94,7 @@ Status ImageWriter::Load(WriterOptions options) {
     // SPEC(QX.BK.same_file): the reader judged the data file it opened
     // (not an image of the chain); the caller's read-write one must be that
     // same file.
-    const ByteSource* judged = image_->data_file();
+    const ByteSource* judged = image->data_file();
     const auto id = options.data_file->Identity();
     if (id && (judged == nullptr || judged->Identity() != id)) {
       return Rejected("QX.BK.same_file", std::nullopt,
@@ -87,21 +104,32 @@ Status ImageWriter::Load(WriterOptions options) {
     data_file_ = std::move(options.data_file);
   }
   QCOW2REF_RETURN_IF_ERROR(LoadTables());
-  return LoadBitmaps();
+  QCOW2REF_RETURN_IF_ERROR(LoadBitmaps(*image));
+  // The rest of the opened Image (its L1 and L2 caches) would go stale with
+  // the first write: keep only the layer below and the cipher.
+  Image::WriterParts parts = Image::ReleaseForWriter(std::move(image));
+  below_ = std::move(parts.backing);
+  cipher_ = std::move(parts.cipher);
+  LayerFiles files;
+  files.header = &header_;
+  files.geometry = &g_;
+  files.file = store_.get();
+  files.data_file = data_file_.get();
+  files.data_file_named = header_.has_data_file();
+  files.cipher = cipher_.get();
+  files.read_below = [this](uint64_t offset, uint8_t* out, uint64_t length) {
+    return below_.Read(offset, out, length);
+  };
+  own_tables_ = std::make_unique<OwnTables>(this);
+  layer_ = std::make_unique<LayerReader>(std::move(files), own_tables_.get());
+  return OkStatus();
 }
 
 Status ImageWriter::LoadTables() {
-  l1_.assign(header_.l1_size, 0);
   l2_cache_.clear();
   refblocks_.clear();
-  if (header_.l1_size > 0) {
-    std::vector<uint8_t> raw(uint64_t{header_.l1_size} * 8);
-    QCOW2REF_RETURN_IF_ERROR(store_->ReadAtZeroFilled(header_.l1_table_offset,
-                                                      raw.data(), raw.size()));
-    for (uint32_t i = 0; i < header_.l1_size; ++i) {
-      l1_[i] = LoadBe64(raw.data() + 8 * i);
-    }
-  }
+  QCOW2REF_ASSIGN_OR_RETURN(
+      l1_, ReadL1Table(*store_, header_.l1_table_offset, header_.l1_size));
   reftable_offset_ = header_.refcount_table_offset;
   const uint64_t rt_bytes =
       uint64_t{header_.refcount_table_clusters} * g_.cluster_size;
@@ -401,9 +429,7 @@ uint64_t ImageWriter::L2BitmapAt(const std::vector<uint8_t>& t,
 Status ImageWriter::EncryptFor(uint64_t guest, uint64_t host, uint8_t* data,
                                size_t length) {
   if (header_.crypt_method == 0) return OkStatus();
-  // SPEC(Q2.ENC.luks.iv_host_sector) / SPEC(Q2.ENC.aes.iv_guest_sector)
-  const uint64_t sector = (header_.crypt_method == 2 ? host : guest) / 512;
-  return image_->data_cipher()->Encrypt(data, length, sector);
+  return cipher_->Encrypt(data, length, PayloadIvSector(header_, guest, host));
 }
 
 Status ImageWriter::ReadCluster(uint64_t gc, uint8_t* out) {
@@ -414,76 +440,7 @@ Status ImageWriter::ReadCluster(uint64_t gc, uint8_t* out) {
 }
 
 Status ImageWriter::Read(uint64_t offset, uint8_t* out, uint64_t length) {
-  // The writer's own tables: they see every pointer written so far.
-  for (uint64_t pos = offset; pos < offset + length;) {
-    const uint64_t gc = pos >> g_.cluster_bits;
-    const uint64_t in = pos - (gc << g_.cluster_bits);
-    const uint64_t n = std::min(offset + length - pos, g_.cluster_size - in);
-    const uint64_t l1i = gc / g_.l2_entries;
-    const uint64_t l2o = l1i < l1_.size() ? L1EntryL2Offset(l1_[l1i]) : 0;
-    uint8_t* dst = out + (pos - offset);
-    if (l2o == 0) {
-      QCOW2REF_RETURN_IF_ERROR(image_->ReadBacking(pos, dst, n));
-      pos += n;
-      continue;
-    }
-    QCOW2REF_ASSIGN_OR_RETURN(std::vector<uint8_t> * t, L2Table(l2o));
-    const uint64_t i = gc % g_.l2_entries;
-    QCOW2REF_ASSIGN_OR_RETURN(
-        ClusterDescriptor d,
-        DecodeL2Entry(g_, header_, L2EntryAt(*t, i), L2BitmapAt(*t, i), l2o));
-    std::vector<uint8_t> cluster(g_.cluster_size);
-    if (d.kind == ClusterKind::kCompressed) {
-      std::vector<uint8_t> in_buf(
-          std::min(d.compressed_bytes, 2 * g_.cluster_size));
-      QCOW2REF_RETURN_IF_ERROR(store_->ReadAtZeroFilled(
-          d.compressed_offset, in_buf.data(), in_buf.size()));
-      QCOW2REF_RETURN_IF_ERROR(DecompressCluster(
-          header_.compression_type, in_buf.data(), in_buf.size(),
-          cluster.data(), cluster.size(), d.compressed_offset));
-      std::memcpy(dst, cluster.data() + in, n);
-      pos += n;
-      continue;
-    }
-    // Per subcluster (or the whole cluster without extended L2).
-    for (uint64_t p = pos; p < pos + n;) {
-      const uint64_t cin = p - (gc << g_.cluster_bits);
-      const int sub = static_cast<int>(cin / g_.subcluster_size);
-      const uint64_t m =
-          std::min(pos + n - p, (sub + 1) * g_.subcluster_size - cin);
-      ClusterKind kind = d.kind;
-      if (g_.extended_l2) {
-        QCOW2REF_ASSIGN_OR_RETURN(kind, SubclusterKind(d, sub, l2o));
-      }
-      uint8_t* q = out + (p - offset);
-      if (kind == ClusterKind::kZero) {
-        std::memset(q, 0, m);
-      } else if (kind == ClusterKind::kUnallocated) {
-        QCOW2REF_RETURN_IF_ERROR(image_->ReadBacking(p, q, m));
-      } else {
-        ByteStore* src =
-            header_.has_data_file() ? data_file_.get() : store_.get();
-        const uint64_t host = d.host_offset + cin;
-        if (header_.crypt_method == 0) {
-          QCOW2REF_RETURN_IF_ERROR(src->ReadAtZeroFilled(host, q, m));
-        } else {
-          const uint64_t head = host % 512;
-          const uint64_t span = DivRoundUp(head + m, 512) * 512;
-          std::vector<uint8_t> buf(span);
-          QCOW2REF_RETURN_IF_ERROR(
-              src->ReadAtZeroFilled(host - head, buf.data(), span));
-          const uint64_t sector =
-              (header_.crypt_method == 2 ? host - head : p - head) / 512;
-          QCOW2REF_RETURN_IF_ERROR(
-              image_->data_cipher()->Decrypt(buf.data(), span, sector));
-          std::memcpy(q, buf.data() + head, m);
-        }
-      }
-      p += m;
-    }
-    pos += n;
-  }
-  return OkStatus();
+  return layer_->Read(offset, out, length);
 }
 
 }  // namespace qcow2ref

@@ -78,12 +78,14 @@ class ImageWriter {
   // Sets in `target` every granule that `source` marks dirty.
   Status BitmapMerge(const std::string& source, const std::string& target);
 
-  // Reads guest bytes as the image now holds them.
+  // Reads guest bytes as the image now holds them (the reader's path,
+  // image/layer_reader.h, over this writer's tables).
   Status Read(uint64_t offset, uint8_t* out, uint64_t length);
 
  private:
   ImageWriter() = default;
   class Batch;
+  class OwnTables;
   Status Load(WriterOptions options);
   // L1 table and refcount table from the header; caches dropped.
   Status LoadTables();
@@ -93,8 +95,9 @@ class ImageWriter {
   Status PrepareForWriting();
   // Fails when guest data must not change (QX.WRITE.enabled_bitmap_refused).
   Status CheckGuestDataMayChange() const;
-  // Persistent dirty bitmaps (bitmap_tracking.cc, QX.WRITE.bitmaps_kept).
-  Status LoadBitmaps();
+  // Persistent dirty bitmaps (bitmap_tracking.cc, QX.WRITE.bitmaps_kept),
+  // as the reader listed them when the image was opened.
+  Status LoadBitmaps(const Image& opened);
   Status MarkDirty(uint64_t offset, uint64_t length);
   Status StoreBitmaps();
   // The bitmap directory as the file holds it now, and its rewrite.
@@ -148,13 +151,18 @@ class ImageWriter {
   Status CheckReferencesFit(const std::vector<uint64_t>& l1);
   Status SetCopiedFlags(bool clear_all);
   Status WriteSnapshotTable(std::vector<Snapshot> snapshots);
-  Result<std::vector<uint64_t>> ReadL1(uint64_t offset, uint32_t entries);
   Status EncryptFor(uint64_t guest, uint64_t host, uint8_t* data,
                     size_t length);
 
   std::unique_ptr<ByteStore> store_;
   std::unique_ptr<ByteStore> data_file_;
-  std::unique_ptr<Image> image_;  // Parsed view (header, crypto, backing).
+  // What the reader opened that stays valid while this writer writes: the
+  // layer below (backing file) and the payload cipher.
+  BackingLayer below_;
+  std::unique_ptr<SectorCipher> cipher_;
+  // This layer read through the writer's own tables.
+  std::unique_ptr<OwnTables> own_tables_;
+  std::unique_ptr<LayerReader> layer_;
   Header header_;
   Geometry g_;
   std::vector<uint64_t> l1_;

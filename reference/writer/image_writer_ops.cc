@@ -125,9 +125,8 @@ Status ImageWriter::WriteClusters(
 
     // Zeros through metadata: a zero flag (v3) or, in v2 without a backing
     // file, an unallocated entry. Otherwise zeros are written as data.
-    const bool zero_by_metadata =
-        zero && !header_.has_data_file() &&
-        (header_.version >= 3 || !image_->backing_name());
+    const bool zero_by_metadata = zero && !header_.has_data_file() &&
+                                  (header_.version >= 3 || !below_.name);
     if (zero_by_metadata) {
       // SPEC(Q2.MAP.zero_flag)
       if (header_.version >= 3) {
@@ -346,16 +345,16 @@ Status ImageWriter::CheckWrite(uint64_t offset, uint64_t length,
   // SPEC(QX.WRITE.no_compressed_encryption): QEMU's driver would store them
   // in plaintext; we refuse.
   if (header_.crypt_method != 0) {
-    return Error{ErrorKind::kUsage, "QX.WRITE.no_compressed_encryption",
-                 std::nullopt,
-                 "compressed writes into an encrypted image would be stored "
-                 "in plaintext: refused"};
+    return UsageError(
+        "QX.WRITE.no_compressed_encryption",
+        "compressed writes into an encrypted image would be stored "
+        "in plaintext: refused");
   }
   // SPEC(Q2.CMP.not_with_xdf)
   if (header_.has_data_file()) {
-    return Error{ErrorKind::kUsage, "Q2.CMP.not_with_xdf", std::nullopt,
-                 "images with an external data file have no compressed "
-                 "clusters"};
+    return UsageError("Q2.CMP.not_with_xdf",
+                      "images with an external data file have no compressed "
+                      "clusters");
   }
   if (offset % cs != 0 ||
       (length % cs != 0 && offset + length != header_.size)) {

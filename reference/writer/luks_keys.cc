@@ -24,8 +24,7 @@ Result<Opened> OpenArea(ByteStore* store, const SecretBytes& key) {
   QCOW2REF_ASSIGN_OR_RETURN(
       auto img, Image::OpenSource(std::make_unique<BorrowedSource>(store), o));
   if (!img->luks() || !img->extensions().fde) {
-    return Error{ErrorKind::kUsage, "Q2.FDE.only_luks", std::nullopt,
-                 "the image is not LUKS-encrypted"};
+    return UsageError("Q2.FDE.only_luks", "the image is not LUKS-encrypted");
   }
   // Key slots live in the LUKS area: nothing else may share its clusters.
   QCOW2REF_RETURN_IF_ERROR(ProveSoundForWriting(*store));
@@ -129,9 +128,9 @@ Result<int> LuksRemoveKey(ByteStore* store, const SecretBytes& key,
   for (const LuksKeySlot& s : o.area.header.slots) enabled += s.enabled();
   // SPEC(QX.LUKS.keep_last_slot)
   if (enabled <= 1) {
-    return Error{ErrorKind::kUsage, "QX.LUKS.keep_last_slot", std::nullopt,
-                 "refusing to remove the last active key slot: the data "
-                 "would become unreadable"};
+    return UsageError("QX.LUKS.keep_last_slot",
+                      "refusing to remove the last active key slot: the data "
+                      "would become unreadable");
   }
   QCOW2REF_RETURN_IF_ERROR(DisableSlot(store, &o, target));
   return target;

@@ -214,10 +214,9 @@ void Verify(const Model& m, Sut& sut) {
 
   const std::vector<uint8_t>& bytes = sut.store->bytes();
   OpenOptions o;
-  o.secret = sut.secret_ptr;
   o.follow_references = true;
   auto img = Image::OpenSource(std::make_unique<MemorySource>(bytes), o,
-                               sut.directory);
+                               sut.secret_ptr, sut.directory);
   if (!img.ok()) RC_FAIL("reader cannot open: " + img.error().ToString());
   std::vector<uint8_t> guest;
   std::string error = ReadGuest(**img, &guest);

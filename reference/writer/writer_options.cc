@@ -8,7 +8,7 @@ namespace qcow2ref {
 namespace {
 
 Error Bad(const char* clause, const std::string& message) {
-  return Error{ErrorKind::kUsage, clause, std::nullopt, message};
+  return UsageError(clause, message);
 }
 
 }  // namespace

@@ -55,8 +55,8 @@ void ExpectClean(const std::vector<uint8_t>& bytes,
 std::vector<uint8_t> ReadBack(const std::vector<uint8_t>& bytes,
                               const SecretBytes* secret = nullptr) {
   OpenOptions o;
-  o.secret = secret;
-  auto img = Image::OpenSource(std::make_unique<MemorySource>(bytes), o);
+  auto img =
+      Image::OpenSource(std::make_unique<MemorySource>(bytes), o, secret);
   EXPECT_TRUE(img.ok()) << img.error().ToString();
   std::vector<uint8_t> out((*img)->guest_size());
   EXPECT_TRUE((*img)->Read(0, out.data(), out.size()).ok());
@@ -366,9 +366,8 @@ TEST(WriterTest, LuksIterationsHashAndSlotRange) {
   Made m = Make(o, &pw);
   ASSERT_NE(m.writer, nullptr);
   OpenOptions oo;
-  oo.secret = &pw;
-  auto img =
-      Image::OpenSource(std::make_unique<MemorySource>(m.store->bytes()), oo);
+  auto img = Image::OpenSource(std::make_unique<MemorySource>(m.store->bytes()),
+                               oo, &pw);
   ASSERT_TRUE(img.ok()) << img.error().ToString();
   ASSERT_TRUE((*img)->luks().has_value());
   EXPECT_EQ((*img)->luks()->slots[0].iterations, 1000u);

@@ -156,10 +156,9 @@ inline std::string JudgeCrashImage(
     const std::vector<const std::vector<uint8_t>*>& allowed,
     const SecretBytes* secret, const std::string& directory = ".") {
   OpenOptions o;
-  o.secret = secret;
   o.follow_references = true;
-  auto img =
-      Image::OpenSource(std::make_unique<MemorySource>(bytes), o, directory);
+  auto img = Image::OpenSource(std::make_unique<MemorySource>(bytes), o, secret,
+                               directory);
   if (!img.ok()) return "does not open: " + img.error().ToString();
   std::vector<uint8_t> guest;
   std::string error = ReadGuest(**img, &guest);

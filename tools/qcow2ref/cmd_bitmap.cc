@@ -62,10 +62,10 @@ int RunBitmap(int argc, char** argv) {
     auto parsed = ParseSize(*g, "--granularity");
     if (!parsed.ok()) return ReportError(parsed.error());
     if (*parsed == 0) {
-      return ReportError(Error{ErrorKind::kUsage, "Q2.BM.granularity",
-                               std::nullopt,
-                               "the granularity must be a power of two from "
-                               "512 to 2 GiB"});
+      return ReportError(
+          UsageError("Q2.BM.granularity",
+                     "the granularity must be a power of two from "
+                     "512 to 2 GiB"));
     }
     granularity = *parsed;
   }

@@ -60,10 +60,10 @@ int RunConvert(int argc, char** argv) {
                                   " bytes): the copy would drop data"));
   }
   if (args->Has("--compress") && opts->encryption != Encryption::kNone) {
-    return ReportError(Error{ErrorKind::kUsage,
-                             "QX.WRITE.no_compressed_encryption", std::nullopt,
-                             "compression and encryption together would store "
-                             "compressed clusters in plaintext: refused"});
+    return ReportError(
+        UsageError("QX.WRITE.no_compressed_encryption",
+                   "compression and encryption together would store "
+                   "compressed clusters in plaintext: refused"));
   }
   auto secret = LoadSecret(*args);
   if (!secret.ok()) return ReportError(secret.error());

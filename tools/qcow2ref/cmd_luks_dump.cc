@@ -35,10 +35,10 @@ int RunLuksDump(int argc, char** argv) {
   if (!img.ok()) return ReportError(img.error());
   const auto& luks = img->image->luks();
   if (!luks) {
-    return ReportError(
-        Error{ErrorKind::kUsage, "Q2.FDE.only_luks", std::nullopt,
-              "the image is not LUKS-encrypted (crypt_method " +
-                  std::to_string(img->image->header().crypt_method) + ")"});
+    return ReportError(UsageError(
+        "Q2.FDE.only_luks",
+        "the image is not LUKS-encrypted (crypt_method " +
+            std::to_string(img->image->header().crypt_method) + ")"));
   }
   const LuksHeader& h = *luks;
   // SPEC(QX.CLI.control_escape): header strings and the path are bytes.

@@ -16,9 +16,7 @@ int RunMap(int argc, char** argv) {
   const Image& image = *cmd->opened.image;
   if (image.header().crypt_method != 0 && !image.can_decrypt()) {
     // Like qemu-img, mapping an encrypted image needs its secret.
-    return ReportError(Error{ErrorKind::kUsage, "Q2.ENC.payload", std::nullopt,
-                             "the image is encrypted: give its passphrase "
-                             "with --secret-file or --secret-env"});
+    return ReportError(MissingSecretError("Q2.ENC.payload"));
   }
   // SPEC(QX.LIMIT.map_stream): entries are printed as they are found; the
   // cap (QX.LIMIT.map_entries) holds for the whole call. A refused map ends

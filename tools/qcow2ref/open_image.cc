@@ -14,11 +14,8 @@ Result<OpenedImage> OpenImageArg(const Args& args, const std::string& path,
   OpenOptions options;
   options.follow_references = follow || args.Has("--follow-references");
   options.allow_any_path = args.Has("--allow-any-path");
-  if (secret) {
-    opened.secret = std::make_unique<SecretBytes>(std::move(*secret));
-    options.secret = opened.secret.get();
-  }
-  QCOW2REF_ASSIGN_OR_RETURN(opened.image, Image::Open(path, options));
+  QCOW2REF_ASSIGN_OR_RETURN(
+      opened.image, Image::Open(path, options, secret ? &*secret : nullptr));
   return opened;
 }
 

@@ -12,9 +12,9 @@
 
 namespace qcow2ref::cli {
 
-// Holds the passphrase for as long as the image is open.
+// The opened image. The passphrase is used while opening and then dropped
+// (the image keeps only the keys it unlocked).
 struct OpenedImage {
-  std::unique_ptr<SecretBytes> secret;
   std::unique_ptr<Image> image;
 };
 

@@ -28,10 +28,10 @@ Result<FILE*> OpenOutputFile(const std::string& path,
   // SPEC(QX.CLI.output_not_input)
   if (inputs.count(id) > 0) {
     ::close(fd);
-    return Error{ErrorKind::kUsage, "QX.CLI.output_not_input", std::nullopt,
-                 path +
-                     " is also an input of this command (the same file): "
-                     "writing it would destroy the input"};
+    return UsageError("QX.CLI.output_not_input",
+                      path +
+                          " is also an input of this command (the same file): "
+                          "writing it would destroy the input");
   }
   if (S_ISREG(st.st_mode) && st.st_size != 0 && ::ftruncate(fd, 0) != 0) {
     const int err = errno;

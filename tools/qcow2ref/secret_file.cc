@@ -15,8 +15,8 @@ constexpr size_t kMaxSecret = 64 << 10;
 
 Error SecretFileError(const std::string& path, const std::string& why) {
   // SPEC(QX.ENC.secret_file)
-  return Error{ErrorKind::kUsage, "QX.ENC.secret_file", std::nullopt,
-               "the secret file " + path + " " + why};
+  return UsageError("QX.ENC.secret_file",
+                    "the secret file " + path + " " + why);
 }
 
 // Closes the descriptor on every path.

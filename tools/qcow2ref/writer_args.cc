@@ -144,8 +144,7 @@ Result<std::unique_ptr<ImageWriter>> CreateImage(
     const SecretBytes* secret, bool force, const std::set<FileId>& inputs) {
   QCOW2REF_RETURN_IF_ERROR(ValidateCreateOptions(options));
   if (options.encryption != Encryption::kNone && secret == nullptr) {
-    return Error{ErrorKind::kUsage, "Q2.ENC.payload", std::nullopt,
-                 "an encrypted image needs --secret-file or --secret-env"};
+    return MissingSecretError("Q2.ENC.payload");
   }
   WriterOptions wo;
   wo.secret = secret;
@@ -165,9 +164,9 @@ Result<std::unique_ptr<ImageWriter>> CreateImage(
     // The two outputs must differ too.
     const auto target = IdentityOfPath(path);
     if (target && IdentityOfPath(ReferencedPath(data)) == target) {
-      return Error{ErrorKind::kUsage, "QX.CLI.output_not_input", std::nullopt,
-                   "the external data file " + options.data_file +
-                       " is the image " + path + " itself"};
+      return UsageError("QX.CLI.output_not_input",
+                        "the external data file " + options.data_file +
+                            " is the image " + path + " itself");
     }
   }
   // SPEC(QX.WRITE.validate_first): a create refused after its files were
@@ -212,7 +211,7 @@ Result<std::unique_ptr<ImageWriter>> OpenImageForWriting(
   // The data file name comes from the image itself: the one path policy
   // (reference/io/referenced_file.h), as for reading.
   auto probe = Image::OpenSource(std::make_unique<BorrowedSource>(store.get()),
-                                 OpenOptions(), wo.directory);
+                                 OpenOptions(), nullptr, wo.directory);
   if (!probe.ok()) return probe.take_error();
   const Image& img = **probe;
   if (img.header().has_data_file() && img.extensions().data_file) {
