@@ -2,7 +2,7 @@
 
 load("@rules_cc//cc:defs.bzl", "cc_binary", "cc_test")
 
-def qcow2ref_fuzzer(name, srcs, deps, corpus = None, mutations = 0):
+def qcow2ref_fuzzer(name, srcs, deps, corpus = None, extra_corpus = None, mutations = 0):
     """Declares `name` (libFuzzer, --config=fuzz only) and `name_replay_test`.
 
     Args:
@@ -12,9 +12,11 @@ def qcow2ref_fuzzer(name, srcs, deps, corpus = None, mutations = 0):
         LLVMFuzzerCustomMutator).
       deps: libraries.
       corpus: seed corpus directory name under corpus/ (default: name).
+      extra_corpus: a second directory under corpus/ replayed with it.
       mutations: custom-mutator rounds per input in the replay test.
     """
     corpus = corpus or name
+    corpora = [corpus] + ([extra_corpus] if extra_corpus else [])
 
     # Built only with --config=fuzz (clang, -fsanitize=fuzzer-no-link):
     # `manual` keeps `bazel build //...` (gcc) away from it.
@@ -39,12 +41,11 @@ def qcow2ref_fuzzer(name, srcs, deps, corpus = None, mutations = 0):
             "--target=" + name,
             "--known_open=fuzz/regressions/known_open.txt",
             "--mutations=%d" % mutations,
-            "fuzz/corpus/" + corpus,
+        ] + ["fuzz/corpus/" + c for c in corpora] + [
             "fuzz/regressions/" + name,
         ],
-        data = native.glob([
-            "corpus/%s/**" % corpus,
-            "regressions/%s/**" % name,
-        ]) + ["regressions/known_open.txt"],
+        data = native.glob(
+            ["corpus/%s/**" % c for c in corpora] + ["regressions/%s/**" % name],
+        ) + ["regressions/known_open.txt"],
         deps = deps,
     )

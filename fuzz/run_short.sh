@@ -41,17 +41,18 @@ else
 fi
 artifacts=${FUZZ_ARTIFACTS:-/tmp/qcow2ref-fuzz-artifacts}
 
-corpus_of() {
+corpus_of() {  # the seed corpora (directories under fuzz/corpus/) of a target
   case "$1" in
-    structured_image_fuzzer | check_fuzzer | libqcow_diff_fuzzer) echo image_fuzzer ;;
+    structured_image_fuzzer | check_fuzzer) echo image_fuzzer ;;
+    libqcow_diff_fuzzer) echo image_fuzzer libqcow_diff_fuzzer ;;
     *) echo "$1" ;;
   esac
 }
 dict_of() {
   case "$1" in
-    header_fuzzer | image_fuzzer | structured_image_fuzzer | aes_image_fuzzer | check_fuzzer | \
-      libqcow_diff_fuzzer)
+    header_fuzzer | image_fuzzer | structured_image_fuzzer | aes_image_fuzzer | check_fuzzer)
       echo fuzz/dicts/qcow2.dict ;;
+    libqcow_diff_fuzzer) echo fuzz/dicts/libqcow_diff.dict ;;
     luks_fuzzer) echo fuzz/dicts/luks1.dict ;;
   esac
 }
@@ -69,7 +70,7 @@ status=0
 for t in "${targets[@]}"; do
   [ -x "$bin/$t" ] || { echo "run_short: no fuzzer $t" >&2; exit 2; }
   mkdir -p "$work/$t/corpus" "$work/$t/artifacts"
-  cp -r "fuzz/corpus/$(corpus_of "$t")/." "$work/$t/corpus/"
+  for c in $(corpus_of "$t"); do cp -r "fuzz/corpus/$c/." "$work/$t/corpus/"; done
   args=("-max_total_time=$secs" -print_final_stats=1
     "-artifact_prefix=$work/$t/artifacts/")
   # [libfuzzer] key = value lines of the options file become -key=value.

@@ -81,6 +81,21 @@ constexpr Known kKnownLibqcow[] = {
      "refuses a v3 header_length other than 104 and 112 (found by this "
      "fuzzer; y_hdrv3_header_length_120)",
      "unsupported file header size"},
+    {Outcome::kPeerRefusesValid, "open:l1_size_0",
+     "refuses an empty disk (l1_size 0) that qemu-img creates (found by this "
+     "fuzzer; y_hdr_v3_size_0)"},
+    {Outcome::kPeerRefusesValid, "open:l1_table_past_eof",
+     "reads the whole L1 table at open, so refuses one whose unused tail "
+     "runs past the end of the file; QEMU reads it, a reader may refuse "
+     "(i_map_l1_table_past_eof)"},
+    {Outcome::kPeerRefusesValid, "read:reserved_bits",
+     "keeps reserved bits of L1/L2 entries in the offset and fails; a reader "
+     "may refuse reserved bits (i_map_l1_reserved_bits, "
+     "i_map_l2_reserved_bits)"},
+    {Outcome::kBytesDiffer, "reserved_bits",
+     "takes an entry with only reserved bits set as allocated at host "
+     "offset 0 and returns the header cluster (found by this fuzzer; "
+     "i_map_l2_reserved_low_bits)"},
     {Outcome::kPeerRefusesValid, "incompatible_bits",
      "refuses the corrupt bit and extended L2 / compression type bits"},
     {Outcome::kPeerRefusesValid, "compatible_bits",
@@ -107,12 +122,56 @@ void MarkKnown(Verdict& v) {
   }
 }
 
+// What the header asks of a peer that refused it at open.
 std::string HeaderAsk(const std::vector<uint8_t>& image) {
   auto h = ParseHeader(image.data(), image.size());
   if (!h.ok()) return "other";
   if (h->incompatible_features & ~kIncompatDirty) return "incompatible_bits";
   if (h->compatible_features & ~kCompatLazyRefcounts) return "compatible_bits";
+  if (h->l1_size == 0) return "l1_size_0";
+  // The peer is given the file padded to whole clusters (libqcow_peer.cc).
+  const uint64_t cluster = h->cluster_size();
+  const uint64_t file = (image.size() + cluster - 1) / cluster * cluster;
+  if (h->l1_table_offset + uint64_t{h->l1_size} * 8 > file) {
+    return "l1_table_past_eof";
+  }
   return "other";
+}
+
+uint64_t EntryAt(const std::vector<uint8_t>& image, uint64_t offset) {
+  if (offset > image.size() || image.size() - offset < 8) return 0;
+  return LoadBe64(image.data() + offset);
+}
+
+// Whether an active L1 entry, or a standard L2 entry, that maps a guest
+// cluster in [start, start + length) has reserved bits set
+// (Q2.MAP.l1_entry.reserved, Q2.MAP.l2_entry.reserved): bits 0-8 and 56-62
+// of an L1 entry, bits 1-8 and 56-61 of an L2 entry that is not compressed.
+// From the raw tables, as a peer sees them.
+bool ReservedBitsIn(const std::vector<uint8_t>& image, uint64_t start,
+                    uint64_t length) {
+  constexpr uint64_t kL1Reserved = 0x7f000000000001ffULL;
+  constexpr uint64_t kL2Reserved = 0x3f000000000001feULL;
+  constexpr uint64_t kOffsetMask = 0x00fffffffffffe00ULL;
+  constexpr uint64_t kCompressed = uint64_t{1} << 62;
+  auto h = ParseHeader(image.data(), image.size());
+  if (!h.ok() || length == 0) return false;
+  const uint64_t cluster = h->cluster_size();
+  const uint64_t entry = h->extended_l2() ? 16 : 8;
+  const uint64_t per_l2 = cluster / entry;
+  const uint64_t first = start / cluster;
+  const uint64_t last = (start + length - 1) / cluster;
+  for (uint64_t c = first; c <= last && c - first < 4096; ++c) {
+    const uint64_t l1_index = c / per_l2;
+    if (l1_index >= h->l1_size) return false;
+    const uint64_t l1 = EntryAt(image, h->l1_table_offset + l1_index * 8);
+    if (l1 & kL1Reserved) return true;
+    const uint64_t l2_table = l1 & kOffsetMask;
+    if (l2_table == 0) continue;
+    const uint64_t l2 = EntryAt(image, l2_table + (c % per_l2) * entry);
+    if (!(l2 & kCompressed) && (l2 & kL2Reserved)) return true;
+  }
+  return false;
 }
 
 // What the guest range at `offset` is in our map.
@@ -222,8 +281,15 @@ Verdict Compare(const std::vector<uint8_t>& image, const PeerReader& peer) {
     v.outcome = Outcome::kPeerRefusesValid;
     // Refused at open: by what the header asks; refused while reading: by
     // what the range it failed on is in our map.
-    v.key =
-        p.opened ? "read:" + RangeKind(**img, p.failed_at) : HeaderAsk(image);
+    // libqcow reads in pieces of 64 KiB (libqcow_peer.cc): any cluster of
+    // the piece that failed may be the cause.
+    v.key = !p.opened ? HeaderAsk(image)
+            : ReservedBitsIn(image, p.failed_at, uint64_t{64} << 10)
+                ? "read:reserved_bits"
+                : "read:" + RangeKind(**img, p.failed_at);
+    if (v.key == "l1_size_0" || v.key == "l1_table_past_eof") {
+      v.key = "open:" + v.key;
+    }
     if (v.key == "other")
       v.key = "open:" + p.error.substr(0, p.error.find(':'));
     v.detail =
@@ -252,10 +318,12 @@ Verdict Compare(const std::vector<uint8_t>& image, const PeerReader& peer) {
         }
         pos -= w.length;
       }
+      const std::string kind = RangeKind(**img, at);
       v.outcome = Outcome::kBytesDiffer;
-      v.key = RangeKind(**img, at);
+      v.key = ReservedBitsIn(image, at, 1) ? "reserved_bits" : kind;
       v.detail = "first difference at guest byte " + std::to_string(at) + " (" +
-                 v.key + " in our map)";
+                 kind + " in our map" +
+                 (v.key == kind ? "" : ", an entry with reserved bits") + ")";
     }
   }
   MarkKnown(v);

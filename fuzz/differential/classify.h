@@ -30,8 +30,11 @@ struct Verdict {
   // Suppression key: the clause we refuse with (kPeerAcceptsInvalid), the
   // kind of guest range that differs ("zero", "data", "compressed",
   // "unallocated", "size", "size:not_sector_multiple"), or what the header
-  // asks of the peer ("incompatible_bits", "compatible_bits", "other"), or
-  // the kind of range its read failed on ("read:zero", "read:data", ...).
+  // asks of the peer ("incompatible_bits", "compatible_bits",
+  // "open:l1_size_0", "open:l1_table_past_eof", or "open:" and the peer's
+  // innermost error), or the kind of range its read failed on ("read:zero",
+  // "read:data", ...). An L1 or L2 entry with reserved bits set in the
+  // range makes it "reserved_bits" / "read:reserved_bits".
   std::string key;
   std::string detail;         // One line for a human.
   bool known = false;         // In the known table.

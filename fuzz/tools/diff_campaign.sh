@@ -17,10 +17,10 @@ bazel build --config=fuzz --symlink_prefix=/ //fuzz:libqcow_diff_fuzzer >/dev/nu
   exit 1
 }
 bin=$(bazel info --config=fuzz bazel-bin 2>/dev/null)/fuzz/libqcow_diff_fuzzer
-cp -r fuzz/corpus/image_fuzzer/. "$out/corpus/"
+cp -r fuzz/corpus/image_fuzzer/. fuzz/corpus/libqcow_diff_fuzzer/. "$out/corpus/"
 echo "diff_campaign: ${secs}s, corpus and findings in $out"
 "$bin" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
-  -max_total_time="$secs" -dict=fuzz/dicts/qcow2.dict -max_len=131072 -timeout=25 \
+  -max_total_time="$secs" -dict=fuzz/dicts/libqcow_diff.dict -max_len=131072 -timeout=25 \
   -rss_limit_mb=2560 -artifact_prefix="$out/findings/" -print_final_stats=1 \
   "$out/corpus" >"$out/log" 2>&1 || true
 grep -E "^#[0-9]+.*(DONE|INITED)|stat::number_of_executed_units|stat::average_exec_per_sec" \

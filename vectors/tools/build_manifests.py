@@ -86,6 +86,7 @@ VALID = {
     "y_hdr_v3_c1m_basic": (["QX.LIMIT.cluster_bits_max", "Q2.MAP.l1_index"], ["v3"], "medium", [], "1 MiB clusters (cluster_bits 20), 2 MiB; two 4 KiB writes"),
     "y_hdr_v3_c2m_basic": (["QX.LIMIT.cluster_bits_max", "Q2.MAP.l1_index"], ["v3"], "medium", [], "2 MiB clusters (cluster_bits 21, the maximum), 4 MiB"),
     "y_hdr_v3_size_1t": (["Q2.HDR.l1_size.covers_size", "Q2.MAP.l1_index"], ["v3"], "high", [], "1 TiB virtual size, 64 KiB clusters; writes at 0 and in the last cluster"),
+    "y_hdr_v3_size_0": (["Q2.HDR.l1_size.covers_size", "Q2.HDR.empty_table_offsets"], ["v3"], "high", [], "an empty disk as qemu-img create makes it: size 0, l1_size 0, l1_table_offset 0; a reader opens it and reads nothing (found by fuzz:libqcow_diff_fuzzer: libqcow refuses l1_size 0)"),
     "y_hdrv3_lazy_refcounts": (["Q2.HDRV3.incompat.dirty", "Q2.HDRV3.compat.unknown_ignore"], ["v3"], "medium", [], "lazy_refcounts=on (compatible bit 0), 4 KiB clusters; writes (clean close)"),
     "y_map_v3_zero_clusters": (["Q2.MAP.zero_flag", "Q2.MAP.unallocated"], ["v3"], "critical", [], "4 KiB clusters; data then write -z over allocated clusters, write -z -u (unmap), write -z over unallocated clusters and a partial zero write"),
     "y_map_partial_clusters": (["Q2.MAP.l1_index", "Q2.MAP.unallocated"], ["v3"], "high", [], "64 KiB clusters; unaligned writes (100+1000, 65000+1000 across a cluster boundary, 3 bytes, last sector)"),

@@ -94,6 +94,8 @@ if [ "${MAKE_C2M:-0}" = 1 ]; then
 fi
 mk y_hdr_v3_size_1t.qcow2 1T compat=1.1,cluster_size=64k
 io y_hdr_v3_size_1t.qcow2 "write -P 0x44 0 4k" "write -P 0x55 0xffffff0000 64k"
+# An empty disk: size 0, so l1_size 0 and l1_table_offset 0 (what qemu-img create writes).
+mk y_hdr_v3_size_0.qcow2 0 compat=1.1,cluster_size=64k
 
 # ---------------------------------------------------------------------------------- hdrv3
 area hdrv3
