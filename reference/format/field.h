@@ -21,6 +21,14 @@ struct Field {
   constexpr uint32_t end() const { return offset + width; }
 };
 
+// The field as placed in a buffer that holds the structure's bytes from
+// `start` on: for a run of adjacent fields read or written in one piece.
+constexpr Field Rebased(const Field& f, uint32_t start) {
+  return Field{f.name, f.offset - start, f.width, f.clause};
+}
+// The field in a buffer that holds just that field.
+constexpr Field Alone(const Field& f) { return Rebased(f, f.offset); }
+
 // The field's bytes inside a structure that starts at `base`.
 inline const uint8_t* FieldBytes(const uint8_t* base, const Field& f) {
   return base + f.offset;

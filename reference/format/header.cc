@@ -13,9 +13,6 @@ namespace {
 
 using F = HeaderField;
 
-// Errors about the header as a whole point at its start, the file's first
-// byte.
-constexpr uint64_t kHeaderStart = 0;
 // Bytes after the last field this reader knows, up to header_length, are
 // kept verbatim (Header::trailing).
 constexpr size_t kTrailingStart = F::kCompressionType.end();
@@ -38,20 +35,23 @@ Status ValidateHeader(const Header& h) {
     }
     // SPEC(Q2.HDRV3.header_length.in_cluster)
     if (h.header_length > cluster_size) {
-      return Rejected("Q2.HDRV3.header_length.in_cluster", F::kHeaderLength.offset,
+      return Rejected("Q2.HDRV3.header_length.in_cluster",
+                      F::kHeaderLength.offset,
                       "header_length " + std::to_string(h.header_length) +
                           " exceeds the cluster size");
     }
     // SPEC(Q2.HDRV3.header_length.multiple_of_8)
     if (h.header_length % 8 != 0) {
-      return Rejected("Q2.HDRV3.header_length.multiple_of_8", F::kHeaderLength.offset,
+      return Rejected("Q2.HDRV3.header_length.multiple_of_8",
+                      F::kHeaderLength.offset,
                       "header_length " + std::to_string(h.header_length) +
                           " is not a multiple of 8");
     }
     // SPEC(Q2.HDRV3.incompat.unknown_fail)
     const uint64_t unknown = h.incompatible_features & ~kIncompatKnownMask;
     if (unknown != 0) {
-      return Unsupported("Q2.HDRV3.incompat.unknown_fail", F::kIncompatibleFeatures.offset,
+      return Unsupported("Q2.HDRV3.incompat.unknown_fail",
+                         F::kIncompatibleFeatures.offset,
                          "unknown incompatible feature bit " +
                              std::to_string(__builtin_ctzll(unknown)) +
                              " set (mask " + Hex(unknown) + ")");
@@ -74,7 +74,8 @@ Status ValidateHeader(const Header& h) {
     // SPEC(Q2.HDRV3.compression_type.bit_iff_nonzero)
     const bool bit = (h.incompatible_features & kIncompatCompressionType) != 0;
     if (bit != (h.compression_type != 0)) {
-      return Rejected("Q2.HDRV3.compression_type.bit_iff_nonzero", F::kIncompatibleFeatures.offset,
+      return Rejected("Q2.HDRV3.compression_type.bit_iff_nonzero",
+                      F::kIncompatibleFeatures.offset,
                       bit ? "compression type bit set with compression_type 0"
                           : "compression_type " +
                                 std::to_string(h.compression_type) +
@@ -90,7 +91,8 @@ Status ValidateHeader(const Header& h) {
     // SPEC(Q2.HDRV3.autoclear.raw_requires_xdf)
     if ((h.autoclear_features & kAutoclearRawDataFile) != 0 &&
         !h.has_data_file()) {
-      return Rejected("Q2.HDRV3.autoclear.raw_requires_xdf", F::kAutoclearFeatures.offset,
+      return Rejected("Q2.HDRV3.autoclear.raw_requires_xdf",
+                      F::kAutoclearFeatures.offset,
                       "raw external data bit set without the external data "
                       "file bit");
     }
@@ -103,16 +105,17 @@ Status ValidateHeader(const Header& h) {
   if (h.backing_file_offset != 0) {
     // SPEC(Q2.HDR.backing_file_size.max)
     if (h.backing_file_size > kMaxBackingFileNameLength) {
-      return Rejected("Q2.HDR.backing_file_size.max", F::kBackingFileSize.offset,
-                      "backing file name of " +
-                          std::to_string(h.backing_file_size) +
-                          " bytes exceeds 1023");
+      return Rejected(
+          "Q2.HDR.backing_file_size.max", F::kBackingFileSize.offset,
+          "backing file name of " + std::to_string(h.backing_file_size) +
+              " bytes exceeds 1023");
     }
     // SPEC(Q2.HDR.backing_file_offset.in_cluster0)
     if (h.backing_file_offset < h.header_length ||
         !RangeWithin(h.backing_file_offset, h.backing_file_size,
                      cluster_size)) {
-      return Rejected("Q2.HDR.backing_file_offset.in_cluster0", F::kBackingFileOffset.offset,
+      return Rejected("Q2.HDR.backing_file_offset.in_cluster0",
+                      F::kBackingFileOffset.offset,
                       "backing file name at " + Hex(h.backing_file_offset) +
                           " is not between the header's end and the end of "
                           "cluster 0");
@@ -148,26 +151,29 @@ Status ValidateHeader(const Header& h) {
   }
   // SPEC(Q2.HDR.refcount_table_offset.aligned)
   if (h.refcount_table_offset % cluster_size != 0) {
-    return Rejected("Q2.HDR.refcount_table_offset.aligned", F::kRefcountTableOffset.offset,
+    return Rejected("Q2.HDR.refcount_table_offset.aligned",
+                    F::kRefcountTableOffset.offset,
                     "refcount table offset " + Hex(h.refcount_table_offset) +
                         " is not cluster aligned");
   }
   // SPEC(Q2.HDR.refcount_table_clusters.nonzero)
   if (h.refcount_table_clusters == 0) {
-    return Rejected("Q2.HDR.refcount_table_clusters.nonzero", F::kRefcountTableClusters.offset,
+    return Rejected("Q2.HDR.refcount_table_clusters.nonzero",
+                    F::kRefcountTableClusters.offset,
                     "the image has no refcount table");
   }
   // SPEC(QX.LIMIT.refcount_table_size)
   if (uint64_t{h.refcount_table_clusters} * cluster_size >
       kMaxRefcountTableBytes) {
-    return Rejected("QX.LIMIT.refcount_table_size", F::kRefcountTableClusters.offset,
-                    "refcount table of " +
-                        std::to_string(h.refcount_table_clusters) +
-                        " clusters exceeds the 8 MiB limit");
+    return Rejected(
+        "QX.LIMIT.refcount_table_size", F::kRefcountTableClusters.offset,
+        "refcount table of " + std::to_string(h.refcount_table_clusters) +
+            " clusters exceeds the 8 MiB limit");
   }
   // SPEC(Q2.HDR.snapshots_offset.aligned)
   if (h.snapshots_offset % cluster_size != 0) {
-    return Rejected("Q2.HDR.snapshots_offset.aligned", F::kSnapshotsOffset.offset,
+    return Rejected("Q2.HDR.snapshots_offset.aligned",
+                    F::kSnapshotsOffset.offset,
                     "snapshot table offset " + Hex(h.snapshots_offset) +
                         " is not cluster aligned");
   }
@@ -231,8 +237,7 @@ Result<Header> ParseHeader(const uint8_t* p, size_t length) {
   h.l1_size = LoadField<uint32_t>(p, F::kL1Size);
   h.l1_table_offset = LoadField(p, F::kL1TableOffset);
   h.refcount_table_offset = LoadField(p, F::kRefcountTableOffset);
-  h.refcount_table_clusters =
-      LoadField<uint32_t>(p, F::kRefcountTableClusters);
+  h.refcount_table_clusters = LoadField<uint32_t>(p, F::kRefcountTableClusters);
   h.nb_snapshots = LoadField<uint32_t>(p, F::kNbSnapshots);
   h.snapshots_offset = LoadField(p, F::kSnapshotsOffset);
   // SPEC(Q2.HDR.cluster_bits.min)
@@ -305,8 +310,8 @@ std::vector<uint8_t> SerializeHeader(const Header& h) {
     if (out.size() >= F::kCompressionType.end()) {
       StoreField(p, F::kCompressionType, h.compression_type);
     }
-    for (size_t i = 0;
-         i < h.trailing.size() && kTrailingStart + i < out.size(); ++i) {
+    for (size_t i = 0; i < h.trailing.size() && kTrailingStart + i < out.size();
+         ++i) {
       p[kTrailingStart + i] = h.trailing[i];
     }
   }

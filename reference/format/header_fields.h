@@ -10,6 +10,10 @@
 
 namespace qcow2ref {
 
+// The header starts the file; errors about the header as a whole point
+// here.
+inline constexpr uint64_t kHeaderStart = 0;
+
 struct HeaderField {
   // Identifies the file as qcow2.
   static constexpr Field kMagic{"magic", 0, 4, "Q2.HDR.magic"};
