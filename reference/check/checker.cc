@@ -5,11 +5,14 @@
 #include <optional>
 #include <set>
 
+#include "reference/crypto/luks_fields.h"
 #include "reference/format/cluster_entries.h"
 #include "reference/format/compression.h"
 #include "reference/format/endian.h"
+#include "reference/format/header_fields.h"
 #include "reference/format/limits.h"
 #include "reference/format/refcount.h"
+#include "reference/format/snapshot_fields.h"
 #include "reference/image/image.h"
 #include "reference/io/byte_store.h"
 #include "reference/io/referenced_file.h"
@@ -137,7 +140,8 @@ void Checker::CheckHeader() {
     const size_t pad_end = std::min<size_t>(h_.trailing.size(), 7);
     for (size_t i = 0; i < pad_end; ++i) {
       if (h_.trailing[i] != 0) {
-        Add(Severity::kWarning, "Q2.HDRV3.padding.zero", 105 + i,
+        Add(Severity::kWarning, "Q2.HDRV3.padding.zero",
+            HeaderField::kCompressionType.end() + i,
             "header padding after compression_type is not zero");
         break;
       }
@@ -153,12 +157,12 @@ void Checker::CheckHeader() {
   }
   // SPEC(Q2.XDF.raw_no_backing)
   if ((h_.autoclear_features & kAutoclearRawDataFile) && img_.backing_name()) {
-    Corrupt("Q2.XDF.raw_no_backing", 88,
+    Corrupt("Q2.XDF.raw_no_backing", HeaderField::kAutoclearFeatures.offset,
             "a raw external data file image has a backing file");
   }
   // SPEC(Q2.SNAP.not_with_xdf)
   if (h_.has_data_file() && h_.nb_snapshots > 0) {
-    Corrupt("Q2.SNAP.not_with_xdf", 60,
+    Corrupt("Q2.SNAP.not_with_xdf", HeaderField::kNbSnapshots.offset,
             "an image with an external data file has internal snapshots");
   }
   CheckDataFileIdentity();
@@ -359,11 +363,14 @@ void Checker::CheckSnapshots() {
   uint64_t table_end = h_.snapshots_offset;
   std::map<uint64_t, std::map<uint32_t, uint64_t>> l1s;
   for (const Snapshot& s : img_.snapshots()) {
-    table_end = std::max(table_end, s.entry_offset + 40 + s.extra.size() +
-                                        s.id.size() + s.name.size());
+    table_end =
+        std::max(table_end, s.entry_offset + kSnapshotFixedSize +
+                                s.extra.size() + s.id.size() + s.name.size());
     // SPEC(Q2.SNAP.extra_v3)
-    if (h_.version >= 3 && s.extra.size() < 16) {
-      Corrupt("Q2.SNAP.extra_v3", s.entry_offset + 36,
+    if (h_.version >= 3 &&
+        s.extra.size() < SnapshotExtraField::kDiskSize.end()) {
+      Corrupt("Q2.SNAP.extra_v3",
+              s.entry_offset + SnapshotField::kExtraDataSize.offset,
               "snapshot '" + s.name + "' has only " +
                   std::to_string(s.extra.size()) + " bytes of extra data");
     }
@@ -374,7 +381,8 @@ void Checker::CheckSnapshots() {
       continue;
     }
     if (uint64_t{s.l1_size} * 8 > kMaxSnapshotL1Bytes) {
-      Corrupt("QX.LIMIT.snapshot_l1_size", s.entry_offset + 8,
+      Corrupt("QX.LIMIT.snapshot_l1_size",
+              s.entry_offset + SnapshotField::kL1Size.offset,
               "snapshot '" + s.name + "' L1 table exceeds 32 MiB");
       continue;
     }
@@ -439,7 +447,8 @@ void Checker::CheckKeyVerification() {
   if (h_.crypt_method == 1) {
     // SPEC(QX.ENC.aes.no_key_check): nothing in the image confirms a key, so
     // a clean check never vouches for the passphrase.
-    Add(Severity::kWarning, "QX.ENC.aes.no_key_check", 32,
+    Add(Severity::kWarning, "QX.ENC.aes.no_key_check",
+        HeaderField::kCryptMethod.offset,
         "legacy AES has no key check: no passphrase can be verified, and a "
         "wrong one reads as garbage");
   }
@@ -449,7 +458,7 @@ void Checker::CheckKeyVerification() {
   if (!any_enabled) {
     // SPEC(QX.LUKS.no_active_slot)
     Add(Severity::kWarning, "QX.LUKS.no_active_slot",
-        img_.extensions().fde->offset + 208,
+        img_.extensions().fde->offset + kLuksSlotsStart,
         "no LUKS key slot is active: no passphrase can unlock the data");
   }
 }
@@ -461,7 +470,8 @@ void Checker::CheckLuks() {
   Use(f.offset, f.length, Owner::kLuks);
   // SPEC(Q2.FDE.payload_offset_valid)
   if (img_.luks() && uint64_t{img_.luks()->payload_offset} * 512 > f.length) {
-    Add(Severity::kWarning, "Q2.FDE.payload_offset_valid", f.offset + 104,
+    Add(Severity::kWarning, "Q2.FDE.payload_offset_valid",
+        f.offset + LuksField::kPayloadOffset.offset,
         "the LUKS payload offset lies past the FDE length (QEMU writes the "
         "whole area)");
   }

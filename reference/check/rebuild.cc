@@ -10,6 +10,7 @@
 #include "reference/format/cluster_entries.h"
 #include "reference/format/endian.h"
 #include "reference/format/header.h"
+#include "reference/format/header_fields.h"
 #include "reference/format/limits.h"
 #include "reference/format/refcount.h"
 #include "reference/status/checked_math.h"
@@ -114,10 +115,13 @@ Result<RebuildSummary> RebuildRefcounts(ByteStore* store) {
     // SPEC(QX.WRITE.order_reftable): the new structures are durable before
     // the header names them (one 12-byte write inside the first sector).
     QCOW2REF_RETURN_IF_ERROR(store->Flush());
-    uint8_t fields[12];
-    StoreBe64(fields, table_at);
-    StoreBe32(fields + 8, static_cast<uint32_t>(table_clusters));
-    QCOW2REF_RETURN_IF_ERROR(store->WriteAt(48, fields, sizeof(fields)));
+    constexpr uint32_t kFrom = HeaderField::kRefcountTableOffset.offset;
+    uint8_t fields[HeaderField::kRefcountTableClusters.end() - kFrom];
+    StoreField(fields, Rebased(HeaderField::kRefcountTableOffset, kFrom),
+               table_at);
+    StoreField(fields, Rebased(HeaderField::kRefcountTableClusters, kFrom),
+               table_clusters);
+    QCOW2REF_RETURN_IF_ERROR(store->WriteAt(kFrom, fields, sizeof(fields)));
     QCOW2REF_RETURN_IF_ERROR(store->Flush());
   }
   // COPIED bits can be judged only against right refcounts: check again.
@@ -151,10 +155,11 @@ Result<RebuildSummary> RebuildRefcounts(ByteStore* store) {
     lift |= kIncompatCorrupt;
   }
   if (lift != 0) {
-    uint8_t f[8];
-    QCOW2REF_RETURN_IF_ERROR(store->ReadAt(72, f, sizeof(f)));
-    StoreBe64(f, LoadBe64(f) & ~lift);
-    QCOW2REF_RETURN_IF_ERROR(store->WriteAt(72, f, sizeof(f)));
+    constexpr Field kField = HeaderField::kIncompatibleFeatures;
+    uint8_t f[kField.width];
+    QCOW2REF_RETURN_IF_ERROR(store->ReadAt(kField.offset, f, sizeof(f)));
+    StoreField(f, Alone(kField), LoadField(f, Alone(kField)) & ~lift);
+    QCOW2REF_RETURN_IF_ERROR(store->WriteAt(kField.offset, f, sizeof(f)));
     QCOW2REF_RETURN_IF_ERROR(store->Flush());
     summary.dirty_cleared = dirty;
     summary.corrupt_cleared = (lift & kIncompatCorrupt) != 0;

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "reference/crypto/hashes.h"
+#include "reference/crypto/luks_fields.h"
 
 namespace qcow2ref {
 namespace {
@@ -35,7 +36,8 @@ Result<SecretBytes> AfMerge(const std::string& hash, const uint8_t* material,
   // SPEC(L1.AF.hash): the header's hash-spec.
   auto h = HashByName(hash);
   if (!h) {
-    return Unsupported("L1.PHDR.hash_spec", 72, "unknown hash '" + hash + "'");
+    return Unsupported("L1.PHDR.hash_spec", LuksField::kHashSpec.offset,
+                       "unknown hash '" + hash + "'");
   }
   if (stripes == 0) {
     return Rejected("L1.KS.stripes_4000", std::nullopt, "zero AF stripes");
@@ -56,7 +58,8 @@ Result<SecretBytes> AfSplit(
     uint32_t stripes, const std::function<void(uint8_t*, size_t)>& random) {
   auto h = HashByName(hash);
   if (!h) {
-    return Unsupported("L1.PHDR.hash_spec", 72, "unknown hash '" + hash + "'");
+    return Unsupported("L1.PHDR.hash_spec", LuksField::kHashSpec.offset,
+                       "unknown hash '" + hash + "'");
   }
   if (stripes == 0) {
     return Rejected("L1.KS.stripes_4000", std::nullopt, "zero AF stripes");

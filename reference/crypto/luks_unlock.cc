@@ -4,6 +4,7 @@
 
 #include "reference/crypto/af_splitter.h"
 #include "reference/crypto/hashes.h"
+#include "reference/crypto/luks_fields.h"
 #include "reference/status/checked_math.h"
 
 namespace qcow2ref {
@@ -60,21 +61,24 @@ uint64_t LuksOpenCost(const LuksHeader& h) {
 
 Status CheckLuksOpenBudget(const LuksHeader& h, uint64_t area_offset,
                            uint64_t budget) {
-  QCOW2REF_RETURN_IF_ERROR(CheckIterations(h.mk_digest_iter, area_offset + 164,
-                                           "master key digest"));
+  QCOW2REF_RETURN_IF_ERROR(CheckIterations(
+      h.mk_digest_iter, area_offset + LuksField::kMkDigestIter.offset,
+      "master key digest"));
   for (int i = 0; i < kLuksSlots; ++i) {
     if (!h.slots[i].enabled()) continue;
     QCOW2REF_RETURN_IF_ERROR(CheckIterations(
-        h.slots[i].iterations, area_offset + 208 + 48 * i + 4, "key slot"));
+        h.slots[i].iterations,
+        area_offset + LuksSlotStart(i) + LuksSlotField::kIterations.offset,
+        "key slot"));
   }
   // SPEC(QX.LIMIT.pbkdf2_open_budget): judged before any PBKDF2 runs.
   const uint64_t cost = LuksOpenCost(h);
   if (cost > budget) {
-    return Rejected("QX.LIMIT.pbkdf2_open_budget", area_offset + 208,
-                    "trying every active key slot would cost " +
-                        std::to_string(cost) +
-                        " PBKDF2 iterations, over the budget of " +
-                        std::to_string(budget) + " per open");
+    return Rejected(
+        "QX.LIMIT.pbkdf2_open_budget", area_offset + kLuksSlotsStart,
+        "trying every active key slot would cost " + std::to_string(cost) +
+            " PBKDF2 iterations, over the budget of " + std::to_string(budget) +
+            " per open");
   }
   return OkStatus();
 }
@@ -98,7 +102,7 @@ Result<LuksUnlockResult> UnlockLuks(const LuksHeader& h, const ByteSource& file,
   bool any_enabled = false;
   for (const LuksKeySlot& s : h.slots) any_enabled |= s.enabled();
   if (!any_enabled) {
-    return Rejected("QX.LUKS.no_active_slot", area_offset + 208,
+    return Rejected("QX.LUKS.no_active_slot", area_offset + kLuksSlotsStart,
                     "no LUKS key slot is active: no passphrase can unlock "
                     "the image");
   }

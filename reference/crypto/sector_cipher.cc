@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "reference/crypto/hashes.h"
+#include "reference/crypto/luks_fields.h"
 
 namespace qcow2ref {
 namespace {
@@ -116,14 +117,14 @@ Result<CipherSuite> ParseCipherSuite(const std::string& cipher_name,
   else if (cipher_name == "cast5")
     s.family = CipherFamily::kCast5;
   else {
-    return Unsupported("L1.PHDR.cipher_name", 8,
+    return Unsupported("L1.PHDR.cipher_name", LuksField::kCipherName.offset,
                        "unsupported LUKS cipher '" + cipher_name + "'");
   }
   // SPEC(L1.PHDR.cipher_mode) is <mode>-<ivgen>[:<hash>].
   const size_t dash = cipher_mode.find('-');
   if (dash == std::string::npos) {
     return Unsupported(
-        "L1.PHDR.cipher_mode", 40,
+        "L1.PHDR.cipher_mode", LuksField::kCipherMode.offset,
         "cipher mode '" + cipher_mode + "' has no IV generator part");
   }
   const std::string mode = cipher_mode.substr(0, dash);
@@ -142,7 +143,7 @@ Result<CipherSuite> ParseCipherSuite(const std::string& cipher_name,
   else if (mode == "xts")
     s.mode = CipherMode::kXts;
   else {
-    return Unsupported("L1.PHDR.cipher_mode", 40,
+    return Unsupported("L1.PHDR.cipher_mode", LuksField::kCipherMode.offset,
                        "unsupported cipher mode '" + mode + "'");
   }
   if (ivgen == "plain")
@@ -152,23 +153,23 @@ Result<CipherSuite> ParseCipherSuite(const std::string& cipher_name,
   else if (ivgen == "essiv")
     s.ivgen = IvGen::kEssiv;
   else {
-    return Unsupported("L1.PHDR.cipher_mode", 40,
+    return Unsupported("L1.PHDR.cipher_mode", LuksField::kCipherMode.offset,
                        "unsupported IV generator '" + ivgen + "'");
   }
   if (s.ivgen == IvGen::kEssiv && s.iv_hash.empty()) {
-    return Rejected("L1.PHDR.cipher_mode", 40,
+    return Rejected("L1.PHDR.cipher_mode", LuksField::kCipherMode.offset,
                     "essiv needs a hash (essiv:<hash>)");
   }
   // SPEC(QX.LUKS.plain_ivhash_ignored): must still name a valid hash.
   if (!s.iv_hash.empty() && !IsKnownHash(s.iv_hash)) {
-    return Unsupported("L1.PHDR.cipher_mode", 40,
+    return Unsupported("L1.PHDR.cipher_mode", LuksField::kCipherMode.offset,
                        "unknown IV hash '" + s.iv_hash + "'");
   }
   // SPEC(L1.PHDR.key_bytes)
   const uint64_t half = s.mode == CipherMode::kXts ? key_bytes / 2 : key_bytes;
   if ((s.mode == CipherMode::kXts && key_bytes % 2 != 0) ||
       !FamilyKeySizeOk(s.family, half)) {
-    return Rejected("L1.PHDR.key_bytes", 108,
+    return Rejected("L1.PHDR.key_bytes", LuksField::kKeyBytes.offset,
                     "key-bytes " + std::to_string(key_bytes) +
                         " is not a valid key size for " + cipher_name + "-" +
                         mode);
@@ -232,7 +233,8 @@ Result<std::unique_ptr<SectorCipher>> SectorCipher::CreateOne(
       h->CalculateDigest(salt.data(), key, key_len);
       c->essiv_ = MakeBlockEncryptor(suite.family);
       if (!c->essiv_->IsValidKeyLength(salt.size())) {
-        return Unsupported("QX.LUKS.essiv_cipher", 40,
+        return Unsupported("QX.LUKS.essiv_cipher",
+                           LuksField::kCipherMode.offset,
                            "ESSIV with " + suite.iv_hash + " needs a " +
                                std::to_string(salt.size() * 8) +
                                "-bit key, which this cipher does not take");

@@ -1,27 +1,29 @@
 #include "reference/format/bitmap_directory.h"
 
-#include "reference/format/endian.h"
+#include "reference/format/bitmap_fields.h"
 #include "reference/format/limits.h"
 #include "reference/status/checked_math.h"
 
 namespace qcow2ref {
 namespace {
 
+using F = BitmapField;
+
 Status ValidateEntry(const Header& h, const BitmapEntry& b, uint64_t at) {
   // SPEC(Q2.BM.type)
   if (b.type != 1) {
-    return Rejected("Q2.BM.type", at + 16,
+    return Rejected("Q2.BM.type", at + F::kType.offset,
                     "bitmap type " + std::to_string(b.type) + " is not 1");
   }
   // SPEC(Q2.BM.granularity)
   if (b.granularity_bits < 9 || b.granularity_bits > 31) {
-    return Rejected("Q2.BM.granularity", at + 17,
+    return Rejected("Q2.BM.granularity", at + F::kGranularityBits.offset,
                     "bitmap granularity_bits " +
                         std::to_string(b.granularity_bits) + " outside 9..31");
   }
   // SPEC(Q2.BM.reserved_flags)
   if ((b.flags & ~(kBitmapFlagInUse | kBitmapFlagAuto)) != 0) {
-    return Rejected("Q2.BM.reserved_flags", at + 12,
+    return Rejected("Q2.BM.reserved_flags", at + F::kFlags.offset,
                     "bitmap has reserved flag bits set");
   }
   // SPEC(Q2.BM.table_offset.aligned)
@@ -31,7 +33,7 @@ Status ValidateEntry(const Header& h, const BitmapEntry& b, uint64_t at) {
   }
   // SPEC(QX.LIMIT.bitmap_count)
   if (b.table_size > kMaxBitmapTableEntries) {
-    return Rejected("QX.LIMIT.bitmap_count", at + 8,
+    return Rejected("QX.LIMIT.bitmap_count", at + F::kTableSize.offset,
                     "bitmap table size " + std::to_string(b.table_size) +
                         " exceeds 0x8000000");
   }
@@ -40,7 +42,7 @@ Status ValidateEntry(const Header& h, const BitmapEntry& b, uint64_t at) {
   // Exactly: QEMU refuses a table longer than the disk needs too (found by
   // run.py fuzz against qemu-img: n_bm_table_size_long).
   if (b.table_size == 0 || b.table_size != needed) {
-    return Rejected("Q2.BM.table_size", at + 8,
+    return Rejected("Q2.BM.table_size", at + F::kTableSize.offset,
                     "bitmap table of " + std::to_string(b.table_size) +
                         " entries does not match the disk (needs " +
                         std::to_string(needed) + ")");
@@ -69,35 +71,37 @@ Result<std::vector<BitmapEntry>> ParseBitmapDirectory(const Header& h,
   while (off < dir_size) {
     const uint64_t at = dir_offset + off;
     // SPEC(Q2.BM.entry_layout)
-    if (dir_size - off < 24) {
+    if (dir_size - off < kBitmapFixedSize) {
       return Rejected("Q2.BM.entry_layout", at,
                       "bitmap directory entry truncated");
     }
     const uint8_t* e = dir + off;
     BitmapEntry b;
     b.entry_offset = at;
-    b.table_offset = LoadBe64(e);
-    b.table_size = LoadBe32(e + 8);
-    b.flags = LoadBe32(e + 12);
-    b.type = e[16];
-    b.granularity_bits = e[17];
-    const uint16_t name_size = LoadBe16(e + 18);
-    const uint32_t extra_size = LoadBe32(e + 20);
+    b.table_offset = LoadField(e, F::kTableOffset);
+    b.table_size = LoadField<uint32_t>(e, F::kTableSize);
+    b.flags = LoadField<uint32_t>(e, F::kFlags);
+    b.type = LoadField<uint8_t>(e, F::kType);
+    b.granularity_bits = LoadField<uint8_t>(e, F::kGranularityBits);
+    const uint16_t name_size = LoadField<uint16_t>(e, F::kNameSize);
+    const uint32_t extra_size = LoadField<uint32_t>(e, F::kExtraDataSize);
     // SPEC(Q2.BM.name_size)
     if (name_size == 0 || name_size > kMaxBitmapNameSize) {
       return Rejected(
-          "Q2.BM.name_size", at + 18,
+          "Q2.BM.name_size", at + F::kNameSize.offset,
           "bitmap name size " + std::to_string(name_size) + " outside 1..1023");
     }
     // SPEC(Q2.BM.extra_data): accepted and skipped (QEMU refuses it).
     const uint64_t entry_size =
-        (uint64_t{24} + extra_size + name_size + 7) & ~uint64_t{7};
+        (uint64_t{kBitmapFixedSize} + extra_size + name_size + 7) &
+        ~uint64_t{7};
     if (entry_size > dir_size - off) {
       return Rejected("Q2.BM.entry_layout", at,
                       "bitmap directory entry overruns the directory");
     }
-    b.name.assign(reinterpret_cast<const char*>(e + 24 + extra_size),
-                  name_size);
+    b.name.assign(
+        reinterpret_cast<const char*>(e + kBitmapFixedSize + extra_size),
+        name_size);
     QCOW2REF_RETURN_IF_ERROR(ValidateEntry(h, b, at));
     out.push_back(std::move(b));
     // SPEC(Q2.BM.count)

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <string>
 
+#include "reference/format/header_fields.h"
+
 namespace qcow2ref {
 namespace {
 
@@ -71,7 +73,8 @@ Status DecompressCluster(uint8_t type, const uint8_t* in, size_t in_size,
                          uint8_t* out, size_t out_size, uint64_t at) {
   if (type == 0) return InflateRaw(in, in_size, out, out_size, at);
   if (type == 1) return DecompressZstd(in, in_size, out, out_size, at);
-  return Unsupported("Q2.HDRV3.compression_type.known", 104,
+  return Unsupported("Q2.HDRV3.compression_type.known",
+                     HeaderField::kCompressionType.offset,
                      "unknown compression type " + std::to_string(type));
 }
 

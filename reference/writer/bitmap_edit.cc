@@ -7,8 +7,11 @@
 #include <cstring>
 
 #include "reference/format/bitmap_directory.h"
+#include "reference/format/bitmap_fields.h"
 #include "reference/format/endian.h"
+#include "reference/format/extension_fields.h"
 #include "reference/format/extensions.h"
+#include "reference/format/header_fields.h"
 #include "reference/format/limits.h"
 #include "reference/status/checked_math.h"
 #include "reference/writer/image_writer.h"
@@ -16,8 +19,9 @@
 namespace qcow2ref {
 namespace {
 
+using BmxF = BitmapsExtensionField;
+
 constexpr uint64_t kTableOffsetMask = 0x00fffffffffffe00ull;
-constexpr uint64_t kAutoclearField = 88;
 
 // Offsets in cluster 0 of the bitmaps extension record (or 0) and of the
 // end-of-extensions marker (or 0 when the list is not terminated).
@@ -28,15 +32,16 @@ struct ExtensionWalk {
 
 ExtensionWalk WalkExtensions(const std::vector<uint8_t>& c0, uint64_t first) {
   ExtensionWalk w;
-  for (uint64_t at = first; at + 8 <= c0.size();) {
-    const uint32_t type = LoadBe32(c0.data() + at);
-    const uint64_t length = LoadBe32(c0.data() + at + 4);
+  for (uint64_t at = first; at + kExtensionDataStart <= c0.size();) {
+    const uint32_t type =
+        LoadField<uint32_t>(c0.data() + at, ExtensionField::kType);
+    const uint64_t length = LoadField(c0.data() + at, ExtensionField::kLength);
     if (type == kExtEnd) {
       w.end_marker = at;
       break;
     }
     if (type == kExtBitmaps) w.bitmaps = at;
-    at += 8 + DivRoundUp(length, 8) * 8;
+    at += kExtensionDataStart + DivRoundUp(length, 8) * 8;
   }
   return w;
 }
@@ -58,7 +63,8 @@ Status RefuseInUse(const BitmapEntry& b) {
   // SPEC(QX.WRITE.bitmap_in_use_refused): its bits cannot be trusted;
   // only removing it is allowed, as qemu-img allows.
   if (b.flags & kBitmapFlagInUse) {
-    return Rejected("QX.WRITE.bitmap_in_use_refused", b.entry_offset + 12,
+    return Rejected("QX.WRITE.bitmap_in_use_refused",
+                    b.entry_offset + BitmapField::kFlags.offset,
                     "the persistent bitmap '" + b.name +
                         "' is marked in use (inconsistent): only "
                         "remove is allowed");
@@ -79,10 +85,10 @@ Result<ImageWriter::BitmapDir> ImageWriter::ReadBitmapDir() {
   // it is replaced as if there were none.
   if (w.bitmaps == 0 || (header_.autoclear_features & kAutoclearBitmaps) == 0)
     return d;
-  const uint8_t* e = c0.data() + w.bitmaps + 8;
-  const uint32_t nb = LoadBe32(e);
-  d.size = LoadBe64(e + 8);
-  d.offset = LoadBe64(e + 16);
+  const uint8_t* e = c0.data() + w.bitmaps + kExtensionDataStart;
+  const uint32_t nb = LoadField<uint32_t>(e, BmxF::kNbBitmaps);
+  d.size = LoadField(e, BmxF::kDirectorySize);
+  d.offset = LoadField(e, BmxF::kDirectoryOffset);
   std::vector<uint8_t> dir(d.size);
   QCOW2REF_RETURN_IF_ERROR(store_->ReadAt(d.offset, dir.data(), dir.size()));
   QCOW2REF_ASSIGN_OR_RETURN(
@@ -169,16 +175,17 @@ Status ImageWriter::RewriteHeaderCluster(const uint8_t* bitmaps_ext,
   std::vector<uint8_t> area;
   bool placed = false;
   auto put_bitmaps = [&] {
-    uint8_t rec[8 + 24];
-    StoreBe32(rec, kExtBitmaps);
-    StoreBe32(rec + 4, 24);
-    std::memcpy(rec + 8, bitmaps_ext, 24);
+    uint8_t rec[kExtensionDataStart + kBitmapsExtensionSize];
+    StoreField(rec, ExtensionField::kType, kExtBitmaps);
+    StoreField(rec, ExtensionField::kLength, kBitmapsExtensionSize);
+    std::memcpy(rec + kExtensionDataStart, bitmaps_ext, kBitmapsExtensionSize);
     area.insert(area.end(), rec, rec + sizeof(rec));
     placed = true;
   };
   for (uint64_t at = first; at < w.end_marker;) {
     const uint64_t next =
-        at + 8 + DivRoundUp(LoadBe32(c0.data() + at + 4), 8) * 8;
+        at + kExtensionDataStart +
+        DivRoundUp(LoadField(c0.data() + at, ExtensionField::kLength), 8) * 8;
     if (at == w.bitmaps) {
       if (bitmaps_ext != nullptr) put_bitmaps();
     } else {
@@ -187,8 +194,8 @@ Status ImageWriter::RewriteHeaderCluster(const uint8_t* bitmaps_ext,
     at = next;
   }
   if (bitmaps_ext != nullptr && !placed) put_bitmaps();
-  area.insert(area.end(), 8, 0);
-  const uint64_t old_end = w.end_marker + 8;
+  area.insert(area.end(), kExtensionDataStart, 0);  // The end marker.
+  const uint64_t old_end = w.end_marker + kExtensionDataStart;
   const int64_t delta =
       static_cast<int64_t>(first + area.size()) - static_cast<int64_t>(old_end);
   // What follows the extensions (the backing file name) moves with them.
@@ -199,7 +206,7 @@ Status ImageWriter::RewriteHeaderCluster(const uint8_t* bitmaps_ext,
     if (std::any_of(out.begin() + cs, out.end(),
                     [](uint8_t v) { return v != 0; })) {
       // SPEC(QX.WRITE.bitmap_edit_order)
-      return Unsupported("QX.WRITE.bitmap_edit_order", 0,
+      return Unsupported("QX.WRITE.bitmap_edit_order", kHeaderStart,
                          "the header, its extensions and the backing file "
                          "name would not fit in the first cluster");
     }
@@ -209,19 +216,21 @@ Status ImageWriter::RewriteHeaderCluster(const uint8_t* bitmaps_ext,
   Header h = header_;
   if (h.backing_file_offset != 0) {
     if (h.backing_file_offset < old_end) {
-      return Unsupported("QX.WRITE.bitmap_edit_order", 8,
+      return Unsupported("QX.WRITE.bitmap_edit_order",
+                         HeaderField::kBackingFileOffset.offset,
                          "the backing file name lies inside the extension "
                          "area: the header cannot be rewritten");
     }
     h.backing_file_offset = h.backing_file_offset + delta;
-    StoreBe64(out.data() + 8, h.backing_file_offset);
+    StoreField(out.data(), HeaderField::kBackingFileOffset,
+               h.backing_file_offset);
   }
   if (autoclear_bit) {
     h.autoclear_features |= kAutoclearBitmaps;
   } else {
     h.autoclear_features &= ~kAutoclearBitmaps;
   }
-  StoreBe64(out.data() + kAutoclearField, h.autoclear_features);
+  StoreField(out.data(), HeaderField::kAutoclearFeatures, h.autoclear_features);
   // SPEC(QX.WRITE.bitmap_edit_order): the header cluster in one write, as
   // QEMU rewrites it; everything it names is already durable.
   QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(0, out.data(), out.size()));
@@ -258,17 +267,20 @@ Status ImageWriter::CommitBitmapDir(
       QCOW2REF_RETURN_IF_ERROR(
           store_->ReadAtZeroFilled(0, c0.data(), c0.size()));
       const ExtensionWalk w = WalkExtensions(c0, header_.header_length);
-      uint8_t field[8];
-      StoreBe64(field, at);
-      QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(w.bitmaps + 8 + 16, field, 8));
+      constexpr Field kField = BmxF::kDirectoryOffset;
+      uint8_t field[kField.width];
+      StoreField(field, Alone(kField), at);
+      QCOW2REF_RETURN_IF_ERROR(
+          store_->WriteAt(w.bitmaps + kExtensionDataStart + kField.offset,
+                          field, sizeof(field)));
       QCOW2REF_RETURN_IF_ERROR(store_->Flush());
     } else {
       // SPEC(Q2.BMX.autoclear_bit): the first bitmap adds the extension and
       // sets autoclear bit 0 in the same header write.
-      uint8_t ext[24] = {};
-      StoreBe32(ext, static_cast<uint32_t>(raw.size()));
-      StoreBe64(ext + 8, dir.size());
-      StoreBe64(ext + 16, at);
+      uint8_t ext[kBitmapsExtensionSize] = {};
+      StoreField(ext, BmxF::kNbBitmaps, raw.size());
+      StoreField(ext, BmxF::kDirectorySize, dir.size());
+      StoreField(ext, BmxF::kDirectoryOffset, at);
       QCOW2REF_RETURN_IF_ERROR(RewriteHeaderCluster(ext, true));
     }
   }
@@ -305,9 +317,11 @@ Status ImageWriter::TrackBitmaps(const std::vector<BitmapEntry>& all) {
   std::vector<uint8_t> c0(g_.cluster_size);
   QCOW2REF_RETURN_IF_ERROR(store_->ReadAtZeroFilled(0, c0.data(), c0.size()));
   const ExtensionWalk w = WalkExtensions(c0, header_.header_length);
-  bitmap_directory_offset_ = LoadBe64(c0.data() + w.bitmaps + 8 + 16);
-  bitmap_directory_size_ = LoadBe64(c0.data() + w.bitmaps + 8 + 8);
-  bitmap_directory_field_ = w.bitmaps + 8 + 16;
+  const uint8_t* ext = c0.data() + w.bitmaps + kExtensionDataStart;
+  bitmap_directory_offset_ = LoadField(ext, BmxF::kDirectoryOffset);
+  bitmap_directory_size_ = LoadField(ext, BmxF::kDirectorySize);
+  bitmap_directory_field_ =
+      w.bitmaps + kExtensionDataStart + BmxF::kDirectoryOffset.offset;
   return OkStatus();
 }
 
@@ -316,7 +330,7 @@ Status ImageWriter::BitmapAdd(const std::string& name, uint64_t granularity,
   // SPEC(QX.WRITE.bitmap_add): qemu-img's checks, before anything is
   // written.
   if (header_.version < 3) {
-    return Unsupported("QX.WRITE.bitmap_add", 4,
+    return Unsupported("QX.WRITE.bitmap_add", HeaderField::kVersion.offset,
                        "persistent bitmaps need a version 3 image");
   }
   // SPEC(Q2.BM.name_size)
@@ -355,7 +369,8 @@ Status ImageWriter::BitmapAdd(const std::string& name, uint64_t granularity,
                        "the bitmap table would exceed 0x8000000 entries: "
                        "use a larger granularity");
   }
-  const uint64_t entry_bytes = DivRoundUp(24 + name.size(), 8) * 8;
+  const uint64_t entry_bytes =
+      DivRoundUp(kBitmapFixedSize + name.size(), 8) * 8;
   if (dir.size + entry_bytes > kMaxBitmapDirectoryBytes) {
     return Unsupported("Q2.BMX.directory_size.max", std::nullopt,
                        "the bitmap directory would exceed its limit");
@@ -365,13 +380,13 @@ Status ImageWriter::BitmapAdd(const std::string& name, uint64_t granularity,
       uint64_t table, WriteBitmapBits(std::vector<uint8_t>(table_size * cs, 0),
                                       static_cast<uint32_t>(table_size)));
   std::vector<uint8_t> e(entry_bytes, 0);
-  StoreBe64(e.data(), table);
-  StoreBe32(e.data() + 8, static_cast<uint32_t>(table_size));
-  StoreBe32(e.data() + 12, disabled ? 0 : kBitmapFlagAuto);
-  e[16] = 1;  // Q2.BM.type: dirty tracking.
-  e[17] = static_cast<uint8_t>(bits);
-  StoreBe16(e.data() + 18, static_cast<uint16_t>(name.size()));
-  std::memcpy(e.data() + 24, name.data(), name.size());
+  StoreField(e.data(), BitmapField::kTableOffset, table);
+  StoreField(e.data(), BitmapField::kTableSize, table_size);
+  StoreField(e.data(), BitmapField::kFlags, disabled ? 0 : kBitmapFlagAuto);
+  StoreField(e.data(), BitmapField::kType, 1);  // Q2.BM.type: dirty tracking.
+  StoreField(e.data(), BitmapField::kGranularityBits, bits);
+  StoreField(e.data(), BitmapField::kNameSize, name.size());
+  std::memcpy(e.data() + kBitmapFixedSize, name.data(), name.size());
   std::vector<std::vector<uint8_t>> raw = dir.raw;
   raw.push_back(std::move(e));
   return CommitBitmapDir(dir, std::move(raw), {});
@@ -403,7 +418,7 @@ Status ImageWriter::BitmapClear(const std::string& name) {
           std::vector<uint8_t>(uint64_t{b.table_size} * g_.cluster_size, 0),
           b.table_size));
   std::vector<std::vector<uint8_t>> raw = dir.raw;
-  StoreBe64(raw[i].data(), table);
+  StoreField(raw[i].data(), BitmapField::kTableOffset, table);
   return CommitBitmapDir(dir, std::move(raw), std::move(frees));
 }
 
@@ -419,7 +434,7 @@ Status ImageWriter::BitmapSetEnabled(const std::string& name, bool enabled) {
       enabled ? (b.flags | kBitmapFlagAuto) : (b.flags & ~kBitmapFlagAuto);
   if (flags == b.flags) return OkStatus();
   std::vector<std::vector<uint8_t>> raw = dir.raw;
-  StoreBe32(raw[i].data() + 12, flags);
+  StoreField(raw[i].data(), BitmapField::kFlags, flags);
   return CommitBitmapDir(dir, std::move(raw), {});
 }
 
@@ -463,7 +478,7 @@ Status ImageWriter::BitmapMerge(const std::string& source,
   QCOW2REF_ASSIGN_OR_RETURN(uint64_t table,
                             WriteBitmapBits(dst, to.table_size));
   std::vector<std::vector<uint8_t>> raw = dir.raw;
-  StoreBe64(raw[t].data(), table);
+  StoreField(raw[t].data(), BitmapField::kTableOffset, table);
   return CommitBitmapDir(dir, std::move(raw), std::move(frees));
 }
 

@@ -6,7 +6,9 @@
 #include <map>
 
 #include "reference/format/bitmap_directory.h"
+#include "reference/format/bitmap_fields.h"
 #include "reference/format/endian.h"
+#include "reference/format/extension_fields.h"
 #include "reference/format/extensions.h"
 #include "reference/status/checked_math.h"
 #include "reference/writer/image_writer.h"
@@ -37,15 +39,19 @@ Status ImageWriter::LoadBitmaps(const Image& opened) {
   // list of the header cluster to the bitmaps extension.
   std::vector<uint8_t> h(g_.cluster_size);
   QCOW2REF_RETURN_IF_ERROR(store_->ReadAtZeroFilled(0, h.data(), h.size()));
-  for (uint64_t at = header_.header_length; at + 8 <= h.size();) {
-    const uint32_t type = LoadBe32(h.data() + at);
-    const uint32_t length = LoadBe32(h.data() + at + 4);
-    if (type == 0) break;
+  for (uint64_t at = header_.header_length;
+       at + kExtensionDataStart <= h.size();) {
+    const uint8_t* record = h.data() + at;
+    const uint32_t type = LoadField<uint32_t>(record, ExtensionField::kType);
+    const uint32_t length =
+        LoadField<uint32_t>(record, ExtensionField::kLength);
+    if (type == kExtEnd) break;
     if (type == kExtBitmaps) {
-      bitmap_directory_field_ = at + 8 + 16;
+      bitmap_directory_field_ = at + kExtensionDataStart +
+                                BitmapsExtensionField::kDirectoryOffset.offset;
       return OkStatus();
     }
-    at += 8 + DivRoundUp(length, 8) * 8;
+    at += kExtensionDataStart + DivRoundUp(length, 8) * 8;
   }
   return IoError("internal: the bitmaps extension was not found again");
 }
@@ -57,9 +63,11 @@ Status ImageWriter::MarkDirty(uint64_t offset, uint64_t length) {
     // anything they should record changes; a crash leaves them flagged,
     // which QEMU treats as inconsistent, never stale and trusted.
     for (const BitmapEntry& b : tracked_) {
-      uint8_t flags[4];
-      StoreBe32(flags, b.flags | kBitmapFlagInUse);
-      QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(b.entry_offset + 12, flags, 4));
+      constexpr Field kFlags = BitmapField::kFlags;
+      uint8_t flags[kFlags.width];
+      StoreField(flags, Alone(kFlags), b.flags | kBitmapFlagInUse);
+      QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(b.entry_offset + kFlags.offset,
+                                               flags, sizeof(flags)));
     }
     QCOW2REF_RETURN_IF_ERROR(store_->Flush());
     bitmaps_in_use_ = true;
@@ -138,8 +146,8 @@ Status ImageWriter::StoreBitmaps() {
       new_tables[n] = at;
     }
     uint8_t* e = dir.data() + (b.entry_offset - bitmap_directory_offset_);
-    StoreBe64(e, new_tables[n]);
-    StoreBe32(e + 12, b.flags & ~kBitmapFlagInUse);
+    StoreField(e, BitmapField::kTableOffset, new_tables[n]);
+    StoreField(e, BitmapField::kFlags, b.flags & ~kBitmapFlagInUse);
   }
   // SPEC(QX.WRITE.bitmaps_kept): data and tables are durable before a new
   // directory names them; the header switches to that directory in one
@@ -149,9 +157,11 @@ Status ImageWriter::StoreBitmaps() {
   QCOW2REF_ASSIGN_OR_RETURN(uint64_t dir_at, Allocate(dir_clusters));
   QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(dir_at, dir.data(), dir.size()));
   QCOW2REF_RETURN_IF_ERROR(store_->Flush());
-  uint8_t field[8];
-  StoreBe64(field, dir_at);
-  QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(bitmap_directory_field_, field, 8));
+  constexpr Field kField = BitmapsExtensionField::kDirectoryOffset;
+  uint8_t field[kField.width];
+  StoreField(field, Alone(kField), dir_at);
+  QCOW2REF_RETURN_IF_ERROR(
+      store_->WriteAt(bitmap_directory_field_, field, sizeof(field)));
   QCOW2REF_RETURN_IF_ERROR(store_->Flush());
   frees.push_back({bitmap_directory_offset_, dir_clusters * cs});
   for (const auto& [off, bytes] : frees) {

@@ -8,7 +8,9 @@
 
 #include "reference/format/cluster_entries.h"
 #include "reference/format/endian.h"
+#include "reference/format/header_fields.h"
 #include "reference/format/limits.h"
+#include "reference/format/snapshot_fields.h"
 #include "reference/status/checked_math.h"
 #include "reference/writer/image_writer.h"
 
@@ -182,10 +184,11 @@ Status ImageWriter::WriteSnapshotTable(std::vector<Snapshot> all) {
   }
   // SPEC(QX.WRITE.order_snapshot_table): the new table is durable before the
   // header names it; the old one is freed after.
-  uint8_t h[12];
-  StoreBe32(h, static_cast<uint32_t>(all.size()));
-  StoreBe64(h + 4, at);
-  QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(60, h, 12));
+  constexpr uint32_t kFrom = HeaderField::kNbSnapshots.offset;
+  uint8_t h[HeaderField::kSnapshotsOffset.end() - kFrom];
+  StoreField(h, Rebased(HeaderField::kNbSnapshots, kFrom), all.size());
+  StoreField(h, Rebased(HeaderField::kSnapshotsOffset, kFrom), at);
+  QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(kFrom, h, sizeof(h)));
   QCOW2REF_RETURN_IF_ERROR(store_->Flush());
   const uint64_t old_at = header_.snapshots_offset;
   const uint64_t old_bytes = SerializeSnapshotTable(snapshots_).size();
@@ -247,9 +250,9 @@ Status ImageWriter::SnapshotCreate(const std::string& name) {
   s.date_sec = static_cast<uint32_t>(std::time(nullptr));
   // SPEC(Q2.SNAP.extra_v3): 24 bytes of extra data: vm state size, disk
   // size, icount (-1: none).
-  s.extra.assign(24, 0);
-  StoreBe64(s.extra.data() + 8, header_.size);
-  StoreBe64(s.extra.data() + 16, UINT64_MAX);
+  s.extra.assign(SnapshotExtraField::kIcount.end(), 0);
+  StoreField(s.extra.data(), SnapshotExtraField::kDiskSize, header_.size);
+  StoreField(s.extra.data(), SnapshotExtraField::kIcount, UINT64_MAX);
   s.disk_size = header_.size;
   std::vector<Snapshot> all = snapshots_;
   all.push_back(s);

@@ -7,8 +7,8 @@
 #include "reference/check/checker.h"
 #include "reference/check/rebuild.h"
 #include "reference/check/repair.h"
-#include "reference/format/endian.h"
 #include "reference/format/header.h"
+#include "reference/format/header_fields.h"
 #include "reference/image/references.h"
 #include "reference/io/byte_store.h"
 #include "reference/status/text_escape.h"
@@ -61,12 +61,14 @@ nlohmann::ordered_json ReportJson(const std::string& path,
 // True when the header of the image at `path` has the dirty or corrupt bit.
 bool HasRepairMarks(const std::string& path) {
   auto file = FileSource::Open(path);
-  if (!file.ok() || (*file)->Size() < 104) return false;
-  uint8_t h[80];
-  if (!(*file)->ReadAt(0, h, sizeof(h)).ok() || LoadBe32(h + 4) < 3) {
+  if (!file.ok() || (*file)->Size() < kV3MinHeaderLength) return false;
+  uint8_t h[HeaderField::kIncompatibleFeatures.end()];
+  if (!(*file)->ReadAt(0, h, sizeof(h)).ok() ||
+      LoadField(h, HeaderField::kVersion) < 3) {
     return false;
   }
-  return (LoadBe64(h + 72) & (kIncompatDirty | kIncompatCorrupt)) != 0;
+  return (LoadField(h, HeaderField::kIncompatibleFeatures) &
+          (kIncompatDirty | kIncompatCorrupt)) != 0;
 }
 
 }  // namespace

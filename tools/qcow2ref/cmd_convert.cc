@@ -2,8 +2,8 @@
 // out, with the create options.
 #include <unistd.h>
 
-#include "reference/format/endian.h"
 #include "reference/format/header.h"
+#include "reference/format/header_fields.h"
 #include "reference/image/guest_map.h"
 #include "reference/status/checked_math.h"
 #include "tools/qcow2ref/cli.h"
@@ -32,10 +32,11 @@ int RunConvert(int argc, char** argv) {
   // The source: qcow2 when it has the magic, raw otherwise.
   auto raw = FileSource::Open(src);
   if (!raw.ok()) return ReportError(raw.error());
-  uint8_t magic[4] = {};
-  const bool is_qcow2 = (*raw)->Size() >= 4 &&
-                        (*raw)->ReadAt(0, magic, 4).ok() &&
-                        LoadBe32(magic) == kQcow2Magic;
+  constexpr Field kMagic = HeaderField::kMagic;
+  uint8_t magic[kMagic.end()] = {};
+  const bool is_qcow2 = (*raw)->Size() >= kMagic.end() &&
+                        (*raw)->ReadAt(0, magic, sizeof(magic)).ok() &&
+                        LoadField(magic, kMagic) == kQcow2Magic;
   Args source_args = *args;
   source_args.options.erase("--secret-file");
   source_args.options.erase("--secret-env");
