@@ -5,7 +5,9 @@
 #include "reference/crypto/legacy_aes.h"
 #include "reference/crypto/luks_unlock.h"
 #include "reference/format/endian.h"
+#include "reference/format/header_fields.h"
 #include "reference/format/limits.h"
+#include "reference/format/snapshot_fields.h"
 #include "reference/image/image.h"
 #include "reference/image/references.h"
 #include "reference/status/checked_math.h"
@@ -94,12 +96,15 @@ Status Image::LoadHeaderAndExtensions() {
   auto header = ParseHeader(prefix.data(), prefix.size());
   if (!header.ok()) {
     Error e = header.take_error();
-    if (e.clause == "Q2.HDRV3.incompat.unknown_fail" && prefix.size() >= 80) {
+    if (e.clause == "Q2.HDRV3.incompat.unknown_fail" &&
+        prefix.size() >= HeaderField::kIncompatibleFeatures.end()) {
       // Name the bit from the feature name table when the image has one.
       Header lenient;
       std::vector<uint8_t> copy = prefix;
-      const uint64_t incompat = LoadBe64(copy.data() + 72);
-      StoreBe64(copy.data() + 72, incompat & kIncompatKnownMask);
+      const uint64_t incompat =
+          LoadField(copy.data(), HeaderField::kIncompatibleFeatures);
+      StoreField(copy.data(), HeaderField::kIncompatibleFeatures,
+                 incompat & kIncompatKnownMask);
       auto h2 = ParseHeader(copy.data(), copy.size());
       if (h2.ok()) {
         auto ext = ParseExtensions(
@@ -126,7 +131,7 @@ Status Image::LoadHeaderAndExtensions() {
                             ParseExtensions(header_, prefix.data(), c0));
   // SPEC(Q2.FDE.only_luks): required with crypt_method 2.
   if (header_.crypt_method == 2 && !extensions_.fde) {
-    return Rejected("Q2.FDE.only_luks", 32,
+    return Rejected("Q2.FDE.only_luks", HeaderField::kCryptMethod.offset,
                     "crypt_method 2 (LUKS) without a full disk encryption "
                     "header pointer");
   }
@@ -275,11 +280,14 @@ Status Image::OpenReferences(int depth, const SecretBytes* secret) {
                          "backing format '" + format + "' is not supported");
     }
   } else {
-    uint8_t magic[4] = {};
-    if (file->Size() >= 4) {
-      QCOW2REF_RETURN_IF_ERROR(file->ReadAt(0, magic, 4));
+    constexpr Field magic_field = HeaderField::kMagic;
+    uint8_t magic[magic_field.width] = {};
+    if (file->Size() >= magic_field.end()) {
+      QCOW2REF_RETURN_IF_ERROR(
+          file->ReadAt(magic_field.offset, magic, magic_field.width));
     }
-    format = LoadBe32(magic) == kQcow2Magic ? "qcow2" : "raw";
+    format =
+        LoadField(magic, Alone(magic_field)) == kQcow2Magic ? "qcow2" : "raw";
   }
   if (format == "raw") {
     backing_.raw = std::move(file);
@@ -315,13 +323,16 @@ Status Image::SelectSnapshot(const std::string& key) {
   }
   // SPEC(QX.LIMIT.snapshot_l1_size)
   if (uint64_t{found->l1_size} * 8 > kMaxSnapshotL1Bytes) {
-    return Rejected("QX.LIMIT.snapshot_l1_size", found->entry_offset + 8,
+    return Rejected("QX.LIMIT.snapshot_l1_size",
+                    found->entry_offset + SnapshotField::kL1Size.offset,
                     "snapshot L1 table exceeds 32 MiB");
   }
   const Snapshot s = *found;
   // SPEC(QX.LIMIT.virtual_size)
   if (s.disk_size && *s.disk_size > kMaxVirtualSize) {
-    return Rejected("QX.LIMIT.virtual_size", found->entry_offset + 48,
+    return Rejected("QX.LIMIT.virtual_size",
+                    found->entry_offset + kSnapshotFixedSize +
+                        SnapshotExtraField::kDiskSize.offset,
                     "snapshot '" + s.name + "' disk size exceeds 2^63-1");
   }
   QCOW2REF_RETURN_IF_ERROR(

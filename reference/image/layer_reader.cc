@@ -5,6 +5,7 @@
 
 #include "reference/format/compression.h"
 #include "reference/format/endian.h"
+#include "reference/format/header_fields.h"
 #include "reference/status/checked_math.h"
 
 namespace qcow2ref {
@@ -196,12 +197,14 @@ Status LayerReader::ReadData(const Extent& e, uint8_t* out) const {
   if (h.has_data_file()) {
     if (!files_.data_file_named) {
       // SPEC(Q2.XDF.name_required)
-      return Rejected("Q2.XDF.name_required", 72,
+      return Rejected("Q2.XDF.name_required",
+                      HeaderField::kIncompatibleFeatures.offset,
                       "the image uses an external data file but does not "
                       "name it");
     }
     if (files_.data_file == nullptr) {
-      return Rejected("QX.BK.no_follow", 72,
+      return Rejected("QX.BK.no_follow",
+                      HeaderField::kIncompatibleFeatures.offset,
                       "reading data needs the external data file, which was "
                       "not opened (references are not followed)");
     }

@@ -7,6 +7,7 @@
 #include "reference/format/cluster_entries.h"
 #include "reference/format/compression.h"
 #include "reference/format/endian.h"
+#include "reference/format/header_fields.h"
 #include "reference/format/limits.h"
 #include "reference/format/refcount.h"
 #include "reference/status/checked_math.h"
@@ -41,12 +42,17 @@ Result<std::unique_ptr<ImageWriter>> ImageWriter::Open(
   // refcounts rebuilt before anything else is written, as QEMU does; the
   // rebuild waits for the first write (PrepareForWriting), so that a command
   // refused before it (a bad range, a missing passphrase) writes nothing.
-  uint8_t features[8];
-  uint8_t version[4];
-  if (w->store_->Size() >= 104 && w->store_->ReadAt(72, features, 8).ok() &&
-      w->store_->ReadAt(4, version, 4).ok() && LoadBe32(version) >= 3 &&
-      (LoadBe64(features) & (kIncompatDirty | kIncompatCorrupt)) ==
-          kIncompatDirty) {
+  constexpr Field features_field = HeaderField::kIncompatibleFeatures;
+  constexpr Field version_field = HeaderField::kVersion;
+  uint8_t features[features_field.width];
+  uint8_t version[version_field.width];
+  if (w->store_->Size() >= HeaderField::kHeaderLength.end() &&
+      w->store_->ReadAt(features_field.offset, features, sizeof(features))
+          .ok() &&
+      w->store_->ReadAt(version_field.offset, version, sizeof(version)).ok() &&
+      LoadField(version, Alone(version_field)) >= 3 &&
+      (LoadField(features, Alone(features_field)) &
+       (kIncompatDirty | kIncompatCorrupt)) == kIncompatDirty) {
     // Refused now if the rebuild would be (anything but counts wrong).
     QCOW2REF_RETURN_IF_ERROR(CheckRepairable(*w->store_));
     w->rebuild_pending_ = true;
@@ -73,13 +79,15 @@ Status ImageWriter::Load(WriterOptions options) {
   g_ = image->geometry();
   // SPEC(Q2.HDRV3.incompat.corrupt): never written.
   if (header_.incompatible_features & kIncompatCorrupt) {
-    return Rejected("Q2.HDRV3.incompat.corrupt", 72,
+    return Rejected("Q2.HDRV3.incompat.corrupt",
+                    HeaderField::kIncompatibleFeatures.offset,
                     "the image is marked corrupt and must not be written");
   }
   // SPEC(QX.WRITE.dirty_refused): refcounts may be stale; allocating from
   // them could cross-link clusters.
   if ((header_.incompatible_features & kIncompatDirty) && !rebuild_pending_) {
-    return Unsupported("QX.WRITE.dirty_refused", 72,
+    return Unsupported("QX.WRITE.dirty_refused",
+                       HeaderField::kIncompatibleFeatures.offset,
                        "the image is dirty (lazy refcounts): its refcounts "
                        "must be rebuilt before it can be written");
   }
@@ -153,9 +161,10 @@ Status ImageWriter::PrepareForWriting() {
   const uint64_t known = kAutoclearBitmaps | kAutoclearRawDataFile;
   if (header_.version >= 3 && (header_.autoclear_features & ~known) != 0) {
     header_.autoclear_features &= known;
-    uint8_t f[8];
-    StoreBe64(f, header_.autoclear_features);
-    QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(88, f, sizeof(f)));
+    constexpr Field field = HeaderField::kAutoclearFeatures;
+    uint8_t f[field.width];
+    StoreField(f, Alone(field), header_.autoclear_features);
+    QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(field.offset, f, sizeof(f)));
     QCOW2REF_RETURN_IF_ERROR(store_->Flush());
   }
   if (!rebuild_pending_) return OkStatus();
@@ -165,13 +174,14 @@ Status ImageWriter::PrepareForWriting() {
   (void)done;
   // New refcount table, dirty bit cleared, COPIED bits fixed: read the
   // header fields and tables again.
-  uint8_t h[72];
+  uint8_t h[HeaderField::kIncompatibleFeatures.end()];
   QCOW2REF_RETURN_IF_ERROR(store_->ReadAt(0, h, sizeof(h)));
-  uint8_t f[8];
-  QCOW2REF_RETURN_IF_ERROR(store_->ReadAt(72, f, sizeof(f)));
-  header_.refcount_table_offset = LoadBe64(h + 48);
-  header_.refcount_table_clusters = LoadBe32(h + 56);
-  header_.incompatible_features = LoadBe64(f);
+  header_.refcount_table_offset =
+      LoadField(h, HeaderField::kRefcountTableOffset);
+  header_.refcount_table_clusters =
+      LoadField<uint32_t>(h, HeaderField::kRefcountTableClusters);
+  header_.incompatible_features =
+      LoadField(h, HeaderField::kIncompatibleFeatures);
   return LoadTables();
 }
 
@@ -335,10 +345,13 @@ Status ImageWriter::EnsureCoverage(uint64_t clusters) {
   QCOW2REF_RETURN_IF_ERROR(
       store_->WriteAt(table_at, table.data(), table.size()));
   QCOW2REF_RETURN_IF_ERROR(store_->Flush());
-  uint8_t h[12];
-  StoreBe64(h, table_at);
-  StoreBe32(h + 8, static_cast<uint32_t>(table_clusters));
-  QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(48, h, 12));
+  // The refcount table's offset and size, adjacent fields, in one write.
+  constexpr Field at_field = HeaderField::kRefcountTableOffset;
+  constexpr Field n_field = HeaderField::kRefcountTableClusters;
+  uint8_t h[n_field.end() - at_field.offset];
+  StoreField(h, Rebased(at_field, at_field.offset), table_at);
+  StoreField(h, Rebased(n_field, at_field.offset), table_clusters);
+  QCOW2REF_RETURN_IF_ERROR(store_->WriteAt(at_field.offset, h, sizeof(h)));
   QCOW2REF_RETURN_IF_ERROR(store_->Flush());
   reftable_offset_ = table_at;
   header_.refcount_table_offset = table_at;
