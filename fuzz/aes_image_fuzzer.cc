@@ -26,7 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                kSecret);
   if (!img.ok()) return 0;
   const Image& opened = **img;
-  if (opened.header().crypt_method != 0) FUZZ_CHECK(opened.can_decrypt());
+  if (opened.header().crypt_method != CryptMethod::kNone)
+    FUZZ_CHECK(opened.can_decrypt());
   fuzz::ExerciseImage(**img);
   return 0;
 }

@@ -444,7 +444,7 @@ void Checker::CheckBitmaps() {
 }
 
 void Checker::CheckKeyVerification() {
-  if (h_.crypt_method == 1) {
+  if (h_.crypt_method == CryptMethod::kAes) {
     // SPEC(QX.ENC.aes.no_key_check): nothing in the image confirms a key, so
     // a clean check never vouches for the passphrase.
     Add(Severity::kWarning, "QX.ENC.aes.no_key_check",

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <string>
 
+#include "reference/format/header.h"
 #include "reference/format/header_fields.h"
 
 namespace qcow2ref {
@@ -71,8 +72,12 @@ uint64_t CompressedInputBytes(uint64_t descriptor_bytes,
 
 Status DecompressCluster(uint8_t type, const uint8_t* in, size_t in_size,
                          uint8_t* out, size_t out_size, uint64_t at) {
-  if (type == 0) return InflateRaw(in, in_size, out, out_size, at);
-  if (type == 1) return DecompressZstd(in, in_size, out, out_size, at);
+  if (type == static_cast<uint8_t>(CompressionType::kDeflate)) {
+    return InflateRaw(in, in_size, out, out_size, at);
+  }
+  if (type == static_cast<uint8_t>(CompressionType::kZstd)) {
+    return DecompressZstd(in, in_size, out, out_size, at);
+  }
   return Unsupported("Q2.HDRV3.compression_type.known",
                      HeaderField::kCompressionType.offset,
                      "unknown compression type " + std::to_string(type));
@@ -82,7 +87,7 @@ std::vector<uint8_t> CompressCluster(uint8_t type, const uint8_t* in,
                                      size_t in_size) {
   std::vector<uint8_t> out(in_size > 0 ? in_size - 1 : 0);
   if (out.empty()) return {};
-  if (type == 0) {
+  if (type == static_cast<uint8_t>(CompressionType::kDeflate)) {
     z_stream zs{};
     if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9,
                      Z_DEFAULT_STRATEGY) != Z_OK) {
@@ -99,7 +104,7 @@ std::vector<uint8_t> CompressCluster(uint8_t type, const uint8_t* in,
     out.resize(produced);
     return out;
   }
-  if (type == 1) {
+  if (type == static_cast<uint8_t>(CompressionType::kZstd)) {
     const size_t n = ZSTD_compress(out.data(), out.size(), in, in_size, 3);
     if (ZSTD_isError(n)) return {};
     out.resize(n);

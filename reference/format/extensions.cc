@@ -87,10 +87,10 @@ Status ParseBitmaps(const Header& h, const uint8_t* d, uint32_t len,
 Status ParseFde(const Header& h, const uint8_t* d, uint32_t len, uint64_t at,
                 Extensions* e) {
   // SPEC(Q2.FDE.only_luks)
-  if (h.crypt_method != 2) {
+  if (h.crypt_method != CryptMethod::kLuks) {
     return Rejected("Q2.FDE.only_luks", at,
                     "full disk encryption header pointer with crypt_method " +
-                        std::to_string(h.crypt_method));
+                        std::to_string(static_cast<uint32_t>(h.crypt_method)));
   }
   // SPEC(Q2.FDE.length)
   if (len != kFdePointerSize) {

@@ -73,7 +73,7 @@ TEST(FieldTablesTest, HeaderSerializesWhereAHandBuiltOneHasItsFields) {
   h.backing_file_size = 0x11121314;
   h.cluster_bits = 0x15161718;
   h.size = 0x191a1b1c1d1e1f20;
-  h.crypt_method = 0x21222324;
+  h.crypt_method = static_cast<CryptMethod>(0x21222324);
   h.l1_size = 0x25262728;
   h.l1_table_offset = 0x292a2b2c2d2e2f30;
   h.refcount_table_offset = 0x3132333435363738;
@@ -94,7 +94,7 @@ TEST(FieldTablesTest, HeaderSerializesWhereAHandBuiltOneHasItsFields) {
   PutBe(want, 16, h.backing_file_size, 4);
   PutBe(want, 20, h.cluster_bits, 4);
   PutBe(want, 24, h.size, 8);
-  PutBe(want, 32, h.crypt_method, 4);
+  PutBe(want, 32, static_cast<uint32_t>(h.crypt_method), 4);
   PutBe(want, 36, h.l1_size, 4);
   PutBe(want, 40, h.l1_table_offset, 8);
   PutBe(want, 48, h.refcount_table_offset, 8);

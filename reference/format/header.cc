@@ -98,9 +98,10 @@ Status ValidateHeader(const Header& h) {
     }
   }
   // SPEC(Q2.HDR.crypt_method.known)
-  if (h.crypt_method > 2) {
+  if (static_cast<uint32_t>(h.crypt_method) > 2) {
     return Rejected("Q2.HDR.crypt_method.known", F::kCryptMethod.offset,
-                    "unknown crypt_method " + std::to_string(h.crypt_method));
+                    "unknown crypt_method " +
+                        std::to_string(static_cast<uint32_t>(h.crypt_method)));
   }
   if (h.backing_file_offset != 0) {
     // SPEC(Q2.HDR.backing_file_size.max)
@@ -233,7 +234,8 @@ Result<Header> ParseHeader(const uint8_t* p, size_t length) {
   h.backing_file_size = LoadField<uint32_t>(p, F::kBackingFileSize);
   h.cluster_bits = LoadField<uint32_t>(p, F::kClusterBits);
   h.size = LoadField(p, F::kSize);
-  h.crypt_method = LoadField<uint32_t>(p, F::kCryptMethod);
+  h.crypt_method =
+      static_cast<CryptMethod>(LoadField<uint32_t>(p, F::kCryptMethod));
   h.l1_size = LoadField<uint32_t>(p, F::kL1Size);
   h.l1_table_offset = LoadField(p, F::kL1TableOffset);
   h.refcount_table_offset = LoadField(p, F::kRefcountTableOffset);
@@ -294,7 +296,7 @@ std::vector<uint8_t> SerializeHeader(const Header& h) {
   StoreField(p, F::kBackingFileSize, h.backing_file_size);
   StoreField(p, F::kClusterBits, h.cluster_bits);
   StoreField(p, F::kSize, h.size);
-  StoreField(p, F::kCryptMethod, h.crypt_method);
+  StoreField(p, F::kCryptMethod, static_cast<uint32_t>(h.crypt_method));
   StoreField(p, F::kL1Size, h.l1_size);
   StoreField(p, F::kL1TableOffset, h.l1_table_offset);
   StoreField(p, F::kRefcountTableOffset, h.refcount_table_offset);

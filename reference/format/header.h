@@ -30,6 +30,10 @@ inline constexpr uint64_t kAutoclearRawDataFile = 1ull << 1;
 
 enum class CompressionType : uint8_t { kDeflate = 0, kZstd = 1 };
 
+// How guest data is encrypted (Q2.HDR.crypt_method.known: other values are
+// refused when the header is parsed, so a parsed header holds one of these).
+enum class CryptMethod : uint32_t { kNone = 0, kAes = 1, kLuks = 2 };
+
 struct Header {
   uint32_t magic = kQcow2Magic;
   uint32_t version = 3;
@@ -37,7 +41,7 @@ struct Header {
   uint32_t backing_file_size = 0;
   uint32_t cluster_bits = 16;
   uint64_t size = 0;
-  uint32_t crypt_method = 0;
+  CryptMethod crypt_method = CryptMethod::kNone;
   uint32_t l1_size = 0;
   uint64_t l1_table_offset = 0;
   uint64_t refcount_table_offset = 0;

@@ -31,7 +31,7 @@ rc::Gen<Header> GenValidHeader() {
     h.version = *rc::gen::element(2u, 3u);
     h.cluster_bits = *rc::gen::inRange(9u, 22u);
     const uint64_t cs = h.cluster_size();
-    h.crypt_method = *rc::gen::inRange(0u, 3u);
+    h.crypt_method = static_cast<CryptMethod>(*rc::gen::inRange(0u, 3u));
     if (h.version == 3) {
       // header_length: 104 .. min(cluster, 1024), a multiple of 8.
       const uint32_t max_len =
@@ -91,7 +91,7 @@ std::vector<uint8_t> HandMadeHeaderBytes(const Header& h) {
   PutBe(b, 16, h.backing_file_size, 4);
   PutBe(b, 20, h.cluster_bits, 4);
   PutBe(b, 24, h.size, 8);
-  PutBe(b, 32, h.crypt_method, 4);
+  PutBe(b, 32, static_cast<uint32_t>(h.crypt_method), 4);
   PutBe(b, 36, h.l1_size, 4);
   PutBe(b, 40, h.l1_table_offset, 8);
   PutBe(b, 48, h.refcount_table_offset, 8);
@@ -145,7 +145,7 @@ rc::Gen<Extensions> GenExtensions(const Header& h) {
     };
     if (*rc::gen::arbitrary<bool>()) e.backing_format = text(64);
     if (*rc::gen::arbitrary<bool>()) e.data_file = text(200);
-    if (h.crypt_method == 2 && *rc::gen::arbitrary<bool>()) {
+    if (h.crypt_method == CryptMethod::kLuks && *rc::gen::arbitrary<bool>()) {
       e.fde =
           FdePointer{h.cluster_size() * *rc::gen::inRange<uint64_t>(0, 1 << 20),
                      *rc::gen::arbitrary<uint64_t>()};

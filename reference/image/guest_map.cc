@@ -139,7 +139,7 @@ Status EmitExtents(const Image& img, std::vector<Extent> extents, int depth,
                    const Visit& push, MapState* state) {
   // Like qemu-img, host offsets of encrypted data are not reported: the
   // bytes there are ciphertext.
-  const bool show_offsets = img.header().crypt_method == 0;
+  const bool show_offsets = img.header().crypt_method == CryptMethod::kNone;
   for (Extent e : extents) {
     if (!show_offsets) e.has_host = false;
     MapEntry m{e.guest_offset, e.length, depth};

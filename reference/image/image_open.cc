@@ -130,7 +130,7 @@ Status Image::LoadHeaderAndExtensions() {
   QCOW2REF_ASSIGN_OR_RETURN(extensions_,
                             ParseExtensions(header_, prefix.data(), c0));
   // SPEC(Q2.FDE.only_luks): required with crypt_method 2.
-  if (header_.crypt_method == 2 && !extensions_.fde) {
+  if (header_.crypt_method == CryptMethod::kLuks && !extensions_.fde) {
     return Rejected("Q2.FDE.only_luks", HeaderField::kCryptMethod.offset,
                     "crypt_method 2 (LUKS) without a full disk encryption "
                     "header pointer");
@@ -152,14 +152,14 @@ Status Image::LoadHeaderAndExtensions() {
 }
 
 Status Image::LoadEncryption(const SecretBytes* secret) {
-  if (header_.crypt_method == 1) {
+  if (header_.crypt_method == CryptMethod::kAes) {
     if (secret == nullptr) return OkStatus();
     // SPEC(QX.ENC.aes.no_key_check): any passphrase gives a key; nothing in
     // the image can confirm it.
     QCOW2REF_ASSIGN_OR_RETURN(data_cipher_, LegacyAesCipher(*secret));
     return OkStatus();
   }
-  if (header_.crypt_method != 2) return OkStatus();
+  if (header_.crypt_method != CryptMethod::kLuks) return OkStatus();
   const FdePointer& fde = *extensions_.fde;
   // SPEC(Q2.FDE.in_file)
   if (!RangeWithin(fde.offset, fde.length, file_->Size())) {

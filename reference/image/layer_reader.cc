@@ -33,7 +33,9 @@ uint64_t PayloadIvSector(const Header& header, uint64_t guest_offset,
                          uint64_t host_offset) {
   // SPEC(Q2.ENC.luks.iv_host_sector): LUKS numbers sectors by host offset;
   // SPEC(Q2.ENC.aes.iv_guest_sector): legacy AES by guest offset.
-  return (header.crypt_method == 2 ? host_offset : guest_offset) / kSectorSize;
+  return (header.crypt_method == CryptMethod::kLuks ? host_offset
+                                                    : guest_offset) /
+         kSectorSize;
 }
 
 Result<std::vector<uint64_t>> ReadL1Table(const ByteSource& file,
@@ -219,7 +221,7 @@ Status LayerReader::ReadData(const Extent& e, uint8_t* out) const {
     return Rejected("QX.MAP.beyond_eof", e.host_offset,
                     "data cluster lies past the end of " + src->Name());
   }
-  if (h.crypt_method != 0) return DecryptData(e, *src, out);
+  if (h.crypt_method != CryptMethod::kNone) return DecryptData(e, *src, out);
   return src->ReadAtZeroFilled(e.host_offset, out, e.length);
 }
 

@@ -57,9 +57,9 @@ Result<std::unique_ptr<ImageWriter>> ImageWriter::Create(
   if (!o.data_file.empty()) h.incompatible_features |= kIncompatDataFile;
   if (o.data_file_raw) h.autoclear_features |= kAutoclearRawDataFile;
   if (o.lazy_refcounts) h.compatible_features |= kCompatLazyRefcounts;
-  h.crypt_method = o.encryption == Encryption::kAes    ? 1
-                   : o.encryption == Encryption::kLuks ? 2
-                                                       : 0;
+  h.crypt_method = o.encryption == Encryption::kAes    ? CryptMethod::kAes
+                   : o.encryption == Encryption::kLuks ? CryptMethod::kLuks
+                                                       : CryptMethod::kNone;
   const Geometry g = Geometry::FromHeader(h);
   const uint64_t cs = g.cluster_size;
 

@@ -92,7 +92,7 @@ Status ImageWriter::Load(WriterOptions options) {
                        "must be rebuilt before it can be written");
   }
   snapshots_ = image->snapshots();
-  if (header_.crypt_method != 0 && !image->can_decrypt()) {
+  if (header_.crypt_method != CryptMethod::kNone && !image->can_decrypt()) {
     return MissingSecretError("Q2.ENC.payload");
   }
   if (header_.has_data_file()) {
@@ -441,7 +441,7 @@ uint64_t ImageWriter::L2BitmapAt(const std::vector<uint8_t>& t,
 
 Status ImageWriter::EncryptFor(uint64_t guest, uint64_t host, uint8_t* data,
                                size_t length) {
-  if (header_.crypt_method == 0) return OkStatus();
+  if (header_.crypt_method == CryptMethod::kNone) return OkStatus();
   return cipher_->Encrypt(data, length, PayloadIvSector(header_, guest, host));
 }
 

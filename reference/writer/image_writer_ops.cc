@@ -344,7 +344,7 @@ Status ImageWriter::CheckWrite(uint64_t offset, uint64_t length,
   const uint64_t cs = g_.cluster_size;
   // SPEC(QX.WRITE.no_compressed_encryption): QEMU's driver would store them
   // in plaintext; we refuse.
-  if (header_.crypt_method != 0) {
+  if (header_.crypt_method != CryptMethod::kNone) {
     return UsageError(
         "QX.WRITE.no_compressed_encryption",
         "compressed writes into an encrypted image would be stored "

@@ -22,8 +22,10 @@ std::string Hex(uint64_t v) {
   return buf;
 }
 
-const char* CryptName(uint32_t m) {
-  return m == 1 ? "aes" : m == 2 ? "luks" : "none";
+const char* CryptName(CryptMethod m) {
+  return m == CryptMethod::kAes    ? "aes"
+         : m == CryptMethod::kLuks ? "luks"
+                                   : "none";
 }
 
 ordered_json FeatureList(const Image& img, uint64_t bits, uint8_t type) {
@@ -89,7 +91,7 @@ ordered_json InfoJson(const std::string& path, const Image& img) {
   j["virtual-size"] = img.guest_size();
   j["actual-size"] = img.file().Size();
   j["cluster-size"] = h.cluster_size();
-  j["encrypted"] = h.crypt_method != 0;
+  j["encrypted"] = h.crypt_method != CryptMethod::kNone;
   j["dirty-flag"] = (h.incompatible_features & kIncompatDirty) != 0;
   if (img.backing_name()) {
     j["backing-filename"] = *img.backing_name();
@@ -135,7 +137,7 @@ ordered_json InfoJson(const std::string& path, const Image& img) {
     if (ext.data_file) d["data-file"] = *ext.data_file;
     d["data-file-raw"] = (h.autoclear_features & kAutoclearRawDataFile) != 0;
   }
-  if (h.crypt_method != 0) d["encrypt"] = EncryptJson(img);
+  if (h.crypt_method != CryptMethod::kNone) d["encrypt"] = EncryptJson(img);
   j["format-specific"] = {{"type", "qcow2"}, {"data", d}};
 
   // Our own, complete view of the header and extensions.
@@ -143,7 +145,7 @@ ordered_json InfoJson(const std::string& path, const Image& img) {
   q["version"] = h.version;
   q["cluster-bits"] = h.cluster_bits;
   q["size"] = h.size;
-  q["crypt-method"] = h.crypt_method;
+  q["crypt-method"] = static_cast<uint32_t>(h.crypt_method);
   q["l1-size"] = h.l1_size;
   q["l1-table-offset"] = h.l1_table_offset;
   q["refcount-table-offset"] = h.refcount_table_offset;

@@ -36,9 +36,10 @@ int RunLuksDump(int argc, char** argv) {
   const auto& luks = img->image->luks();
   if (!luks) {
     return ReportError(UsageError(
-        "Q2.FDE.only_luks",
-        "the image is not LUKS-encrypted (crypt_method " +
-            std::to_string(img->image->header().crypt_method) + ")"));
+        "Q2.FDE.only_luks", "the image is not LUKS-encrypted (crypt_method " +
+                                std::to_string(static_cast<uint32_t>(
+                                    img->image->header().crypt_method)) +
+                                ")"));
   }
   const LuksHeader& h = *luks;
   // SPEC(QX.CLI.control_escape): header strings and the path are bytes.

@@ -14,7 +14,8 @@ int RunMap(int argc, char** argv) {
   auto cmd = OpenJsonImageCommand(argc, argv, "map IMAGE [--json]", &rc);
   if (!cmd) return rc;
   const Image& image = *cmd->opened.image;
-  if (image.header().crypt_method != 0 && !image.can_decrypt()) {
+  if (image.header().crypt_method != CryptMethod::kNone &&
+      !image.can_decrypt()) {
     // Like qemu-img, mapping an encrypted image needs its secret.
     return ReportError(MissingSecretError("Q2.ENC.payload"));
   }

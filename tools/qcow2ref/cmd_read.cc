@@ -22,7 +22,8 @@ constexpr uint64_t kChunk = 1ull << 20;
 // nothing can confirm.
 bool ReadWithLegacyAes(const Image& top) {
   for (const Image* i = &top; i != nullptr; i = i->backing_image()) {
-    if (i->header().crypt_method == 1 && i->can_decrypt()) return true;
+    if (i->header().crypt_method == CryptMethod::kAes && i->can_decrypt())
+      return true;
   }
   return false;
 }
