@@ -17,8 +17,8 @@
 #include "reference/crypto/luks_unlock.h"
 #include "reference/crypto/secret.h"
 #include "reference/crypto/sector_cipher.h"
-#include "reference/format/endian.h"
 #include "reference/io/byte_source.h"
+#include "reference/status/endian.h"
 
 namespace {
 

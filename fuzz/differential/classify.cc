@@ -4,11 +4,11 @@
 #include <cstring>
 #include <memory>
 
-#include "reference/format/endian.h"
 #include "reference/format/header.h"
 #include "reference/image/guest_map.h"
 #include "reference/image/image.h"
 #include "reference/io/byte_source.h"
+#include "reference/status/endian.h"
 
 namespace qcow2ref::diff {
 namespace {

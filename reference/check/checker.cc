@@ -8,7 +8,6 @@
 #include "reference/crypto/luks_fields.h"
 #include "reference/format/cluster_entries.h"
 #include "reference/format/compression.h"
-#include "reference/format/endian.h"
 #include "reference/format/header_fields.h"
 #include "reference/format/limits.h"
 #include "reference/format/refcount.h"
@@ -17,6 +16,7 @@
 #include "reference/io/byte_store.h"
 #include "reference/io/referenced_file.h"
 #include "reference/status/checked_math.h"
+#include "reference/status/endian.h"
 
 namespace qcow2ref {
 namespace {

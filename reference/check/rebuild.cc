@@ -8,12 +8,12 @@
 
 #include "reference/check/checker.h"
 #include "reference/format/cluster_entries.h"
-#include "reference/format/endian.h"
 #include "reference/format/header.h"
 #include "reference/format/header_fields.h"
 #include "reference/format/limits.h"
 #include "reference/format/refcount.h"
 #include "reference/status/checked_math.h"
+#include "reference/status/endian.h"
 
 namespace qcow2ref {
 namespace {

@@ -9,9 +9,9 @@
 #include <map>
 #include <vector>
 
-#include "reference/format/endian.h"
 #include "reference/format/header.h"
 #include "reference/format/refcount.h"
+#include "reference/status/endian.h"
 
 namespace qcow2ref {
 namespace {

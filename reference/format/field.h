@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "reference/format/endian.h"
+#include "reference/status/endian.h"
 
 namespace qcow2ref {
 

@@ -4,13 +4,13 @@
 
 #include "reference/crypto/legacy_aes.h"
 #include "reference/crypto/luks_unlock.h"
-#include "reference/format/endian.h"
 #include "reference/format/header_fields.h"
 #include "reference/format/limits.h"
 #include "reference/format/snapshot_fields.h"
 #include "reference/image/image.h"
 #include "reference/image/references.h"
 #include "reference/status/checked_math.h"
+#include "reference/status/endian.h"
 
 namespace qcow2ref {
 namespace {

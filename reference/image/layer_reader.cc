@@ -4,9 +4,9 @@
 #include <cstring>
 
 #include "reference/format/compression.h"
-#include "reference/format/endian.h"
 #include "reference/format/header_fields.h"
 #include "reference/status/checked_math.h"
+#include "reference/status/endian.h"
 
 namespace qcow2ref {
 namespace {

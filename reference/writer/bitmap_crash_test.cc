@@ -13,9 +13,9 @@
 
 #include "reference/check/checker.h"
 #include "reference/format/bitmap_directory.h"
-#include "reference/format/endian.h"
 #include "reference/image/image.h"
 #include "reference/io/crash_store.h"
+#include "reference/status/endian.h"
 #include "reference/status/spec_cite.h"
 #include "reference/writer/crash_explore.h"
 #include "reference/writer/image_writer.h"

@@ -8,12 +8,12 @@
 
 #include "reference/format/bitmap_directory.h"
 #include "reference/format/bitmap_fields.h"
-#include "reference/format/endian.h"
 #include "reference/format/extension_fields.h"
 #include "reference/format/extensions.h"
 #include "reference/format/header_fields.h"
 #include "reference/format/limits.h"
 #include "reference/status/checked_math.h"
+#include "reference/status/endian.h"
 #include "reference/writer/image_writer.h"
 
 namespace qcow2ref {

@@ -4,11 +4,11 @@
 #include <cstring>
 
 #include "reference/crypto/luks_unlock.h"
-#include "reference/format/endian.h"
 #include "reference/format/extensions.h"
 #include "reference/format/limits.h"
 #include "reference/format/refcount.h"
 #include "reference/status/checked_math.h"
+#include "reference/status/endian.h"
 #include "reference/writer/image_writer.h"
 #include "reference/writer/luks_create.h"
 #include "reference/writer/random_source.h"

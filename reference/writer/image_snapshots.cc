@@ -7,11 +7,11 @@
 #include <unordered_set>
 
 #include "reference/format/cluster_entries.h"
-#include "reference/format/endian.h"
 #include "reference/format/header_fields.h"
 #include "reference/format/limits.h"
 #include "reference/format/snapshot_fields.h"
 #include "reference/status/checked_math.h"
+#include "reference/status/endian.h"
 #include "reference/writer/image_writer.h"
 
 namespace qcow2ref {

@@ -6,11 +6,11 @@
 #include "reference/check/rebuild.h"
 #include "reference/format/cluster_entries.h"
 #include "reference/format/compression.h"
-#include "reference/format/endian.h"
 #include "reference/format/header_fields.h"
 #include "reference/format/limits.h"
 #include "reference/format/refcount.h"
 #include "reference/status/checked_math.h"
+#include "reference/status/endian.h"
 #include "reference/writer/soundness.h"
 
 namespace qcow2ref {

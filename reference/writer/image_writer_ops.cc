@@ -8,8 +8,8 @@
 
 #include "reference/format/cluster_entries.h"
 #include "reference/format/compression.h"
-#include "reference/format/endian.h"
 #include "reference/status/checked_math.h"
+#include "reference/status/endian.h"
 #include "reference/writer/image_writer.h"
 
 namespace qcow2ref {

@@ -11,11 +11,11 @@
 
 #include "reference/check/checker.h"
 #include "reference/format/cluster_entries.h"
-#include "reference/format/endian.h"
 #include "reference/format/header.h"
 #include "reference/format/limits.h"
 #include "reference/format/snapshot_table.h"
 #include "reference/io/crash_store.h"
+#include "reference/status/endian.h"
 #include "reference/status/spec_cite.h"
 #include "reference/writer/image_writer.h"
 #include "reference/writer/luks_create.h"

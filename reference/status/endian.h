@@ -1,6 +1,6 @@
 // Big-endian loads and stores (Q2.HDR.big_endian).
-#ifndef QCOW2REF_REFERENCE_FORMAT_ENDIAN_H_
-#define QCOW2REF_REFERENCE_FORMAT_ENDIAN_H_
+#ifndef QCOW2REF_REFERENCE_STATUS_ENDIAN_H_
+#define QCOW2REF_REFERENCE_STATUS_ENDIAN_H_
 
 #include <cstdint>
 
@@ -30,4 +30,4 @@ inline void StoreBe64(uint8_t* p, uint64_t v) {
 
 }  // namespace qcow2ref
 
-#endif  // QCOW2REF_REFERENCE_FORMAT_ENDIAN_H_
+#endif  // QCOW2REF_REFERENCE_STATUS_ENDIAN_H_
