@@ -567,6 +567,51 @@ TEST(WriterTest, FlushMakesTheExternalDataFileDurable) {
   }
 }
 
+// A partial write into a cluster of the external data file that lies past
+// the data file's end (metadata preallocation, or a data file truncated
+// since) reads the rest of the cluster as zeros, as QEMU does and as the
+// writer did before the read path was shared: the copy-on-write read of a
+// writer is not a reader's judgement of the image.
+TEST(WriterTest, PartialWriteIntoDataFileClusterPastItsEnd) {
+  QCOW2_SPEC("Q2.XDF.host_equals_guest");
+  CreateOptions o;
+  o.size = 1 << 20;
+  o.data_file = "short.data";
+  const uint64_t cs = uint64_t{1} << o.cluster_bits;
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string dir = tmp ? tmp : "/tmp";
+  std::ofstream(dir + "/short.data", std::ios::binary | std::ios::trunc);
+  auto image = std::make_unique<MemoryStore>();
+  MemoryStore* image_raw = image.get();
+  {
+    WriterOptions wo;
+    wo.directory = dir;
+    wo.data_file = std::make_unique<MemoryStore>();
+    auto w = ImageWriter::Create(std::move(image), o, std::move(wo));
+    ASSERT_TRUE(w.ok()) << w.error().ToString();
+    // Cluster 1 is allocated (its L2 entry names guest offset cs).
+    const std::vector<uint8_t> full(cs, 0x11);
+    ASSERT_TRUE((*w)->Write(cs, full.data(), full.size()).ok());
+    ASSERT_TRUE((*w)->Flush().ok());
+    image = std::make_unique<MemoryStore>(image_raw->bytes());
+  }
+  // The data file now ends before cluster 1 starts.
+  WriterOptions wo;
+  wo.directory = dir;
+  wo.data_file = std::make_unique<MemoryStore>(std::vector<uint8_t>(cs, 0));
+  auto w = ImageWriter::Open(std::move(image), std::move(wo));
+  ASSERT_TRUE(w.ok()) << w.error().ToString();
+  const std::vector<uint8_t> bytes(100, 0x5a);
+  Status st = (*w)->Write(cs + 100, bytes.data(), bytes.size());
+  ASSERT_TRUE(st.ok()) << st.error().ToString();
+  std::vector<uint8_t> back(cs, 0xff);
+  st = (*w)->Read(cs, back.data(), back.size());
+  ASSERT_TRUE(st.ok()) << st.error().ToString();
+  for (uint64_t i = 0; i < cs; ++i) {
+    ASSERT_EQ(back[i], i >= 100 && i < 200 ? 0x5a : 0) << "byte " << i;
+  }
+}
+
 }  // namespace
 }  // namespace qcow2ref
 
