@@ -58,6 +58,10 @@ struct LayerFiles {
   const ByteSource* data_file = nullptr;  // External data file, if opened.
   bool data_file_named = false;           // The extension names one.
   SectorCipher* cipher = nullptr;         // Null until a secret is accepted.
+  // A data cluster that starts past the end of its file reads as zeros (as
+  // QEMU reads it) instead of being refused (QX.MAP.beyond_eof, a reader's
+  // rule): the writer's copy-on-write reads.
+  bool data_past_eof_reads_zero = false;
   // What an unallocated range shows (the backing file, or zeros).
   std::function<Status(uint64_t offset, uint8_t* out, uint64_t length)>
       read_below;

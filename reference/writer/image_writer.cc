@@ -125,6 +125,9 @@ Status ImageWriter::Load(WriterOptions options) {
   files.data_file = data_file_.get();
   files.data_file_named = header_.has_data_file();
   files.cipher = cipher_.get();
+  // The writer never refused these (QEMU reads zeros there); a partial
+  // write into such a cluster must not fail on its copy-on-write read.
+  files.data_past_eof_reads_zero = true;
   files.read_below = [this](uint64_t offset, uint8_t* out, uint64_t length) {
     return below_.Read(offset, out, length);
   };
