@@ -567,6 +567,33 @@ TEST(WriterTest, FlushMakesTheExternalDataFileDurable) {
   }
 }
 
+// A virtual size that is not a multiple of 512 shows size / 512 sectors
+// (Q2.HDR.size.sector_multiple): the bytes past the last whole sector are
+// not part of the disk, so the writer refuses to write them, as QEMU does
+// (EIO), instead of allocating clusters no reader can read.
+TEST(WriterTest, WritesStopAtTheLastWholeSector) {
+  QCOW2_SPEC("Q2.HDR.size.sector_multiple");
+  CreateOptions o;
+  o.size = 1 << 20;
+  Made m = Make(o);
+  ASSERT_NE(m.writer, nullptr);
+  ASSERT_TRUE(m.writer->Flush().ok());
+  std::vector<uint8_t> bytes = m.store->bytes();
+  m.writer.reset();
+  StoreBe64(bytes.data() + 24, (1 << 20) + 100);
+  auto store = std::make_unique<MemoryStore>(bytes);
+  MemoryStore* raw = store.get();
+  auto w = ImageWriter::Open(std::move(store), WriterOptions());
+  ASSERT_TRUE(w.ok()) << w.error().ToString();
+  const std::vector<uint8_t> data(100, 0x5a);
+  EXPECT_FALSE((*w)->Write(1 << 20, data.data(), data.size()).ok());
+  EXPECT_FALSE((*w)->WriteZeroes((1 << 20) - 512, 612).ok());
+  EXPECT_FALSE((*w)->Discard(1 << 20, 100).ok());
+  EXPECT_EQ(raw->bytes(), bytes) << "a refused write changed the image";
+  // The last whole sector is still writable.
+  EXPECT_TRUE((*w)->Write((1 << 20) - 512, data.data(), data.size()).ok());
+}
+
 // A partial write into a cluster of the external data file that lies past
 // the data file's end (metadata preallocation, or a data file truncated
 // since) reads the rest of the cluster as zeros, as QEMU does and as the
