@@ -258,6 +258,8 @@ void ImageWriter::ClearCopiedFlags(std::vector<uint8_t>* table) const {
 
 namespace {
 
+// `size` is the guest-visible size: whole sectors only
+// (Q2.HDR.size.sector_multiple).
 Status CheckRange(uint64_t offset, uint64_t length, uint64_t size) {
   if (!RangeWithin(offset, length, size)) {
     return UsageError("range [" + std::to_string(offset) + ", +" +
@@ -272,7 +274,7 @@ Status CheckRange(uint64_t offset, uint64_t length, uint64_t size) {
 Status ImageWriter::Write(uint64_t offset, const uint8_t* data,
                           uint64_t length) {
   QCOW2REF_RETURN_IF_ERROR(CheckGuestDataMayChange());
-  QCOW2REF_RETURN_IF_ERROR(CheckRange(offset, length, header_.size));
+  QCOW2REF_RETURN_IF_ERROR(CheckRange(offset, length, GuestSize(header_)));
   QCOW2REF_RETURN_IF_ERROR(MarkDirty(offset, length));
   const uint64_t cs = g_.cluster_size;
   uint64_t pos = offset;
@@ -299,7 +301,7 @@ Status ImageWriter::Write(uint64_t offset, const uint8_t* data,
 
 Status ImageWriter::WriteZeroes(uint64_t offset, uint64_t length) {
   QCOW2REF_RETURN_IF_ERROR(CheckGuestDataMayChange());
-  QCOW2REF_RETURN_IF_ERROR(CheckRange(offset, length, header_.size));
+  QCOW2REF_RETURN_IF_ERROR(CheckRange(offset, length, GuestSize(header_)));
   QCOW2REF_RETURN_IF_ERROR(MarkDirty(offset, length));
   const uint64_t cs = g_.cluster_size;
   uint64_t pos = offset;
@@ -339,7 +341,7 @@ Status ImageWriter::Discard(uint64_t offset, uint64_t length) {
 Status ImageWriter::CheckWrite(uint64_t offset, uint64_t length,
                                bool compressed) const {
   QCOW2REF_RETURN_IF_ERROR(CheckGuestDataMayChange());
-  QCOW2REF_RETURN_IF_ERROR(CheckRange(offset, length, header_.size));
+  QCOW2REF_RETURN_IF_ERROR(CheckRange(offset, length, GuestSize(header_)));
   if (!compressed) return OkStatus();
   const uint64_t cs = g_.cluster_size;
   // SPEC(QX.WRITE.no_compressed_encryption): QEMU's driver would store them
@@ -357,7 +359,7 @@ Status ImageWriter::CheckWrite(uint64_t offset, uint64_t length,
                       "clusters");
   }
   if (offset % cs != 0 ||
-      (length % cs != 0 && offset + length != header_.size)) {
+      (length % cs != 0 && offset + length != GuestSize(header_))) {
     return UsageError("compressed writes must cover whole clusters");
   }
   return OkStatus();
