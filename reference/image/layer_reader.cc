@@ -217,12 +217,9 @@ Status LayerReader::ReadData(const Extent& e, uint8_t* out) const {
   // past the end read as zero, as QEMU reads them.
   const uint64_t last_cluster =
       (e.host_offset + e.length - 1) & ~(files_.geometry->cluster_size - 1);
-  const bool refuse_past_eof = !files_.data_past_eof_reads_zero;
-  if (last_cluster >= src->Size()) {
-    if (refuse_past_eof) {
-      return Rejected("QX.MAP.beyond_eof", e.host_offset,
-                      "data cluster lies past the end of " + src->Name());
-    }
+  if (last_cluster >= src->Size() && !files_.data_past_eof_reads_zero) {
+    return Rejected("QX.MAP.beyond_eof", e.host_offset,
+                    "data cluster lies past the end of " + src->Name());
   }
   if (h.crypt_method != CryptMethod::kNone) return DecryptData(e, *src, out);
   return src->ReadAtZeroFilled(e.host_offset, out, e.length);

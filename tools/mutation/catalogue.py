@@ -299,7 +299,7 @@ MUTANTS: List[Mutant] = [
       '    if (!files_.data_file_named) {',
       '    if (false) {'),
     M('image.reader.02', 'reference/image/layer_reader.cc', C.DROP_CHECK, IMAGE,
-      '  if (last_cluster >= src->Size()) {',
+      '  if (last_cluster >= src->Size() && !files_.data_past_eof_reads_zero) {',
       '  if (false) {'),
     M('image.references.01', 'reference/image/references.cc', C.DROP_CHECK, IMAGE,
       '  if (!chain->images.insert(*id).second) {',
