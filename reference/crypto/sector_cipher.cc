@@ -209,10 +209,15 @@ Result<std::unique_ptr<SectorCipher>> SectorCipher::Create(
   return c;
 }
 
+Result<std::unique_ptr<SectorCipher>> SectorCipher::Fork() const {
+  return CreateOne(suite_, key_.data(), key_.size());
+}
+
 Result<std::unique_ptr<SectorCipher>> SectorCipher::CreateOne(
     const CipherSuite& suite, const uint8_t* key, size_t key_len) {
   std::unique_ptr<SectorCipher> c(new SectorCipher());
   c->suite_ = suite;
+  c->key_.Assign(key, key_len);
   try {
     c->enc_ = MakeCipher(suite.family, suite.mode, true);
     c->dec_ = MakeCipher(suite.family, suite.mode, false);

@@ -63,6 +63,11 @@ class SectorCipher {
   Status Decrypt(uint8_t* data, size_t length, uint64_t first_sector);
   Status Encrypt(uint8_t* data, size_t length, uint64_t first_sector);
 
+  // An independent cipher with the same suite and key, for a caller's own
+  // thread (Crypto++ mode objects keep per-call state, so no two threads may
+  // share one). It never starts threads of its own.
+  Result<std::unique_ptr<SectorCipher>> Fork() const;
+
   // The IV of a sector (for tests and known-answer vectors).
   Result<SecretBytes> Iv(uint64_t sector);
 
@@ -79,6 +84,7 @@ class SectorCipher {
   void MakeIv(uint64_t sector, uint8_t* iv);
 
   CipherSuite suite_;
+  SecretBytes key_;  // For Fork.
   std::unique_ptr<CryptoPP::SymmetricCipher> enc_;
   std::unique_ptr<CryptoPP::SymmetricCipher> dec_;
   std::unique_ptr<CryptoPP::BlockCipher> essiv_;  // ECB cipher for ESSIV.

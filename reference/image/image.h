@@ -21,6 +21,7 @@
 #include "reference/format/header.h"
 #include "reference/format/snapshot_table.h"
 #include "reference/image/layer_reader.h"
+#include "reference/image/resolved_piece.h"
 #include "reference/io/byte_source.h"
 #include "reference/status/status.h"
 
@@ -142,6 +143,12 @@ class Image : private LayerTables {
   // Reads guest bytes of the current view, following the backing chain.
   Status Read(uint64_t offset, uint8_t* out, uint64_t length) const;
 
+  // Where the bytes of [offset, offset + length) come from, through the
+  // whole chain (resolved_piece.h); pieces are in guest order and cover the
+  // range. Fails only where Map would (a broken mapping table).
+  Result<std::vector<ResolvedPiece>> Resolve(uint64_t offset,
+                                             uint64_t length) const;
+
   // Reads what an unallocated range shows: the backing file, or zeros
   // (Q2.MAP.unallocated, Q2.BK.past_end_zero).
   Status ReadBacking(uint64_t offset, uint8_t* out, uint64_t length) const {
@@ -171,6 +178,11 @@ class Image : private LayerTables {
   Status LoadBitmaps();
   Status OpenReferences(int depth, const SecretBytes* secret);
   Status Charge(uint64_t bytes);
+  Status ResolveInto(uint64_t offset, uint64_t length,
+                     std::vector<ResolvedPiece>* out) const;
+  Status ResolveBelow(uint64_t offset, uint64_t length,
+                      std::vector<ResolvedPiece>* out) const;
+  ResolvedPiece ResolveData(const Extent& e) const;
   // LayerTables, from the caches below.
   uint64_t l1_offset() const override { return header_.l1_table_offset; }
   uint64_t l1_size() const override { return l1_.size(); }

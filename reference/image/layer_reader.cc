@@ -193,7 +193,7 @@ Status LayerReader::ReadExtent(const Extent& e, uint8_t* out) const {
   return ReadData(e, out);
 }
 
-Status LayerReader::ReadData(const Extent& e, uint8_t* out) const {
+Result<const ByteSource*> LayerReader::DataFileOf(const Extent& e) const {
   const Header& h = *files_.header;
   const ByteSource* src = files_.file;
   if (h.has_data_file()) {
@@ -221,7 +221,14 @@ Status LayerReader::ReadData(const Extent& e, uint8_t* out) const {
     return Rejected("QX.MAP.beyond_eof", e.host_offset,
                     "data cluster lies past the end of " + src->Name());
   }
-  if (h.crypt_method != CryptMethod::kNone) return DecryptData(e, *src, out);
+  return src;
+}
+
+Status LayerReader::ReadData(const Extent& e, uint8_t* out) const {
+  QCOW2REF_ASSIGN_OR_RETURN(const ByteSource* src, DataFileOf(e));
+  if (files_.header->crypt_method != CryptMethod::kNone) {
+    return DecryptData(e, *src, out);
+  }
   return src->ReadAtZeroFilled(e.host_offset, out, e.length);
 }
 

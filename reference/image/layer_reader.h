@@ -88,6 +88,10 @@ class LayerReader {
   Status ReadExtent(const Extent& e, uint8_t* out) const;
   // Map, then ReadExtent for each extent.
   Status Read(uint64_t offset, uint8_t* out, uint64_t length) const;
+  // The file a kNormal extent's bytes are stored in (the image or its
+  // external data file), or why they cannot be read.
+  Result<const ByteSource*> DataFileOf(const Extent& e) const;
+  const SectorCipher* cipher() const { return files_.cipher; }
 
  private:
   Status ReadCompressed(const Extent& e, uint8_t* out) const;

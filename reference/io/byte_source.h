@@ -37,6 +37,10 @@ class ByteSource {
 
   // The host file's device and inode; nullopt for memory.
   virtual std::optional<FileId> Identity() const { return std::nullopt; }
+
+  // The open descriptor of a host file, for kernel-side copies (the caller
+  // does not own it); -1 for memory.
+  virtual int Descriptor() const { return -1; }
 };
 
 // An owned in-memory buffer.
@@ -69,6 +73,7 @@ class FileSource : public ByteSource {
   Status ReadAt(uint64_t offset, uint8_t* out, size_t length) const override;
   std::string Name() const override { return path_; }
   std::optional<FileId> Identity() const override { return id_; }
+  int Descriptor() const override { return fd_; }
   // The first run of data at or after `from`: [start, end), both at most
   // Size(); (Size(), Size()) when only holes follow. Found with
   // SEEK_DATA/SEEK_HOLE; where the file system has neither, everything is

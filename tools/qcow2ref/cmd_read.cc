@@ -1,22 +1,20 @@
 // qcow2ref read: raw guest bytes of the active layer or a snapshot.
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <future>
-#include <vector>
 
 #include "reference/image/image.h"
 #include "tools/qcow2ref/cli.h"
 #include "tools/qcow2ref/commands.h"
+#include "tools/qcow2ref/guest_copy.h"
 #include "tools/qcow2ref/open_image.h"
 #include "tools/qcow2ref/output_file.h"
+#include "tools/qcow2ref/raw_sink.h"
 
 namespace qcow2ref::cli {
 namespace {
-
-// 1 MiB stays in the CPU caches between pread, decrypt and write; 4 MiB did
-// not and tripled the kernel's copy time (docs/performance.md).
-constexpr uint64_t kChunk = 1ull << 20;
 
 // True when an image of the chain was decrypted with legacy AES, whose key
 // nothing can confirm.
@@ -64,47 +62,21 @@ int RunRead(int argc, char** argv) {
     return UsageFailure("range goes past the virtual size " +
                         std::to_string(image.guest_size()));
   }
-  FILE* out = stdout;
+  int fd = STDOUT_FILENO;
   if (auto path = args->Get("--output")) {
     auto opened = OpenOutputFile(*path, image.chain_files());
     if (!opened.ok()) return ReportError(opened.error());
-    out = *opened;
+    fd = *opened;
+  } else {
+    Status st = CheckStdoutNotInput(image.chain_files());
+    if (!st.ok()) return ReportError(st.error());
   }
-  // Two buffers: chunk k is read and decrypted while chunk k-1 is written
-  // out on another thread.
-  const size_t size = std::min(kChunk, std::max<uint64_t>(length, 1));
-  std::vector<uint8_t> bufs[2] = {std::vector<uint8_t>(size),
-                                  std::vector<uint8_t>(size)};
-  std::future<int> writing;  // The previous chunk's write: 0 or an errno.
-  int write_errno = 0;
-  auto wait_write = [&] {
-    if (writing.valid() && write_errno == 0) write_errno = writing.get();
-    return write_errno == 0;
-  };
-  int rc = kExitOk;
-  for (uint64_t done = 0, k = 0; done < length; ++k) {
-    const uint64_t n = std::min<uint64_t>(size, length - done);
-    std::vector<uint8_t>& buf = bufs[k % 2];
-    Status st = image.Read(offset + done, buf.data(), n);
-    if (!wait_write()) break;
-    if (!st.ok()) {
-      rc = ReportError(st.error());
-      break;
-    }
-    writing = std::async(std::launch::async, [&buf, n, out] {
-      const bool ok = std::fwrite(buf.data(), 1, n, out) == n;
-      return ok ? 0 : (errno != 0 ? errno : EIO);
-    });
-    done += n;
+  RawSink sink(fd);
+  Status copied = CopyGuestRange(image, offset, length, &sink);
+  if (fd != STDOUT_FILENO && ::close(fd) != 0 && copied.ok()) {
+    copied = IoError("write error: " + std::string(std::strerror(errno)));
   }
-  if (!wait_write() && rc == kExitOk) {
-    rc = ReportError(
-        IoError("write error: " + std::string(std::strerror(write_errno))));
-  }
-  if (out != stdout)
-    std::fclose(out);
-  else
-    std::fflush(stdout);
+  const int rc = copied.ok() ? kExitOk : ReportError(copied.error());
   if (rc == kExitOk && ReadWithLegacyAes(image)) {
     // SPEC(QX.ENC.aes.no_key_check): one note, after the data, exit 0; a
     // failed read keeps its single error line.

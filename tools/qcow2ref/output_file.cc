@@ -9,8 +9,8 @@
 
 namespace qcow2ref::cli {
 
-Result<FILE*> OpenOutputFile(const std::string& path,
-                             const std::set<FileId>& inputs) {
+Result<int> OpenOutputFile(const std::string& path,
+                           const std::set<FileId>& inputs) {
   // No O_TRUNC: nothing changes before the file is judged.
   const int fd =
       ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
@@ -38,13 +38,21 @@ Result<FILE*> OpenOutputFile(const std::string& path,
     ::close(fd);
     return IoError("cannot truncate " + path + ": " + std::strerror(err));
   }
-  FILE* out = ::fdopen(fd, "wb");
-  if (out == nullptr) {
-    const int err = errno;
-    ::close(fd);
-    return IoError("cannot use " + path + ": " + std::strerror(err));
+  return fd;
+}
+
+Status CheckStdoutNotInput(const std::set<FileId>& inputs) {
+  struct stat st;
+  if (::fstat(STDOUT_FILENO, &st) != 0) return OkStatus();  // Closed: EBADF.
+  const FileId id{static_cast<uint64_t>(st.st_dev),
+                  static_cast<uint64_t>(st.st_ino)};
+  // SPEC(QX.CLI.output_not_input)
+  if (inputs.count(id) > 0) {
+    return UsageError("QX.CLI.output_not_input",
+                      "standard output is also an input of this command (the "
+                      "same file): writing it would destroy the input");
   }
-  return out;
+  return OkStatus();
 }
 
 }  // namespace qcow2ref::cli

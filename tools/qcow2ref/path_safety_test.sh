@@ -203,6 +203,20 @@ for out in plain.qcow2 plain-hard.qcow2 plain-link.qcow2; do
   expect 3 QX.CLI.output_not_input "convert plain.qcow2 $out --force" -- \
     "$q" convert plain.qcow2 "$out" --force
 done
+# Standard output opened read-write on an input (the shell does not truncate
+# it): the image itself or its backing file.
+for out in top.qcow2 base.qcow2; do
+  before=$(tree_sums)
+  (cd "$d" && timeout 10 "$q" read top.qcow2 1<>"$out") 2>"$tmp/err"
+  got=$?
+  if [ "$got" != 3 ] || ! grep -Eq '^qcow2ref: QX\.CLI\.output_not_input: ' "$tmp/err"; then
+    fail "read top.qcow2 1<>$out: exit $got; stderr: $(cat "$tmp/err")"
+  elif [ "$(tree_sums)" != "$before" ]; then
+    fail "read top.qcow2 1<>$out: files of the fixture tree changed"
+  else
+    pass=$((pass + 1))
+  fi
+done
 expect 3 QX.CLI.output_not_input "read top --output its backing file" -- \
   "$q" read top.qcow2 --output base.qcow2
 expect 3 QX.CLI.output_not_input "convert top its-backing --force" -- \

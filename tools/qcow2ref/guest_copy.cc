@@ -1,0 +1,170 @@
+#include "tools/qcow2ref/guest_copy.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace qcow2ref::cli {
+namespace {
+
+// One step of the output, in guest order.
+struct Job {
+  ResolvedPiece piece;  // Its guest_offset and length are this job's.
+  bool needs_cpu() const {
+    return piece.source == PieceSource::kEncrypted ||
+           piece.source == PieceSource::kSlow;
+  }
+};
+
+// Splits pieces into jobs; CPU work in chunks, copies and zeros whole.
+std::vector<Job> MakeJobs(const std::vector<ResolvedPiece>& pieces,
+                          uint64_t chunk) {
+  std::vector<Job> jobs;
+  for (const ResolvedPiece& p : pieces) {
+    const bool split = p.source == PieceSource::kEncrypted ||
+                       p.source == PieceSource::kSlow;
+    for (uint64_t done = 0; done < p.length;) {
+      Job j{p};
+      const uint64_t n = split ? std::min(chunk, p.length - done)
+                               : p.length - done;
+      j.piece.guest_offset = p.guest_offset + done;
+      j.piece.length = n;
+      j.piece.file_offset = p.file_offset + done;
+      j.piece.iv_sector = p.iv_sector + done / kSectorSize;
+      jobs.push_back(j);
+      done += n;
+    }
+  }
+  return jobs;
+}
+
+// Runs one window's jobs on up to two threads; each job's output is emitted
+// in job order.
+class JobRunner {
+ public:
+  JobRunner(const Image& image, RawSink* sink, std::vector<Job> jobs,
+            uint64_t chunk)
+      : image_(image), sink_(sink), jobs_(std::move(jobs)), chunk_(chunk) {}
+
+  Status Run(int threads) {
+    std::optional<std::thread> helper;
+    if (threads > 1 && CpuJobs() > 1) {
+      try {
+        helper.emplace([this] { Work(); });
+      } catch (const std::system_error&) {
+        // No second thread: the caller's does everything.
+      }
+    }
+    Work();
+    if (helper) helper->join();
+    return std::move(status_);
+  }
+
+ private:
+  size_t CpuJobs() const {
+    return static_cast<size_t>(std::count_if(
+        jobs_.begin(), jobs_.end(), [](const Job& j) { return j.needs_cpu(); }));
+  }
+
+  void Work() {
+    std::vector<uint8_t> buf;
+    std::map<const SectorCipher*, std::unique_ptr<SectorCipher>> ciphers;
+    for (;;) {
+      const size_t i = next_.fetch_add(1);
+      if (i >= jobs_.size()) return;
+      const ResolvedPiece& p = jobs_[i].piece;
+      Status made = OkStatus();
+      if (jobs_[i].needs_cpu()) {
+        buf.resize(std::max<uint64_t>(chunk_, p.length));
+        made = Produce(p, buf.data(), &ciphers);
+      }
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        turn_cv_.wait(lock, [&] { return turn_ == i || stop_; });
+        if (stop_) return;
+      }
+      // Only the job whose turn it is emits; the other thread meanwhile
+      // produces its next one.
+      Status st = made.ok() ? Emit(p, buf.data()) : std::move(made);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!st.ok()) {
+        status_ = std::move(st);
+        stop_ = true;
+      }
+      ++turn_;
+      turn_cv_.notify_all();
+      if (stop_) return;
+    }
+  }
+
+  Status Produce(const ResolvedPiece& p, uint8_t* out,
+                 std::map<const SectorCipher*, std::unique_ptr<SectorCipher>>*
+                     ciphers) {
+    if (p.source == PieceSource::kSlow) {
+      // Image::Read keeps caches (L2 tables, the last inflated cluster).
+      std::lock_guard<std::mutex> lock(image_mu_);
+      return image_.Read(p.guest_offset, out, p.length);
+    }
+    std::unique_ptr<SectorCipher>& mine = (*ciphers)[p.cipher];
+    if (mine == nullptr) {
+      QCOW2REF_ASSIGN_OR_RETURN(mine, p.cipher->Fork());
+    }
+    QCOW2REF_RETURN_IF_ERROR(p.file->ReadAt(p.file_offset, out, p.length));
+    // SPEC(Q2.ENC.payload): the same sectors and IVs as LayerReader's
+    // DecryptData, on this thread's own cipher.
+    return mine->Decrypt(out, p.length, p.iv_sector);
+  }
+
+  Status Emit(const ResolvedPiece& p, const uint8_t* data) {
+    switch (p.source) {
+      case PieceSource::kZeros:
+        return sink_->WriteZeros(p.length);
+      case PieceSource::kFile:
+        return sink_->Copy(*p.file, p.file_offset, p.length);
+      case PieceSource::kEncrypted:
+      case PieceSource::kSlow:
+        break;
+    }
+    return sink_->Write(data, p.length);
+  }
+
+  const Image& image_;
+  RawSink* sink_;
+  std::vector<Job> jobs_;
+  uint64_t chunk_;
+  std::mutex image_mu_;
+  std::mutex mu_;
+  std::condition_variable turn_cv_;
+  std::atomic<size_t> next_{0};
+  size_t turn_ = 0;
+  bool stop_ = false;
+  Status status_ = OkStatus();
+};
+
+}  // namespace
+
+Status CopyGuestRange(const Image& image, uint64_t offset, uint64_t length,
+                      RawSink* sink, const GuestCopyOptions& options) {
+  // Windows of 16384 clusters bound the pieces held at once by the image's
+  // own metadata, never by the length asked for.
+  const uint64_t window = image.geometry().cluster_size * 16384;
+  for (uint64_t done = 0; done < length;) {
+    const uint64_t n = std::min(window, length - done);
+    QCOW2REF_ASSIGN_OR_RETURN(std::vector<ResolvedPiece> pieces,
+                              image.Resolve(offset + done, n));
+    JobRunner runner(image, sink, MakeJobs(pieces, options.chunk),
+                     options.chunk);
+    QCOW2REF_RETURN_IF_ERROR(runner.Run(options.threads));
+    done += n;
+  }
+  return sink->Finish();
+}
+
+}  // namespace qcow2ref::cli
