@@ -76,8 +76,7 @@ Status Image::ResolveBelow(uint64_t offset, uint64_t length,
     return OkStatus();
   }
   const uint64_t bsize = backing_.size();
-  const uint64_t inside =
-      offset < bsize ? std::min(length, bsize - offset) : 0;
+  const uint64_t inside = offset < bsize ? std::min(length, bsize - offset) : 0;
   if (inside > 0) {
     if (backing_.image) {
       // The backing image's own guest offsets are ours: its pieces are ours.

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <future>
+#include <system_error>
 #include <vector>
 
 #include "reference/status/checked_math.h"
@@ -20,21 +22,48 @@ bool Backed(const ImageWriter& writer) {
   return writer.header().backing_file_offset != 0;
 }
 
+// Reads [pos, pos + n) of `source` into `out`; bytes past the source's end
+// read as zeros.
+Status ReadChunk(const CopySource& source, uint64_t pos, uint64_t n,
+                 uint8_t* out) {
+  // SPEC(QX.WRITE.copy_any_length): bytes past the source's end read as zeros
+  // (its last cluster may be partial, or not even a whole sector).
+  const uint64_t have = pos < source.size ? std::min(n, source.size - pos) : 0;
+  if (have > 0) QCOW2REF_RETURN_IF_ERROR(source.read(pos, out, have));
+  std::fill(out + have, out + n, 0);
+  return OkStatus();
+}
+
 // Copies [from, to) of `source` (cluster aligned, or ending at the disk's
 // end) into `writer`. All-zero clusters are skipped so the image stays
-// sparse, or written as zeros over a backing file.
+// sparse, or written as zeros over a backing file. The next chunk is read
+// on another thread while this one is written (the source is read by that
+// thread alone, one chunk at a time).
 Status CopyRange(ImageWriter* writer, const CopySource& source, uint64_t from,
-                 uint64_t to, bool compress, std::vector<uint8_t>* buf) {
+                 uint64_t to, bool compress, std::vector<uint8_t> (&bufs)[2]) {
   const uint64_t cs = uint64_t{1} << writer->header().cluster_bits;
   const bool backed = Backed(*writer);
-  for (uint64_t pos = from; pos < to;) {
-    const uint64_t n = std::min<uint64_t>(buf->size(), to - pos);
-    // SPEC(QX.WRITE.copy_any_length): bytes past the source's end read as zeros
-    // (its last cluster may be partial, or not even a whole sector).
-    const uint64_t have =
-        pos < source.size ? std::min(n, source.size - pos) : 0;
-    if (have > 0) QCOW2REF_RETURN_IF_ERROR(source.read(pos, buf->data(), have));
-    std::fill(buf->begin() + have, buf->begin() + n, 0);
+  const uint64_t chunk = bufs[0].size();
+  auto read_ahead = [&](uint64_t pos, std::vector<uint8_t>* buf) {
+    const uint64_t n = std::min<uint64_t>(chunk, to - pos);
+    try {
+      return std::async(std::launch::async, [&source, pos, n, buf] {
+        return ReadChunk(source, pos, n, buf->data());
+      });
+    } catch (const std::system_error&) {
+      // No thread: read it now.
+      return std::async(std::launch::deferred, [&source, pos, n, buf] {
+        return ReadChunk(source, pos, n, buf->data());
+      });
+    }
+  };
+  std::future<Status> reading;
+  if (from < to) reading = read_ahead(from, &bufs[0]);
+  for (uint64_t pos = from, k = 0; pos < to; ++k) {
+    const uint64_t n = std::min<uint64_t>(chunk, to - pos);
+    std::vector<uint8_t>& buf = bufs[k % 2];
+    QCOW2REF_RETURN_IF_ERROR(reading.get());
+    if (pos + n < to) reading = read_ahead(pos + n, &bufs[(k + 1) % 2]);
     // Writes buf[a, b), a run of clusters that are all non-zero or all zero,
     // in one call, so the writer's batches (and flushes) cover many
     // clusters.
@@ -44,15 +73,15 @@ Status CopyRange(ImageWriter* writer, const CopySource& source, uint64_t from,
         // SPEC(QX.WRITE.copy_zeros_over_backing)
         return backed ? writer->WriteZeroes(pos + a, b - a) : OkStatus();
       }
-      return compress ? writer->WriteCompressed(pos + a, buf->data() + a, b - a)
-                      : writer->Write(pos + a, buf->data() + a, b - a);
+      return compress ? writer->WriteCompressed(pos + a, buf.data() + a, b - a)
+                      : writer->Write(pos + a, buf.data() + a, b - a);
     };
     uint64_t run = 0;  // Start of the current run.
     bool run_zero = false;
     for (uint64_t c = 0; c < n; c += cs) {
       const uint64_t m = std::min(cs, n - c);
       bool zero = true;
-      for (uint64_t i = 0; i < m && zero; ++i) zero = (*buf)[c + i] == 0;
+      for (uint64_t i = 0; i < m && zero; ++i) zero = buf[c + i] == 0;
       if (c == 0) run_zero = zero;
       if (zero == run_zero) continue;
       QCOW2REF_RETURN_IF_ERROR(emit(run, c, run_zero));
@@ -80,7 +109,9 @@ Status CopyInto(ImageWriter* writer, const CopySource& source, bool compress,
   // 16 MiB (or one cluster, if larger) per read: each Write is one writer
   // batch with one flush barrier, so bigger chunks mean fewer barriers
   // (docs/performance.md). A whole number of clusters.
-  std::vector<uint8_t> buf(std::max<uint64_t>(16ull << 20, cs));
+  std::vector<uint8_t> bufs[2] = {
+      std::vector<uint8_t>(std::max<uint64_t>(16ull << 20, cs)),
+      std::vector<uint8_t>(std::max<uint64_t>(16ull << 20, cs))};
   uint64_t pending_from = 0, pending_to = 0;
   // Over a backing file, the holes between data ranges are written as
   // zeros too; `covered` is where the copy has reached.
@@ -95,7 +126,7 @@ Status CopyInto(ImageWriter* writer, const CopySource& source, bool compress,
           writer->WriteZeroes(covered, pending_from - covered));
     }
     QCOW2REF_RETURN_IF_ERROR(
-        CopyRange(writer, source, pending_from, pending_to, compress, &buf));
+        CopyRange(writer, source, pending_from, pending_to, compress, bufs));
     covered = pending_to;
     if (progress && size > 0) {
       const int pct = static_cast<int>(pending_to * 100 / size);

@@ -28,12 +28,12 @@ std::vector<Job> MakeJobs(const std::vector<ResolvedPiece>& pieces,
                           uint64_t chunk) {
   std::vector<Job> jobs;
   for (const ResolvedPiece& p : pieces) {
-    const bool split = p.source == PieceSource::kEncrypted ||
-                       p.source == PieceSource::kSlow;
+    const bool split =
+        p.source == PieceSource::kEncrypted || p.source == PieceSource::kSlow;
     for (uint64_t done = 0; done < p.length;) {
       Job j{p};
-      const uint64_t n = split ? std::min(chunk, p.length - done)
-                               : p.length - done;
+      const uint64_t n =
+          split ? std::min(chunk, p.length - done) : p.length - done;
       j.piece.guest_offset = p.guest_offset + done;
       j.piece.length = n;
       j.piece.file_offset = p.file_offset + done;
@@ -69,8 +69,9 @@ class JobRunner {
 
  private:
   size_t CpuJobs() const {
-    return static_cast<size_t>(std::count_if(
-        jobs_.begin(), jobs_.end(), [](const Job& j) { return j.needs_cpu(); }));
+    return static_cast<size_t>(
+        std::count_if(jobs_.begin(), jobs_.end(),
+                      [](const Job& j) { return j.needs_cpu(); }));
   }
 
   void Work() {
@@ -104,9 +105,9 @@ class JobRunner {
     }
   }
 
-  Status Produce(const ResolvedPiece& p, uint8_t* out,
-                 std::map<const SectorCipher*, std::unique_ptr<SectorCipher>>*
-                     ciphers) {
+  Status Produce(
+      const ResolvedPiece& p, uint8_t* out,
+      std::map<const SectorCipher*, std::unique_ptr<SectorCipher>>* ciphers) {
     if (p.source == PieceSource::kSlow) {
       // Image::Read keeps caches (L2 tables, the last inflated cluster).
       std::lock_guard<std::mutex> lock(image_mu_);

@@ -5,7 +5,10 @@
 // hole may show them), and into a pipe (written in order), on one and on two
 // threads, in 1 MiB and in 4 KiB jobs. An image the slow path refuses is
 // refused by the fast path with the same clause.
+#include "tools/qcow2ref/guest_copy.h"
+
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,13 +19,10 @@
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "conformance/vector_manifest.h"
 #include "reference/image/image.h"
 #include "reference/io/byte_source.h"
 #include "reference/status/spec_cite.h"
-#include "tools/qcow2ref/guest_copy.h"
 #include "tools/qcow2ref/raw_sink.h"
 
 namespace qcow2ref::cli {
@@ -62,15 +62,16 @@ class ReachCheck : public ::testing::Environment {
     EXPECT_GE(reach.chained_file_pieces, 5u);
     EXPECT_GT(reach.kernel_copied, 1u << 20);
     EXPECT_GT(reach.holes, 1u << 20);
-    std::printf("reach: zeros %lu, file %lu (%lu of backing files), encrypted "
-                "%lu, slow %lu pieces; kernel-copied %lu, hole %lu bytes\n",
-                static_cast<unsigned long>(reach.pieces[0]),
-                static_cast<unsigned long>(reach.pieces[1]),
-                static_cast<unsigned long>(reach.chained_file_pieces),
-                static_cast<unsigned long>(reach.pieces[2]),
-                static_cast<unsigned long>(reach.pieces[3]),
-                static_cast<unsigned long>(reach.kernel_copied),
-                static_cast<unsigned long>(reach.holes));
+    std::printf(
+        "reach: zeros %lu, file %lu (%lu of backing files), encrypted "
+        "%lu, slow %lu pieces; kernel-copied %lu, hole %lu bytes\n",
+        static_cast<unsigned long>(reach.pieces[0]),
+        static_cast<unsigned long>(reach.pieces[1]),
+        static_cast<unsigned long>(reach.chained_file_pieces),
+        static_cast<unsigned long>(reach.pieces[2]),
+        static_cast<unsigned long>(reach.pieces[3]),
+        static_cast<unsigned long>(reach.kernel_copied),
+        static_cast<unsigned long>(reach.holes));
   }
 };
 const auto* const kReach =
@@ -188,8 +189,8 @@ TEST_P(GuestCopyTest, SameBytesAsTheSlowPathAndQemu) {
     for (const conformance::ExpectedRead& r : v.reads) {
       // Big views are proven by the slow-path suites; 64 MiB is plenty here.
       if (r.size > (64u << 20)) continue;
-      auto img = Image::Open(v.image, options,
-                             secrets.empty() ? nullptr : &secrets[r.passphrase]);
+      auto img = Image::Open(
+          v.image, options, secrets.empty() ? nullptr : &secrets[r.passphrase]);
       ASSERT_TRUE(img.ok()) << v.id << ": " << img.error().ToString();
       if (!r.snapshot.empty()) {
         ASSERT_TRUE((*img)->SelectSnapshot(r.snapshot).ok());
@@ -201,9 +202,8 @@ TEST_P(GuestCopyTest, SameBytesAsTheSlowPathAndQemu) {
       Tally(**img, offset, length);
       for (const Way& way : kWays) {
         Copied c = CopyOut(**img, offset, length, way, tmp + "/out.raw");
-        ASSERT_TRUE(c.status.ok())
-            << v.id << " " << r.what << " (" << way.name
-            << "): " << c.status.error().ToString();
+        ASSERT_TRUE(c.status.ok()) << v.id << " " << r.what << " (" << way.name
+                                   << "): " << c.status.error().ToString();
         ASSERT_EQ(c.bytes.size(), length) << v.id << " " << way.name;
         EXPECT_TRUE(c.bytes == *slow) << v.id << " " << r.what << " ("
                                       << way.name << "): differs from Read";
@@ -215,16 +215,15 @@ TEST_P(GuestCopyTest, SameBytesAsTheSlowPathAndQemu) {
     return;
   }
   // Refused or accepted alike: the same outcome on both paths.
-  auto img = Image::Open(v.image, options,
-                         secrets.empty() ? nullptr : &secrets[0]);
+  auto img =
+      Image::Open(v.image, options, secrets.empty() ? nullptr : &secrets[0]);
   if (!img.ok()) return;  // Nothing to copy.
   auto slow = SlowRead(**img, 0, (*img)->guest_size());
   for (const Way& way : kWays) {
     Copied c = CopyOut(**img, 0, (*img)->guest_size(), way, tmp + "/out.raw");
     ASSERT_EQ(c.status.ok(), slow.ok())
         << v.id << " (" << way.name << "): "
-        << (slow.ok() ? c.status.error().ToString()
-                      : slow.error().ToString());
+        << (slow.ok() ? c.status.error().ToString() : slow.error().ToString());
     if (slow.ok()) {
       EXPECT_TRUE(c.bytes == *slow) << v.id << " (" << way.name << ")";
     } else {
@@ -268,11 +267,13 @@ TEST(RawSinkTest, TrailingZerosAreAHoleInAFreshFile) {
 TEST(RawSinkTest, KernelCopyAndMemoryCopyGiveTheSameBytes) {
   const std::string dir = std::getenv("TEST_TMPDIR");
   std::vector<uint8_t> bytes(3 * 1024 * 1024 + 17);
-  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 131 + (i >> 9));
+  for (size_t i = 0; i < bytes.size(); ++i)
+    bytes[i] = static_cast<uint8_t>(i * 131 + (i >> 9));
   const std::string in_path = dir + "/in.bin";
   {
     const int fd = ::open(in_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    ASSERT_EQ(::write(fd, bytes.data(), bytes.size()),
+              static_cast<ssize_t>(bytes.size()));
     ::close(fd);
   }
   auto file = FileSource::Open(in_path);
@@ -287,7 +288,8 @@ TEST(RawSinkTest, KernelCopyAndMemoryCopyGiveTheSameBytes) {
     ASSERT_TRUE(sink.Finish().ok());
     EXPECT_EQ(sink.kernel_copied(), src == &memory ? 0u : bytes.size() - 5);
     ::lseek(fd, 0, SEEK_SET);
-    EXPECT_TRUE(ReadAll(fd) == std::vector<uint8_t>(bytes.begin() + 5, bytes.end()));
+    EXPECT_TRUE(ReadAll(fd) ==
+                std::vector<uint8_t>(bytes.begin() + 5, bytes.end()));
     ::close(fd);
   }
 }

@@ -72,8 +72,7 @@ Status RawSink::WriteZeros(uint64_t length) {
   return OkStatus();
 }
 
-Status RawSink::Copy(const ByteSource& file, uint64_t offset,
-                     uint64_t length) {
+Status RawSink::Copy(const ByteSource& file, uint64_t offset, uint64_t length) {
   const int in = file.Descriptor();
   while (positional_ && kernel_copy_ && in >= 0 && length > 0) {
     loff_t in_at = static_cast<loff_t>(offset);
