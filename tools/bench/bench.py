@@ -385,11 +385,16 @@ class Bench:
             self.results[case] = {"ours": ours, "qemu-img": ref, "ratio": ratio,
                                   "cpu_ratio": ref["cpu_s"] / ours["cpu_s"],
                                   "target": 1.0 if name != "zeros" else None,
+                                  "size_ratio": ours_size / theirs_size,
                                   "size": ours_size, "qemu_size": theirs_size}
-            met = ratio >= 1.0 and size_ratio <= 1.02
+            # An all-zero input copies nothing (both take milliseconds): only
+            # its size has a target.
+            timed_target = name != "zeros"
+            met = (ratio >= 1.0 or not timed_target) and size_ratio <= 1.02
             self.add(case, "%.3f s, %d bytes" % (ours["median_s"], ours_size),
                      "%.3f s, %d bytes" % (ref["median_s"], theirs_size),
-                     "%.2fx speed, %.3fx size" % (ratio, size_ratio), ">= 1.0x, <= 1.02x size",
+                     "%.2fx speed, %.3fx size" % (ratio, size_ratio),
+                     ">= 1.0x, <= 1.02x size" if timed_target else "<= 1.02x size",
                      _yes(met), "spread %s" % _spreads(ours, ref))
 
     def huge_cases(self):
@@ -444,11 +449,25 @@ class Bench:
         if luks_read:
             two = med["xts_aes256_plain64_two_core_wall_mbps"]
             frac2 = luks_read["ours_mbps"] / two
-            self.results["luks read / two-core xts ceiling"] = {"fraction": frac2, "ceiling_mbps": two}
+            self.results["luks xts read / two-core xts ceiling"] = {
+                "fraction": frac2, "ceiling_mbps": two, "ratio": frac2, "target": 0.80}
             self.add("LUKS xts read vs the two-core XTS ceiling (wall)",
                      "%.0f MB/s" % luks_read["ours_mbps"], "%.0f MB/s (2 threads, raw Crypto++)" % two,
                      "%.0f%%" % (100 * frac2), ">= 80%", _yes(frac2 >= 0.80),
                      "whole process: open, unlock, pread, decrypt, write")
+            # The same read with an output that costs nothing: what the
+            # pipeline itself reaches (the kernel's page-cache writes of a
+            # regular output file are the difference).
+            image = self.img.qcow2("luks-xts")
+            cmd = [self.q, "read", image, "--output", "/dev/null", "--secret-file", self.img.secret]
+            null = summarize([timed(cmd) for _ in range(self.args.repeats)])
+            size = self.img.size_mib * MIB
+            frac3 = size / null["median_s"] / 1e6 / two
+            self.results["luks xts read to /dev/null / two-core xts ceiling"] = {
+                "fraction": frac3, "ours": null, "ratio": frac3, "target": 0.80}
+            self.add("  the same read to /dev/null vs the two-core ceiling", _mbps(size, null),
+                     "%.0f MB/s" % two, "%.0f%%" % (100 * frac3), ">= 80%", _yes(frac3 >= 0.80),
+                     "spread %.0f%%" % null["spread_pct"])
             # The ceiling is one core's raw Crypto++ XTS (process CPU clock).
             # Our read against it per wall second (what the reader delivers,
             # on two threads) and per CPU second (what it costs).

@@ -54,6 +54,9 @@ WIDE: Targets = (
     "//tools/qcow2ref:last_resort_test")
 
 
+READ_FAST: Targets = ("//conformance:guest_copy_test",) + _CLI
+
+
 def M(id: str, path: str, category: C, targets: Targets, anchor: str,
       replacement: str, note: str = "") -> Mutant:
     return Mutant(id=id, path=path, category=category, anchor=anchor,
@@ -571,6 +574,19 @@ MUTANTS: List[Mutant] = [
       '  // SPEC(Q2.RC.max_references)',
       '                           : (uint64_t{1} << header_.refcount_bits());\n'
       '  // SPEC(Q2.RC.max_references)'),
+    # ---- read's fast path (docs/performance.md, Performance II) -------------
+    M('read.sink.hole_over_old_bytes', 'reference/io/raw_sink.cc', C.DROP_CHECK, READ_FAST,
+      '  if (positional_ && pos_ >= old_end_) {',
+      '  if (positional_) {'),
+    M('read.copy.iv_of_later_jobs', 'reference/image/guest_copy.cc', C.SWAP_IV_BASIS, READ_FAST,
+      '      j.piece.iv_sector = p.iv_sector + done / kSectorSize;',
+      '      j.piece.iv_sector = p.iv_sector;'),
+    M('read.copy.out_of_turn', 'reference/image/guest_copy.cc', C.DROP_CHECK, READ_FAST,
+      '        turn_cv_.wait(lock, [&] { return turn_ == i || stop_; });',
+      '        turn_cv_.wait(lock, [&] { return true; });'),
+    M('read.resolve.tail_past_eof', 'reference/image/resolve.cc', C.DROP_CHECK, READ_FAST,
+      '  if (e.host_offset > file->Size() || e.length > file->Size() - e.host_offset)',
+      '  if (e.host_offset > file->Size())'),
 ]
 
 # Mutants argued (docs/mutation.md, "Survivors") to be equivalent: no input

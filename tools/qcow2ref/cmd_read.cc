@@ -5,13 +5,13 @@
 #include <cstdio>
 #include <cstring>
 
+#include "reference/image/guest_copy.h"
 #include "reference/image/image.h"
+#include "reference/io/raw_sink.h"
 #include "tools/qcow2ref/cli.h"
 #include "tools/qcow2ref/commands.h"
-#include "tools/qcow2ref/guest_copy.h"
 #include "tools/qcow2ref/open_image.h"
 #include "tools/qcow2ref/output_file.h"
-#include "tools/qcow2ref/raw_sink.h"
 
 namespace qcow2ref::cli {
 namespace {

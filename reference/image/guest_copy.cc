@@ -1,4 +1,4 @@
-#include "tools/qcow2ref/guest_copy.h"
+#include "reference/image/guest_copy.h"
 
 #include <algorithm>
 #include <atomic>
@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-namespace qcow2ref::cli {
+namespace qcow2ref {
 namespace {
 
 // One step of the output, in guest order.
@@ -168,4 +168,4 @@ Status CopyGuestRange(const Image& image, uint64_t offset, uint64_t length,
   return sink->Finish();
 }
 
-}  // namespace qcow2ref::cli
+}  // namespace qcow2ref

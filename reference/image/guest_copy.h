@@ -3,15 +3,15 @@
 // extents decrypted on two threads, everything else through Image::Read.
 // The output is written strictly in guest order; on an error, every byte
 // before the failing piece has been written and nothing after it.
-#ifndef QCOW2REF_TOOLS_QCOW2REF_GUEST_COPY_H_
-#define QCOW2REF_TOOLS_QCOW2REF_GUEST_COPY_H_
+#ifndef QCOW2REF_REFERENCE_IMAGE_GUEST_COPY_H_
+#define QCOW2REF_REFERENCE_IMAGE_GUEST_COPY_H_
 
 #include <cstdint>
 
 #include "reference/image/image.h"
-#include "tools/qcow2ref/raw_sink.h"
+#include "reference/io/raw_sink.h"
 
-namespace qcow2ref::cli {
+namespace qcow2ref {
 
 struct GuestCopyOptions {
   // Threads that read and decrypt (1: all on the caller's thread).
@@ -24,6 +24,6 @@ struct GuestCopyOptions {
 Status CopyGuestRange(const Image& image, uint64_t offset, uint64_t length,
                       RawSink* sink, const GuestCopyOptions& options = {});
 
-}  // namespace qcow2ref::cli
+}  // namespace qcow2ref
 
-#endif  // QCOW2REF_TOOLS_QCOW2REF_GUEST_COPY_H_
+#endif  // QCOW2REF_REFERENCE_IMAGE_GUEST_COPY_H_

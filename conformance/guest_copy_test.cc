@@ -5,7 +5,7 @@
 // hole may show them), and into a pipe (written in order), on one and on two
 // threads, in 1 MiB and in 4 KiB jobs. An image the slow path refuses is
 // refused by the fast path with the same clause.
-#include "tools/qcow2ref/guest_copy.h"
+#include "reference/image/guest_copy.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -22,10 +22,10 @@
 #include "conformance/vector_manifest.h"
 #include "reference/image/image.h"
 #include "reference/io/byte_source.h"
+#include "reference/io/raw_sink.h"
 #include "reference/status/spec_cite.h"
-#include "tools/qcow2ref/raw_sink.h"
 
-namespace qcow2ref::cli {
+namespace qcow2ref {
 namespace {
 
 using conformance::ImageVector;
@@ -310,4 +310,4 @@ TEST(RawSinkTest, FullDeviceIsOneWriteError) {
 }
 
 }  // namespace
-}  // namespace qcow2ref::cli
+}  // namespace qcow2ref

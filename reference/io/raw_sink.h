@@ -4,8 +4,8 @@
 // qemu-img convert writes them), and plain extents are copied by the kernel
 // (copy_file_range). Everything else is written in order with write(2). The
 // bytes that reach the output are the same either way (cli_test proves it).
-#ifndef QCOW2REF_TOOLS_QCOW2REF_RAW_SINK_H_
-#define QCOW2REF_TOOLS_QCOW2REF_RAW_SINK_H_
+#ifndef QCOW2REF_REFERENCE_IO_RAW_SINK_H_
+#define QCOW2REF_REFERENCE_IO_RAW_SINK_H_
 
 #include <cstdint>
 #include <vector>
@@ -13,7 +13,7 @@
 #include "reference/io/byte_source.h"
 #include "reference/status/status.h"
 
-namespace qcow2ref::cli {
+namespace qcow2ref {
 
 class RawSink {
  public:
@@ -50,6 +50,6 @@ class RawSink {
   std::vector<uint8_t> buffer_;
 };
 
-}  // namespace qcow2ref::cli
+}  // namespace qcow2ref
 
-#endif  // QCOW2REF_TOOLS_QCOW2REF_RAW_SINK_H_
+#endif  // QCOW2REF_REFERENCE_IO_RAW_SINK_H_

@@ -1,4 +1,4 @@
-#include "tools/qcow2ref/raw_sink.h"
+#include "reference/io/raw_sink.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <string>
 
-namespace qcow2ref::cli {
+namespace qcow2ref {
 namespace {
 
 constexpr uint64_t kBufferBytes = 1ull << 20;
@@ -125,4 +125,4 @@ Status RawSink::Finish() {
   return OkStatus();
 }
 
-}  // namespace qcow2ref::cli
+}  // namespace qcow2ref
