@@ -32,7 +32,9 @@ struct ExerciseLimits {
 // Maps the current view of `img` with MapGuest, checks that the map tiles
 // [0, guest_size) in order, and reads the head and tail of every entry (and
 // the same bytes again in two pieces, which must agree). Zero entries of
-// the top layer must read as zeros. Then does the same for every snapshot.
+// the top layer must read as zeros. read's fast path (CopyGuestRange) must
+// give the slow path's bytes, or its error's clause, on the view's head and
+// tail. Then does the same for every snapshot.
 // Never allocates more than max_read_per_entry bytes for guest data.
 void ExerciseImage(Image& img, const ExerciseLimits& limits = {});
 

@@ -30,6 +30,10 @@ std::vector<Job> MakeJobs(const std::vector<ResolvedPiece>& pieces,
   for (const ResolvedPiece& p : pieces) {
     const bool split =
         p.source == PieceSource::kEncrypted || p.source == PieceSource::kSlow;
+    if (p.source == PieceSource::kError) {
+      jobs.push_back(Job{p});
+      continue;
+    }
     for (uint64_t done = 0; done < p.length;) {
       Job j{p};
       const uint64_t n =
@@ -129,6 +133,8 @@ class JobRunner {
         return sink_->WriteZeros(p.length);
       case PieceSource::kFile:
         return sink_->Copy(*p.file, p.file_offset, p.length);
+      case PieceSource::kError:
+        return *p.error;
       case PieceSource::kEncrypted:
       case PieceSource::kSlow:
         break;
@@ -149,23 +155,59 @@ class JobRunner {
   Status status_ = OkStatus();
 };
 
-}  // namespace
+// A window whose mapping fails somewhere: resolved one cluster at a time,
+// so that every cluster before the failing one is still copied; then the
+// failing cluster's error (the first one Map meets in the window).
+Status CopyUpToMapError(const Image& image, uint64_t offset, uint64_t length,
+                        RawSink* sink, const GuestCopyOptions& options,
+                        Error window_error) {
+  const uint64_t cs = image.geometry().cluster_size;
+  std::vector<ResolvedPiece> pieces;
+  Status failed = std::move(window_error);
+  for (uint64_t pos = offset; pos < offset + length;) {
+    const uint64_t n = std::min(cs - pos % cs, offset + length - pos);
+    auto one = image.Resolve(pos, n);
+    if (!one.ok()) {
+      failed = one.take_error();
+      break;
+    }
+    pieces.insert(pieces.end(), one->begin(), one->end());
+    pos += n;
+  }
+  JobRunner runner(image, sink, MakeJobs(pieces, options.chunk), options.chunk);
+  QCOW2REF_RETURN_IF_ERROR(runner.Run(options.threads));
+  return failed;
+}
 
-Status CopyGuestRange(const Image& image, uint64_t offset, uint64_t length,
-                      RawSink* sink, const GuestCopyOptions& options) {
+Status CopyWindows(const Image& image, uint64_t offset, uint64_t length,
+                   RawSink* sink, const GuestCopyOptions& options) {
   // Windows of 16384 clusters bound the pieces held at once by the image's
   // own metadata, never by the length asked for.
   const uint64_t window = image.geometry().cluster_size * 16384;
   for (uint64_t done = 0; done < length;) {
     const uint64_t n = std::min(window, length - done);
-    QCOW2REF_ASSIGN_OR_RETURN(std::vector<ResolvedPiece> pieces,
-                              image.Resolve(offset + done, n));
-    JobRunner runner(image, sink, MakeJobs(pieces, options.chunk),
+    auto pieces = image.Resolve(offset + done, n);
+    if (!pieces.ok()) {
+      return CopyUpToMapError(image, offset + done, n, sink, options,
+                              pieces.take_error());
+    }
+    JobRunner runner(image, sink, MakeJobs(*pieces, options.chunk),
                      options.chunk);
     QCOW2REF_RETURN_IF_ERROR(runner.Run(options.threads));
     done += n;
   }
-  return sink->Finish();
+  return OkStatus();
+}
+
+}  // namespace
+
+Status CopyGuestRange(const Image& image, uint64_t offset, uint64_t length,
+                      RawSink* sink, const GuestCopyOptions& options) {
+  Status copied = CopyWindows(image, offset, length, sink, options);
+  // Also after an error: a hole written so far becomes part of the file and
+  // the descriptor is left after it, as if every byte had been written.
+  Status finished = sink->Finish();
+  return copied.ok() ? finished : copied;
 }
 
 }  // namespace qcow2ref

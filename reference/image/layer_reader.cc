@@ -224,6 +224,12 @@ Result<const ByteSource*> LayerReader::DataFileOf(const Extent& e) const {
   return src;
 }
 
+Status LayerReader::CheckPayloadKey() const {
+  // SPEC(Q2.ENC.payload)
+  if (files_.cipher == nullptr) return MissingSecretError("Q2.ENC.payload");
+  return OkStatus();
+}
+
 Status LayerReader::ReadData(const Extent& e, uint8_t* out) const {
   QCOW2REF_ASSIGN_OR_RETURN(const ByteSource* src, DataFileOf(e));
   if (files_.header->crypt_method != CryptMethod::kNone) {
@@ -234,8 +240,7 @@ Status LayerReader::ReadData(const Extent& e, uint8_t* out) const {
 
 Status LayerReader::DecryptData(const Extent& e, const ByteSource& src,
                                 uint8_t* out) const {
-  // SPEC(Q2.ENC.payload)
-  if (files_.cipher == nullptr) return MissingSecretError("Q2.ENC.payload");
+  QCOW2REF_RETURN_IF_ERROR(CheckPayloadKey());
   // SPEC(QX.ENC.sector_unit): whole sectors around the requested bytes.
   const uint64_t head = e.host_offset % kSectorSize;
   const uint64_t start = e.host_offset - head;

@@ -92,6 +92,8 @@ class LayerReader {
   // external data file), or why they cannot be read.
   Result<const ByteSource*> DataFileOf(const Extent& e) const;
   const SectorCipher* cipher() const { return files_.cipher; }
+  // Why an encrypted layer's data cannot be decrypted (no key), if so.
+  Status CheckPayloadKey() const;
 
  private:
   Status ReadCompressed(const Extent& e, uint8_t* out) const;

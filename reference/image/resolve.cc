@@ -15,7 +15,7 @@ void Append(std::vector<ResolvedPiece>* out, const ResolvedPiece& p) {
   if (!out->empty()) {
     ResolvedPiece& last = out->back();
     const bool continues =
-        last.source == p.source &&
+        last.source == p.source && p.source != PieceSource::kError &&
         last.guest_offset + last.length == p.guest_offset &&
         (p.source == PieceSource::kZeros || p.source == PieceSource::kSlow ||
          (last.file == p.file &&
@@ -97,7 +97,21 @@ Status Image::ResolveBelow(uint64_t offset, uint64_t length,
 ResolvedPiece Image::ResolveData(const Extent& e) const {
   ResolvedPiece p = Piece(PieceSource::kSlow, e.guest_offset, e.length);
   Result<const ByteSource*> src = layer_->DataFileOf(e);
-  if (!src.ok()) return p;  // Image::Read reports it.
+  if (!src.ok()) {
+    // The error Image::Read gives for this whole extent (a part of it might
+    // pass the check and fail on something else first).
+    p.source = PieceSource::kError;
+    p.error = src.error();
+    return p;
+  }
+  if (header_.crypt_method != CryptMethod::kNone) {
+    Status key = layer_->CheckPayloadKey();
+    if (!key.ok()) {
+      p.source = PieceSource::kError;
+      p.error = key.error();
+      return p;
+    }
+  }
   const ByteSource* file = *src;
   // Bytes past the end of the file read as zeros: left to the slow path.
   if (e.host_offset > file->Size() || e.length > file->Size() - e.host_offset)
@@ -110,8 +124,7 @@ ResolvedPiece Image::ResolveData(const Extent& e) const {
   }
   // Whole sectors only (QX.ENC.sector_unit): a partial one needs the bounce
   // buffer of the slow path.
-  if (layer_->cipher() == nullptr || e.host_offset % kSectorSize != 0 ||
-      e.length % kSectorSize != 0) {
+  if (e.host_offset % kSectorSize != 0 || e.length % kSectorSize != 0) {
     p.source = PieceSource::kSlow;
     return p;
   }

@@ -7,9 +7,11 @@
 #define QCOW2REF_REFERENCE_IMAGE_RESOLVED_PIECE_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "reference/crypto/sector_cipher.h"
 #include "reference/io/byte_source.h"
+#include "reference/status/status.h"
 
 namespace qcow2ref {
 
@@ -19,6 +21,10 @@ enum class PieceSource {
   kEncrypted,  // kFile bytes, whole sectors, decrypted by `cipher` with the
                // first sector's IV from `iv_sector` (then +1 per sector).
   kSlow,       // Anything else: read with Image::Read.
+  kError,      // Stored data Image::Read refuses as a whole: `error`, the
+               // error it gives for this extent (never merged, never split,
+               // so that reading it in parts cannot change which error
+               // comes first).
 };
 
 struct ResolvedPiece {
@@ -29,6 +35,7 @@ struct ResolvedPiece {
   uint64_t file_offset = 0;
   const SectorCipher* cipher = nullptr;
   uint64_t iv_sector = 0;
+  std::optional<Error> error;  // kError.
 };
 
 }  // namespace qcow2ref

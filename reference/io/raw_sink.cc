@@ -23,8 +23,9 @@ Status WriteError(int err) {
 RawSink::RawSink(int fd) : fd_(fd) {
   struct stat st;
   const int flags = ::fcntl(fd, F_GETFL);
+  // Not for a read-only descriptor: write(2) reports it (EBADF).
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || flags < 0 ||
-      (flags & O_APPEND) != 0) {
+      (flags & O_APPEND) != 0 || (flags & O_ACCMODE) == O_RDONLY) {
     return;
   }
   const off_t at = ::lseek(fd, 0, SEEK_CUR);

@@ -256,6 +256,31 @@ if command -v qemu-img >/dev/null; then
   $q read "$img" 1<>"$tmp/used.raw" && cmp -s -n 67108864 "$tmp/used.raw" "$tmp/qemu.raw" && pass=$((pass + 1)) || { echo "FAIL: read into a used file (1<>) shows old bytes"; fails=$((fails + 1)); }
   printf 'head' >"$tmp/append.raw"
   { $q read "$img" --offset 1M --length 2M; } >>"$tmp/append.raw" && [ "$(tail -c +5 "$tmp/append.raw" | cmp -s - <(head -c 3M "$tmp/qemu.raw" | tail -c 2M) && echo same)" = same ] && pass=$((pass + 1)) || { echo "FAIL: read appended to a file (O_APPEND) differs"; fails=$((fails + 1)); }
+  # A mapping error in the middle: every byte before the failing cluster is
+  # written (its holes too), to a file as to a pipe, and an error line sent
+  # to the same file comes after them. Guest cluster 128 (8 MiB) gets an
+  # unaligned host offset in its L2 entry (Q2.MAP.l2_entry.aligned).
+  bad=$tmp/bad-l2.qcow2
+  qemu-img create -q -f qcow2 "$bad" 16M
+  qemu-io -f qcow2 -c 'write -P 0x61 0 4k' -c 'write -P 0x62 8M 64k' "$bad" >/dev/null
+  qemu-img convert -O raw "$bad" "$tmp/bad-good.raw"
+  python3 - "$bad" <<'PY'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(40); l1 = struct.unpack(">Q", f.read(8))[0]
+    f.seek(l1); l2 = struct.unpack(">Q", f.read(8))[0] & 0x00fffffffffffe00
+    f.seek(l2 + 128 * 8); e = struct.unpack(">Q", f.read(8))[0]
+    f.seek(l2 + 128 * 8); f.write(struct.pack(">Q", e | 0x200))
+PY
+  expect_exit 1 "read with a bad L2 entry at 8 MiB" -- $q read "$bad" --output "$tmp/bad.raw"
+  [ "$(stat -c %s "$tmp/bad.raw")" = 8388608 ] && cmp -s "$tmp/bad.raw" <(head -c 8388608 "$tmp/bad-good.raw") && pass=$((pass + 1)) || { echo "FAIL: --output before a mapping error: $(stat -c %s "$tmp/bad.raw") bytes, want the first 8388608 of qemu-img's"; fails=$((fails + 1)); }
+  [ "$($q read "$bad" 2>/dev/null | wc -c)" = 8388608 ] && pass=$((pass + 1)) || { echo "FAIL: pipe before a mapping error"; fails=$((fails + 1)); }
+  $q read "$bad" >"$tmp/bad-both" 2>&1
+  head -c 8388608 "$tmp/bad-both" | cmp -s - <(head -c 8388608 "$tmp/bad-good.raw") && tail -c +8388609 "$tmp/bad-both" | grep -q '^qcow2ref: Q2\.MAP\.' && pass=$((pass + 1)) || { echo "FAIL: 2>&1 into one file: the error line is not after the data"; fails=$((fails + 1)); }
+  # A read-only standard output: one write error, as before any fast path.
+  : >"$tmp/ro.raw"
+  $q read "$img" 1<"$tmp/ro.raw" 2>"$tmp/err"; got=$?
+  [ "$got" = 1 ] && grep -q 'write error: Bad file descriptor' "$tmp/err" && pass=$((pass + 1)) || { echo "FAIL: read-only stdout: exit $got, $(cat "$tmp/err")"; fails=$((fails + 1)); }
   # LUKS: decrypted on two threads, in 1 MiB jobs, written in order.
   printf 'fast-path' >"$tmp/luks.pw"
   for try in 1 2 3; do
