@@ -156,8 +156,10 @@ class JobRunner {
 };
 
 // A window whose mapping fails somewhere: resolved one cluster at a time,
-// so that every cluster before the failing one is still copied; then the
-// failing cluster's error (the first one Map meets in the window).
+// so that every cluster before the failing one is still copied. The error
+// is the mapping's, as Image::Read reports it for any range that holds the
+// fault (it maps before it reads), even when a cluster before it fails to
+// read; only a failing output (an I/O error) is reported instead.
 Status CopyUpToMapError(const Image& image, uint64_t offset, uint64_t length,
                         RawSink* sink, const GuestCopyOptions& options,
                         Error window_error) {
@@ -175,7 +177,8 @@ Status CopyUpToMapError(const Image& image, uint64_t offset, uint64_t length,
     pos += n;
   }
   JobRunner runner(image, sink, MakeJobs(pieces, options.chunk), options.chunk);
-  QCOW2REF_RETURN_IF_ERROR(runner.Run(options.threads));
+  Status copied = runner.Run(options.threads);
+  if (!copied.ok() && copied.error().kind == ErrorKind::kIo) return copied;
   return failed;
 }
 
