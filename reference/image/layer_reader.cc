@@ -41,6 +41,7 @@ uint64_t PayloadIvSector(const Header& header, uint64_t guest_offset,
 Result<std::vector<uint64_t>> ReadL1Table(const ByteSource& file,
                                           uint64_t offset, uint32_t entries) {
   std::vector<uint64_t> l1(entries);
+  if (entries == 0) return l1;
   // 64 KiB of raw entries at a time: a 32 MiB table (a 2 PiB disk) is held
   // once, decoded, not twice (docs/performance.md).
   std::vector<uint8_t> raw(std::min<uint64_t>(uint64_t{entries} * 8, 65536));
