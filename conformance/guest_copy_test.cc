@@ -92,6 +92,7 @@ constexpr Way kWays[] = {
     {Output::kUsedFile, 2, 4096, "used file, 2 threads, 4 KiB"},
     {Output::kPipe, 1, 1u << 20, "pipe, 1 thread"},
     {Output::kPipe, 2, 8192, "pipe, 2 threads, 8 KiB"},
+    {Output::kFreshFile, 2, 1000, "fresh file, 2 threads, 1000-byte chunks"},
 };
 
 std::vector<uint8_t> ReadAll(int fd) {
@@ -259,6 +260,31 @@ TEST(RawSinkTest, TrailingZerosAreAHoleInAFreshFile) {
   // Allocated: the 4 KiB of data, not the 64 MiB of zeros.
   EXPECT_LT(st.st_blocks * 512, 1 << 20);
   EXPECT_EQ(::lseek(fd, 4096, SEEK_DATA), -1);  // ENXIO: only a hole follows.
+  ::close(fd);
+}
+
+// Zeros that straddle the end of bytes the file already had: written as
+// zeros up to the old end (a hole there would show the old bytes), a hole
+// past it.
+TEST(RawSinkTest, ZerosAcrossTheOldEndAreWrittenThenAHole) {
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/s.raw";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+  ASSERT_GE(fd, 0);
+  const std::vector<uint8_t> old(10000, 0xA5);
+  ASSERT_EQ(::write(fd, old.data(), old.size()), 10000);
+  ASSERT_EQ(::lseek(fd, 0, SEEK_SET), 0);
+  RawSink sink(fd);
+  const std::vector<uint8_t> data(4096, 7);
+  ASSERT_TRUE(sink.Write(data.data(), data.size()).ok());
+  ASSERT_TRUE(sink.WriteZeros(65536).ok());
+  ASSERT_TRUE(sink.Finish().ok());
+  // Derivation: bytes 4096..9999 were old bytes, so they are written; the
+  // 65536 - 5904 zeros past byte 10000 are the hole.
+  EXPECT_EQ(sink.hole_bytes(), 65536u - (10000u - 4096u));
+  ASSERT_EQ(::lseek(fd, 0, SEEK_SET), 0);
+  std::vector<uint8_t> want(4096 + 65536, 0);
+  std::fill(want.begin(), want.begin() + 4096, 7);
+  EXPECT_TRUE(ReadAll(fd) == want);
   ::close(fd);
 }
 

@@ -182,11 +182,25 @@ Status CopyUpToMapError(const Image& image, uint64_t offset, uint64_t length,
   return failed;
 }
 
+// The finest unit any layer of the chain maps (a cluster, or a subcluster
+// with extended L2).
+uint64_t FinestMappingUnit(const Image& top) {
+  uint64_t unit = UINT64_MAX;
+  for (const Image* i = &top; i != nullptr; i = i->backing_image()) {
+    const Geometry& g = i->geometry();
+    unit = std::min(unit, g.extended_l2 ? g.subcluster_size : g.cluster_size);
+  }
+  return unit;
+}
+
 Status CopyWindows(const Image& image, uint64_t offset, uint64_t length,
                    RawSink* sink, const GuestCopyOptions& options) {
-  // Windows of 16384 clusters bound the pieces held at once by the image's
-  // own metadata, never by the length asked for.
-  const uint64_t window = image.geometry().cluster_size * 16384;
+  // Windows of 16384 of the chain's finest mapping units bound the pieces
+  // held at once by what the images' own tables can describe (at most
+  // 16384 boundaries per layer), never by the length asked for: a backing
+  // file with 512-byte clusters under an image with 2 MiB ones must not
+  // make one window hold 2^26 pieces.
+  const uint64_t window = FinestMappingUnit(image) * 16384;
   for (uint64_t done = 0; done < length;) {
     const uint64_t n = std::min(window, length - done);
     auto pieces = image.Resolve(offset + done, n);
@@ -206,7 +220,12 @@ Status CopyWindows(const Image& image, uint64_t offset, uint64_t length,
 
 Status CopyGuestRange(const Image& image, uint64_t offset, uint64_t length,
                       RawSink* sink, const GuestCopyOptions& options) {
-  Status copied = CopyWindows(image, offset, length, sink, options);
+  // Encrypted jobs must be whole sectors: a chunk is rounded down to them.
+  GuestCopyOptions o = options;
+  o.chunk =
+      std::max<uint64_t>(kSectorSize, o.chunk / kSectorSize * kSectorSize);
+  o.threads = std::max(1, o.threads);
+  Status copied = CopyWindows(image, offset, length, sink, o);
   // Also after an error: a hole written so far becomes part of the file and
   // the descriptor is left after it, as if every byte had been written.
   Status finished = sink->Finish();

@@ -17,7 +17,8 @@ struct GuestCopyOptions {
   // Threads that read and decrypt (1: all on the caller's thread).
   int threads = 2;
   // Bytes one thread reads and decrypts at a time: stays in the CPU caches
-  // between pread, decrypt and write (docs/performance.md).
+  // between pread, decrypt and write (docs/performance.md). Rounded down to
+  // whole 512-byte sectors (at least one).
   uint64_t chunk = 1ull << 20;
 };
 

@@ -61,6 +61,13 @@ Result<OpenedFd> AdoptDescriptor(int fd, const std::string& name,
   return out;
 }
 
+std::optional<FileId> IdentityOfDescriptor(int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return std::nullopt;
+  return FileId{static_cast<uint64_t>(st.st_dev),
+                static_cast<uint64_t>(st.st_ino)};
+}
+
 std::optional<FileId> IdentityOfPath(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;

@@ -39,6 +39,8 @@ Result<OpenedFd> AdoptDescriptor(int fd, const std::string& name,
 
 // The identity of the file at `path` (following symlinks), if it exists.
 std::optional<FileId> IdentityOfPath(const std::string& path);
+// The identity of an open descriptor (nullopt if it is not open).
+std::optional<FileId> IdentityOfDescriptor(int fd);
 
 }  // namespace qcow2ref
 

@@ -6,6 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
+
+#include "reference/io/descriptor.h"
 
 namespace qcow2ref::cli {
 
@@ -42,12 +45,9 @@ Result<int> OpenOutputFile(const std::string& path,
 }
 
 Status CheckStdoutNotInput(const std::set<FileId>& inputs) {
-  struct stat st;
-  if (::fstat(STDOUT_FILENO, &st) != 0) return OkStatus();  // Closed: EBADF.
-  const FileId id{static_cast<uint64_t>(st.st_dev),
-                  static_cast<uint64_t>(st.st_ino)};
+  const std::optional<FileId> id = IdentityOfDescriptor(STDOUT_FILENO);
   // SPEC(QX.CLI.output_not_input)
-  if (inputs.count(id) > 0) {
+  if (id && inputs.count(*id) > 0) {
     return UsageError("QX.CLI.output_not_input",
                       "standard output is also an input of this command (the "
                       "same file): writing it would destroy the input");
